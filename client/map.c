@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "macro.h"
+#include "missing.h"
+
+/* What safe_mmap_data() returns for an empty file: never NULL, never to be read. */
+static const char empty_mapping[1];
+
+static int map_errno(void) {
+        switch (errno) {
+        case ENOMEM:
+        case ENODEV:
+        case EACCES:
+        case EBADF:
+                return -errno;
+        case EOVERFLOW:
+                return -EFBIG;
+        default:
+                return -EIO;
+        }
+}
+
+/*
+ * Prefault. MADV_POPULATE_READ (5.14) reports failures instead of leaving
+ * them to the first access; older kernels get a read of every page.
+ */
+static int map_populate(const void *data, size_t size) {
+        long page = sysconf(_SC_PAGESIZE);
+
+        if (madvise((void *) data, size, MADV_POPULATE_READ) >= 0)
+                return 0;
+        if (errno == ENOMEM)
+                return -ENOMEM;
+        if (errno != EINVAL)
+                return -EIO;
+
+        for (size_t i = 0; i < size; i += (size_t) page)
+                (void) *(const volatile char *) ((const char *) data + i);
+        return 0;
+}
+
+int map_new(int fd_in, int kind, uint64_t offset, uint64_t length, unsigned flags, safe_mmap **ret) {
+        _cleanup_close_ int fd = fd_in;
+        safe_mmap *m;
+        void *p;
+        int r;
+
+        if (length > SIZE_MAX || offset > (uint64_t) INT64_MAX)
+                return -EFBIG;
+
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+
+        if (length == 0) {
+                m->data = empty_mapping;
+        } else {
+                /* MAP_PRIVATE: a MAP_SHARED mapping of a write-sealed memfd fails with EPERM on older kernels. */
+                p = mmap(NULL, (size_t) length, PROT_READ, MAP_PRIVATE, fd, (off_t) offset);
+                if (p == MAP_FAILED) {
+                        r = map_errno();
+                        free(m);
+                        return r;
+                }
+                m->data = p;
+                m->map_size = length;
+
+                if (flags & SAFE_MMAP_POPULATE) {
+                        r = map_populate(p, (size_t) length);
+                        if (r < 0) {
+                                (void) munmap(p, (size_t) length);
+                                free(m);
+                                return r;
+                        }
+                }
+        }
+
+        m->size = length;
+        m->kind = kind;
+        m->fd = TAKE_FD(fd);
+        *ret = m;
+        return 0;
+}
+
+/* Our own close-on-exec duplicate, so that the caller's fd number can be closed or reused at once. */
+static int map_dup(int fd) {
+        int copy;
+
+        if (fd < 0)
+                return -EBADF;
+        copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (copy < 0)
+                return errno == EMFILE || errno == ENFILE ? -errno : -EBADF;
+        return copy;
+}
+
+_public_ int safe_mmap_map_fd(int fd, unsigned flags, safe_mmap **ret) {
+        _cleanup_close_ int copy = -EBADF;
+        uint64_t size;
+        int r, kind;
+
+        if (!ret || (flags & ~SAFE_MMAP_POPULATE))
+                return -EINVAL;
+
+        /* Verify the duplicate, not @fd: another thread may close and reuse that number meanwhile. */
+        copy = map_dup(fd);
+        if (copy < 0)
+                return copy;
+        r = verify_fd(copy, &kind, &size);
+        if (r < 0)
+                return r;
+
+        return map_new(TAKE_FD(copy), kind, 0, size, flags, ret);
+}
+
+_public_ int safe_mmap_map_fd_unsafe(int fd, uint64_t offset, uint64_t length, unsigned flags, safe_mmap **ret) {
+        _cleanup_close_ int copy = -EBADF;
+        long page = sysconf(_SC_PAGESIZE);
+        struct stat st;
+        int fl;
+
+        if (!ret || (flags & ~SAFE_MMAP_POPULATE))
+                return -EINVAL;
+        if (offset % (uint64_t) page != 0 || offset > (uint64_t) INT64_MAX || length > UINT64_MAX - offset)
+                return -EINVAL;
+
+        copy = map_dup(fd);
+        if (copy < 0)
+                return copy;
+        fl = fcntl(copy, F_GETFL);
+        if (fl < 0 || (fl & O_PATH) || (fl & O_ACCMODE) == O_WRONLY)
+                return -EBADF;
+        if (fstat(copy, &st) < 0)
+                return -EBADF;
+
+        if (length == 0) {
+                /* "To the end of the file as it is now": only a regular file has such an end. */
+                if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) {
+                        if ((uint64_t) st.st_size > offset)
+                                length = (uint64_t) st.st_size - offset;
+                } else
+                        return -ENODEV;
+        }
+        if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) && !S_ISCHR(st.st_mode))
+                return -ENODEV;
+
+        return map_new(TAKE_FD(copy), SAFE_MMAP_UNVERIFIED, offset, length, flags, ret);
+}
+
+_public_ const void *safe_mmap_data(const safe_mmap *m) {
+        return m ? m->data : NULL;
+}
+
+_public_ uint64_t safe_mmap_size(const safe_mmap *m) {
+        return m ? m->size : 0;
+}
+
+_public_ int safe_mmap_kind(const safe_mmap *m) {
+        return m ? m->kind : -EINVAL;
+}
+
+_public_ int safe_mmap_fd(const safe_mmap *m) {
+        return m ? m->fd : -EINVAL;
+}
+
+_public_ safe_mmap *safe_mmap_free(safe_mmap *m) {
+        if (!m)
+                return NULL;
+        if (m->map_size > 0)
+                (void) munmap((void *) m->data, (size_t) m->map_size);
+        safe_close(m->fd);
+        free(m);
+        return NULL;
+}

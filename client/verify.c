@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+
+/*
+ * The proof of immutability. Order matters (DESIGN.md "Verifying and
+ * mapping"): the kind of file is established first, the size is read only
+ * after, since only then can it no longer change.
+ */
+
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/magic.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
+#include "internal.h"
+#include "macro.h"
+#include "missing.h"
+
+/* Errors of the kernel calls below that are not part of the documented contract become -EIO. */
+static int verify_errno(void) {
+        switch (errno) {
+        case EBADF:
+        case ENOMEM:
+                return -errno;
+        default:
+                return -EIO;
+        }
+}
+
+/*
+ * A descriptor we can map: open, not O_PATH (it only proves that somebody may
+ * search the directory, and cannot be read), not write-only.
+ */
+static int verify_readable(int fd) {
+        int fl;
+
+        fl = fcntl(fd, F_GETFL);
+        if (fl < 0)
+                return -EBADF;
+        if ((fl & O_PATH) || (fl & O_ACCMODE) == O_WRONLY)
+                return -EBADF;
+        return 0;
+}
+
+/*
+ * Sealed memfd. F_GET_SEALS answers on every shmem file, so a plain tmpfs or
+ * /dev/shm file answers too (with F_SEAL_SEAL only, as it cannot be sealed):
+ * that is why the set of seals is checked, not the call's success.
+ * F_SEAL_FUTURE_WRITE does not count: it leaves writable mappings made before
+ * it alive. hugetlbfs memfds take seals too, but their pages are reserved
+ * at fault time and can fail with SIGBUS; we do not map them.
+ */
+static int verify_memfd(int fd, int seals) {
+        struct statfs sfs;
+
+        if ((seals & SEALS_IMMUTABLE) != SEALS_IMMUTABLE)
+                return -EBADFD;
+        if (fstatfs(fd, &sfs) < 0)
+                return verify_errno();
+        if (sfs.f_type != TMPFS_MAGIC)
+                return -EBADFD;
+        return SAFE_MMAP_SEALED_MEMFD;
+}
+
+static bool verity_filesystem(int fd) {
+        struct statfs sfs;
+
+        if (fstatfs(fd, &sfs) < 0)
+                return false;
+        return sfs.f_type == EXT4_SUPER_MAGIC ||
+               sfs.f_type == F2FS_SUPER_MAGIC ||
+               sfs.f_type == BTRFS_SUPER_MAGIC;
+}
+
+/*
+ * fs-verity: a verity file can never be opened for writing again, and its
+ * data is checked against the Merkle tree on every read. statx reports the
+ * attribute only where the filesystem fills stx_attributes_mask, so a clear
+ * bit means "no" only when the mask says the filesystem would tell; older
+ * kernels get the inode flag through FS_IOC_GETFLAGS, asked only of regular
+ * files (an ioctl on a device could mean anything).
+ */
+static int verify_verity(int fd) {
+        struct statx stx;
+        bool verity = false;
+
+        if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_TYPE, &stx) < 0)
+                return verify_errno();
+        if (!S_ISREG(stx.stx_mode))
+                return -EBADFD;
+
+        if (stx.stx_attributes_mask & STATX_ATTR_VERITY)
+                verity = stx.stx_attributes & STATX_ATTR_VERITY;
+        else {
+                long attr = 0;
+
+                if (ioctl(fd, FS_IOC_GETFLAGS, &attr) >= 0)
+                        verity = attr & FS_VERITY_FL;
+        }
+        if (!verity || !verity_filesystem(fd))
+                return -EBADFD;
+        return SAFE_MMAP_FS_VERITY;
+}
+
+int verify_fd(int fd, int *ret_kind, uint64_t *ret_size) {
+        struct stat st;
+        int r, kind, seals;
+
+        if (fd < 0)
+                return -EBADF;
+        r = verify_readable(fd);
+        if (r < 0)
+                return r;
+
+        seals = fcntl(fd, F_GET_SEALS);
+        if (seals >= 0)
+                kind = verify_memfd(fd, seals);
+        else if (errno == EINVAL) /* not a shmem file: it can only be a verity file now */
+                kind = verify_verity(fd);
+        else
+                return verify_errno();
+        if (kind < 0)
+                return kind;
+
+        /* Only now is the size fixed: sealed against shrink and grow, or verity. */
+        if (fstat(fd, &st) < 0)
+                return verify_errno();
+        if (!S_ISREG(st.st_mode) || st.st_size < 0)
+                return -EBADFD;
+
+        if (ret_kind)
+                *ret_kind = kind;
+        if (ret_size)
+                *ret_size = (uint64_t) st.st_size;
+        return 0;
+}
+
+_public_ int safe_mmap_check_fd(int fd, int *ret_kind, uint64_t *ret_size) {
+        return verify_fd(fd, ret_kind, ret_size);
+}
