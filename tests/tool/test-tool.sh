@@ -1,0 +1,339 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0 OR MIT
+#
+# test-tool.sh TOOL MEMFD_EXEC MANPAGE
+#
+# Runs the built safe-mmap tool against real files, FIFOs and sealed memfds,
+# and checks that its --help and its manual page name the same commands,
+# options and environment variables.
+
+set -u
+
+if [ $# -ne 3 ]; then
+        echo "usage: $0 TOOL MEMFD_EXEC MANPAGE" >&2
+        exit 1
+fi
+tool=$1
+memfd_exec=$2
+manpage=$3
+
+failures=0
+tests=0
+
+fail() {
+        echo "not ok - $*"
+        failures=$((failures + 1))
+}
+
+pass() {
+        echo "ok - $*"
+}
+
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+
+# Never reach a daemon that happens to run on this machine: the snapshots
+# below are made locally or fail for want of a daemon, on purpose.
+export SAFE_MMAP_SOCKET="$tmp/no-daemon"
+unset SAFE_MMAP_SIZE_MAX
+
+# run NAME EXPECTED_STATUS COMMAND...: stdout in $tmp/out, stderr in $tmp/err
+run() {
+        local name=$1 expected=$2 status
+        shift 2
+        tests=$((tests + 1))
+        "$@" >"$tmp/out" 2>"$tmp/err"
+        status=$?
+        if [ "$status" -ne "$expected" ]; then
+                fail "$name: exit status $status, expected $expected"
+                sed 's/^/#   stderr: /' "$tmp/err"
+                return 1
+        fi
+        return 0
+}
+
+# expect_only NAME FILE TEXT: FILE holds exactly TEXT
+expect_only() {
+        local name=$1 file=$2 line=$3
+        if [ "$(cat "$file")" != "$line" ]; then
+                fail "$name: expected '$line' in $(basename "$file"), got '$(cat "$file")'"
+                return 1
+        fi
+        return 0
+}
+
+expect_grep() {
+        local name=$1 file=$2 pattern=$3
+        if ! grep -qE -- "$pattern" "$file"; then
+                fail "$name: no line matching '$pattern' in $(basename "$file"):"
+                sed 's/^/#   /' "$file"
+                return 1
+        fi
+        return 0
+}
+
+expect_same() {
+        local name=$1 a=$2 b=$3
+        if ! cmp -s "$a" "$b"; then
+                fail "$name: $(basename "$a") and $(basename "$b") differ"
+                return 1
+        fi
+        return 0
+}
+
+expect_lines() {
+        local name=$1 file=$2 count=$3
+        if [ "$(wc -l <"$file")" -ne "$count" ]; then
+                fail "$name: expected $count lines in $(basename "$file"):"
+                sed 's/^/#   /' "$file"
+                return 1
+        fi
+        return 0
+}
+
+expect_empty() {
+        local name=$1 file=$2
+        if [ -s "$file" ]; then
+                fail "$name: $(basename "$file") not empty: $(cat "$file")"
+                return 1
+        fi
+        return 0
+}
+
+# --- help, version -----------------------------------------------------------
+
+run "--help" 0 "$tool" --help && expect_grep "--help" "$tmp/out" '^Usage: safe-mmap' &&
+        expect_empty "--help" "$tmp/err" && pass "--help"
+cp "$tmp/out" "$tmp/help"
+
+run "-h" 0 "$tool" -h && expect_same "-h" "$tmp/out" "$tmp/help" && pass "-h is --help"
+run "check --help" 0 "$tool" check --help && expect_same "check --help" "$tmp/out" "$tmp/help" &&
+        pass "check --help is --help"
+
+run "--version" 0 "$tool" --version && expect_grep "--version" "$tmp/out" '^safe-mmap [0-9]+\.[0-9]+' &&
+        pass "--version"
+
+# --- --help and safe-mmap(1) name the same things -----------------------------
+
+# The manual's roff source, with escapes undone so that \-\-fd reads --fd.
+man_text() {
+        sed -e 's/\\-/-/g' -e 's/\\f[BIRP]//g' -e 's/\\%//g' -e 's/\\&//g' "$manpage"
+}
+
+# Long options, short options and environment variables named in a file.
+names_in() {
+        grep -oE -- '(^|[^a-zA-Z0-9-])--[a-z][a-z-]*' "$1" | sed 's/^[^-]*//'
+        grep -oE -- '(^|[ ,[|])-[a-zA-Z]($|[ ,|])' "$1" | tr -d ' ,[|'
+        grep -oE -- 'SAFE_MMAP_[A-Z_]+' "$1"
+}
+
+# Commands: the help's "Commands:" section, the manual's COMMANDS tags.
+help_commands() {
+        sed -n '/^Commands:/,/^$/p' "$tmp/help" | grep -oE '^  [a-z]+' | tr -d ' '
+}
+
+man_commands() {
+        man_text | awk '/^\.SH /{ in_cmds = ($2 == "COMMANDS") } in_cmds && tag { print $2; tag = 0 } /^\.TP/{ tag = 1 }'
+}
+
+tests=$((tests + 1))
+man_text >"$tmp/man.txt"
+names_in "$tmp/help" | sort -u >"$tmp/help-names"
+names_in "$tmp/man.txt" | sort -u >"$tmp/man-names"
+help_commands | sort -u >"$tmp/help-cmds"
+man_commands | sort -u >"$tmp/man-cmds"
+if [ ! -s "$tmp/help-names" ] || [ ! -s "$tmp/help-cmds" ]; then
+        fail "help/manual: nothing found in --help (the extraction is broken)"
+elif ! diff -u "$tmp/help-names" "$tmp/man-names" >"$tmp/diff"; then
+        fail "help/manual: options or environment differ (- only in --help, + only in safe-mmap.1)"
+        sed 's/^/#   /' "$tmp/diff"
+elif ! diff -u "$tmp/help-cmds" "$tmp/man-cmds" >"$tmp/diff"; then
+        fail "help/manual: commands differ (- only in --help, + only in safe-mmap.1)"
+        sed 's/^/#   /' "$tmp/diff"
+else
+        pass "help/manual: same commands ($(tr '\n' ' ' <"$tmp/help-cmds")) and options ($(wc -l <"$tmp/help-names") names)"
+fi
+
+# The manual renders without a warning.
+if command -v groff >/dev/null; then
+        tests=$((tests + 1))
+        if groff -man -ww -z "$manpage" 2>"$tmp/err" && [ ! -s "$tmp/err" ]; then
+                pass "safe-mmap.1 renders without warnings"
+        else
+                fail "safe-mmap.1 has groff warnings"
+                sed 's/^/#   /' "$tmp/err"
+        fi
+fi
+
+# --- usage errors ------------------------------------------------------------
+
+usage() {
+        local name=$1
+        shift
+        run "usage: $name" 2 "$tool" "$@" && expect_grep "usage: $name" "$tmp/err" '^safe-mmap: ' &&
+                expect_empty "usage: $name" "$tmp/out" && pass "usage error: $name"
+}
+usage "no command"
+usage "unknown command" frobnicate
+usage "unknown global option" --frobnicate
+usage "unknown command option" check --frobnicate
+usage "unknown short option" cat -x file
+usage "check without arguments" check
+usage "check --fd without number" check --fd
+usage "check --fd not a number" check --fd 3x
+usage "check --fd negative" check --fd -1
+usage "cat without path" cat
+usage "cat --local --no-fallback" cat --local --no-fallback file
+usage "cat --populate" cat --populate file
+usage "snapshot without path" snapshot --local
+usage "snapshot --local --no-fallback" snapshot --no-fallback --local file
+usage "status with argument" status extra
+
+# --- cat ---------------------------------------------------------------------
+
+head -c 300000 /dev/urandom >"$tmp/random"
+printf 'foobar' >"$tmp/foobar"
+: >"$tmp/empty"
+printf 'dash\n' >"$tmp/-x"
+
+run "cat --local" 0 "$tool" cat --local "$tmp/random" && expect_same "cat --local" "$tmp/out" "$tmp/random" &&
+        expect_empty "cat --local" "$tmp/err" && pass "cat --local writes the file's bytes"
+
+cat "$tmp/foobar" "$tmp/empty" "$tmp/random" >"$tmp/expected"
+run "cat several" 0 "$tool" cat --local "$tmp/foobar" "$tmp/empty" "$tmp/random" &&
+        expect_same "cat several" "$tmp/out" "$tmp/expected" && pass "cat --local of several files, one empty"
+
+# No daemon answers: the default falls back to a local snapshot.
+run "cat fallback" 0 "$tool" cat "$tmp/foobar" && expect_only "cat fallback" "$tmp/out" "foobar" &&
+        pass "cat falls back to a local snapshot when no daemon answers"
+
+run "cat --" 0 env -C "$tmp" "$tool" cat --local -- -x && expect_only "cat --" "$tmp/out" "dash" &&
+        pass "cat -- takes a path that starts with a dash"
+
+run "cat missing" 1 "$tool" cat --local "$tmp/missing" &&
+        expect_only "cat missing" "$tmp/err" "safe-mmap: $tmp/missing: No such file or directory" &&
+        expect_empty "cat missing" "$tmp/out" && pass "cat of a missing file"
+
+run "cat missing and present" 1 "$tool" cat --local "$tmp/missing" "$tmp/foobar" &&
+        expect_only "cat missing and present" "$tmp/out" "foobar" &&
+        pass "cat goes on after a failed file and exits 1"
+
+run "cat directory" 1 "$tool" cat --local "$tmp" &&
+        expect_only "cat directory" "$tmp/err" "safe-mmap: $tmp: Is a directory" && pass "cat of a directory"
+
+mkfifo "$tmp/fifo"
+run "cat fifo" 1 timeout 20 "$tool" cat --local "$tmp/fifo" &&
+        expect_only "cat fifo" "$tmp/err" "safe-mmap: $tmp/fifo: not a regular file" &&
+        pass "cat of a FIFO fails without blocking"
+
+run "cat --no-fallback" 1 "$tool" cat --no-fallback "$tmp/foobar" &&
+        expect_grep "cat --no-fallback" "$tmp/err" "^safe-mmap: $tmp/foobar: no daemon answers at $tmp/no-daemon" &&
+        expect_empty "cat --no-fallback" "$tmp/out" && pass "cat --no-fallback without a daemon"
+
+SAFE_MMAP_SIZE_MAX=100 run "cat size limit" 1 "$tool" cat --local "$tmp/random" &&
+        expect_only "cat size limit" "$tmp/err" \
+                "safe-mmap: $tmp/random: file larger than the snapshot size limit" &&
+        pass "cat --local over SAFE_MMAP_SIZE_MAX"
+
+# A reader that goes away is no error: no message, exit 0.
+tests=$((tests + 1))
+head -c 20000000 /dev/zero >"$tmp/big"
+"$tool" cat --local "$tmp/big" 2>"$tmp/err" | head -c 10 >/dev/null
+status=${PIPESTATUS[0]}
+if [ "$status" -eq 0 ] && [ ! -s "$tmp/err" ]; then
+        pass "cat into a closed pipe stops quietly"
+else
+        fail "cat into a closed pipe: exit status $status, stderr '$(cat "$tmp/err")'"
+fi
+
+# --- check -------------------------------------------------------------------
+
+run "check regular file" 1 "$tool" check "$tmp/foobar" &&
+        expect_only "check regular file" "$tmp/err" \
+                "safe-mmap: $tmp/foobar: not proven immutable (not a sealed memfd or fs-verity file)" &&
+        expect_empty "check regular file" "$tmp/out" && pass "check of a regular file"
+
+run "check missing" 1 "$tool" check "$tmp/missing" &&
+        expect_only "check missing" "$tmp/err" \
+                "safe-mmap: $tmp/missing: not proven immutable (no such file or directory)" &&
+        pass "check of a missing file"
+
+run "check fifo" 1 timeout 20 "$tool" check "$tmp/fifo" &&
+        expect_grep "check fifo" "$tmp/err" "^safe-mmap: $tmp/fifo: not proven immutable \(not a regular file" &&
+        pass "check of a FIFO fails without blocking"
+
+run "check sealed memfd" 0 "$memfd_exec" seal,shrink,grow,write foobar 3 "$tool" check --fd 3 &&
+        expect_only "check sealed memfd" "$tmp/out" "fd 3: sealed-memfd, 6 bytes" &&
+        expect_empty "check sealed memfd" "$tmp/err" && pass "check --fd of an inherited sealed memfd"
+
+run "check -v" 0 "$memfd_exec" seal,shrink,grow,write foobar 5 "$tool" check -v --fd 5 &&
+        expect_only "check -v" "$tmp/out" "fd 5: sealed-memfd, 6 bytes, seals: seal,shrink,grow,write" &&
+        pass "check --verbose names the seals"
+
+run "check lacking seals" 1 "$memfd_exec" seal,shrink foobar 3 "$tool" check --fd 3 &&
+        expect_only "check lacking seals" "$tmp/err" \
+                "safe-mmap: fd 3: not proven immutable (memfd lacks seals: grow,write)" &&
+        pass "check --fd of a memfd lacking seals names them"
+
+run "check future-write" 1 "$memfd_exec" shrink,grow,future-write foobar 3 "$tool" check --fd 3 &&
+        expect_only "check future-write" "$tmp/err" \
+                "safe-mmap: fd 3: not proven immutable (memfd lacks seals: write)" &&
+        pass "check: future-write is not write"
+
+run "check unsealed" 1 "$memfd_exec" none foobar 3 "$tool" check --fd 3 &&
+        expect_only "check unsealed" "$tmp/err" \
+                "safe-mmap: fd 3: not proven immutable (memfd lacks seals: shrink,grow,write)" &&
+        pass "check --fd of an unsealed memfd"
+
+run "check closed fd" 1 "$tool" check --fd 9 9<&- &&
+        expect_only "check closed fd" "$tmp/err" "safe-mmap: fd 9: not proven immutable (bad file descriptor)" &&
+        pass "check --fd of a closed descriptor"
+
+run "check write-only fd" 1 "$tool" check --fd 9 9>"$tmp/w" &&
+        expect_only "check write-only fd" "$tmp/err" "safe-mmap: fd 9: not proven immutable (write-only descriptor)" &&
+        pass "check --fd of a write-only descriptor"
+
+# Paths and descriptors are reported in the order given; one failure makes the exit status 1.
+run "check mixed" 1 "$memfd_exec" seal,shrink,grow,write foobar 3 "$tool" check "$tmp/foobar" --fd 3 "$tmp/missing" &&
+        expect_only "check mixed" "$tmp/out" "fd 3: sealed-memfd, 6 bytes" &&
+        expect_grep "check mixed" "$tmp/err" "^safe-mmap: $tmp/foobar: not proven" &&
+        expect_grep "check mixed" "$tmp/err" "^safe-mmap: $tmp/missing: not proven" &&
+        expect_lines "check mixed" "$tmp/err" 2 && pass "check of several arguments"
+
+# --- snapshot ----------------------------------------------------------------
+
+run "snapshot --local" 0 "$tool" snapshot --local "$tmp/foobar" && {
+        ok=1
+        expect_grep "snapshot --local" "$tmp/out" "^$tmp/foobar:\$" || ok=0
+        expect_grep "snapshot --local" "$tmp/out" '^  kind: +sealed-memfd$' || ok=0
+        expect_grep "snapshot --local" "$tmp/out" '^  size: +6 bytes$' || ok=0
+        for seal in shrink grow write; do
+                expect_grep "snapshot --local" "$tmp/out" "^  seals: +([a-z-]+,)*$seal(,|\$)" || ok=0
+        done
+        expect_grep "snapshot --local" "$tmp/out" '^  access: +read-only$' || ok=0
+        expect_grep "snapshot --local" "$tmp/out" '^  filesystem: +tmpfs$' || ok=0
+        expect_grep "snapshot --local" "$tmp/out" '^  file: +/memfd:' || ok=0
+        expect_grep "snapshot --local" "$tmp/out" '^  mapping: +r--p ' || ok=0
+        # FNV-1a 64 of "foobar", the published test vector.
+        expect_grep "snapshot --local" "$tmp/out" '^  fnv1a-64: +85944171f73967e8$' || ok=0
+        [ $ok -eq 1 ] && pass "snapshot --local shows the seals, access, file system and digest"
+}
+
+run "snapshot --populate" 0 "$tool" snapshot --local --populate "$tmp/empty" "$tmp/foobar" &&
+        expect_grep "snapshot --populate" "$tmp/out" '^  mapping: +none \(empty file\)$' &&
+        expect_grep "snapshot --populate" "$tmp/out" '^  fnv1a-64: +cbf29ce484222325$' &&
+        expect_grep "snapshot --populate" "$tmp/out" '^  fnv1a-64: +85944171f73967e8$' &&
+        pass "snapshot --populate of an empty and a full file"
+
+run "snapshot missing" 1 "$tool" snapshot --local "$tmp/missing" &&
+        expect_only "snapshot missing" "$tmp/err" "safe-mmap: $tmp/missing: No such file or directory" &&
+        pass "snapshot of a missing file"
+
+# --- status ------------------------------------------------------------------
+
+run "status without daemon" 1 "$tool" status &&
+        expect_grep "status without daemon" "$tmp/err" "^safe-mmap: no daemon answers at $tmp/no-daemon" &&
+        expect_empty "status without daemon" "$tmp/out" && pass "status without a daemon"
+
+echo "# $tests tests, $failures failed"
+[ "$failures" -eq 0 ]
