@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "client-test.h"
+
+/* For helpers that also run outside of a test (from main()), where Check
+ * assertions cannot report: Check's ck_assert marks progress even on success. */
+static void must(int ok, const char *what) {
+        if (ok)
+                return;
+        fprintf(stderr, "%s: %s\n", what, strerror(errno));
+        abort();
+}
+
+size_t page_size(void) {
+        long p = sysconf(_SC_PAGESIZE);
+
+        ck_assert_int_gt(p, 0);
+        return (size_t) p;
+}
+
+void pattern_fill(void *buf, size_t size, unsigned seed) {
+        uint64_t x = (uint64_t) seed * UINT64_C(0x9e3779b97f4a7c15) + 1;
+        unsigned char *p = buf;
+
+        for (size_t i = 0; i < size; i++) {
+                /* xorshift64: cheap, never stuck at 0 since x starts odd-ish and nonzero */
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                p[i] = (unsigned char) (x >> 32);
+        }
+}
+
+void *pattern_new(size_t size, unsigned seed) {
+        void *p = malloc(size > 0 ? size : 1);
+
+        must(p != NULL, "malloc");
+        pattern_fill(p, size, seed);
+        return p;
+}
+
+void assert_bytes_eq_at(const char *file, int line, const void *got, const void *want, size_t size) {
+        const unsigned char *g = got, *w = want;
+
+        if (size == 0 || memcmp(g, w, size) == 0)
+                return;
+        for (size_t i = 0; i < size; i++)
+                if (g[i] != w[i])
+                        ck_abort_msg("%s:%d: bytes differ at offset %zu of %zu: got 0x%02x, want 0x%02x",
+                                     file, line, i, size, g[i], w[i]);
+}
+
+int fd_count(void) {
+        DIR *d = opendir("/proc/self/fd");
+        struct dirent *de;
+        int n = 0;
+
+        ck_assert_msg(d, "opendir(/proc/self/fd): %s", strerror(errno));
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.' && atoi(de->d_name) != dirfd(d))
+                        n++;
+        closedir(d);
+        return n;
+}
+
+static void write_all(int fd, const void *data, size_t size) {
+        const char *p = data;
+
+        while (size > 0) {
+                ssize_t k = write(fd, p, size);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                ck_assert_msg(k > 0, "write: %s", strerror(errno));
+                p += k;
+                size -= (size_t) k;
+        }
+}
+
+int memfd_new(unsigned mfd_flags, const void *data, size_t size, unsigned seals) {
+        int fd = memfd_create("safe-mmap-test", MFD_CLOEXEC | mfd_flags);
+
+        ck_assert_msg(fd >= 0, "memfd_create(%#x): %s", mfd_flags, strerror(errno));
+        if (data)
+                write_all(fd, data, size);
+        else
+                ck_assert_msg(ftruncate(fd, (off_t) size) == 0, "ftruncate: %s", strerror(errno));
+        if (seals != 0)
+                ck_assert_msg(fcntl(fd, F_ADD_SEALS, seals) == 0, "F_ADD_SEALS %#x: %s", seals, strerror(errno));
+        return fd;
+}
+
+int fd_reopen(int fd, int oflags) {
+        char p[64];
+        int r;
+
+        snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+        r = open(p, oflags | O_CLOEXEC);
+        ck_assert_msg(r >= 0, "reopen %s with %#x: %s", p, (unsigned) oflags, strerror(errno));
+        return r;
+}
+
+unsigned fd_seals(int fd) {
+        int r = fcntl(fd, F_GET_SEALS);
+
+        ck_assert_msg(r >= 0, "F_GET_SEALS: %s", strerror(errno));
+        return (unsigned) r;
+}
+
+static char *scratch;
+static pid_t scratch_owner;
+
+const char *scratch_dir(void) {
+        char t[] = "/var/tmp/safe-mmap-test.XXXXXX";
+
+        if (scratch)
+                return scratch;
+        must(mkdtemp(t) != NULL, "mkdtemp");
+        /* Tests that drop to nobody must reach files in here. */
+        must(chmod(t, 0755) == 0, "chmod");
+        scratch = strdup(t);
+        must(scratch != NULL, "strdup");
+        scratch_owner = getpid();
+        return scratch;
+}
+
+static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+        (void) remove(path);
+        return 0;
+}
+
+void scratch_dir_remove(void) {
+        /* Check runs tests in forked children: only the process that made it removes it. */
+        if (!scratch || scratch_owner != getpid())
+                return;
+        (void) nftw(scratch, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+        free(scratch);
+        scratch = NULL;
+}
+
+char *scratch_path(const char *name) {
+        static unsigned counter;
+        char *p;
+
+        must(asprintf(&p, "%s/%s.%d.%u", scratch_dir(), name, (int) getpid(), counter++) > 0, "asprintf");
+        return p;
+}
+
+char *scratch_file(const void *data, size_t size, unsigned mode) {
+        char *p = scratch_path("file");
+        int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+        ck_assert_msg(fd >= 0, "open %s: %s", p, strerror(errno));
+        if (data)
+                write_all(fd, data, size);
+        else
+                ck_assert_int_eq(ftruncate(fd, (off_t) size), 0);
+        ck_assert_int_eq(fchmod(fd, mode), 0);
+        ck_assert_int_eq(close(fd), 0);
+        return p;
+}
+
+int disk_file_new(const void *data, size_t size, int oflags) {
+        char *p = scratch_file(data, size, 0600);
+        int fd = open(p, oflags | O_CLOEXEC);
+
+        ck_assert_msg(fd >= 0, "open %s: %s", p, strerror(errno));
+        ck_assert_int_eq(unlink(p), 0);
+        free(p);
+        return fd;
+}
+
+/* Mappings alive in this test, with the descriptor count from before the call that made them. */
+static struct {
+        safe_mmap *m;
+        int fds;
+} tracked[64];
+
+static void track(safe_mmap *m, int fds) {
+        for (size_t i = 0; i < sizeof(tracked) / sizeof(tracked[0]); i++)
+                if (!tracked[i].m) {
+                        tracked[i].m = m;
+                        tracked[i].fds = fds;
+                        return;
+                }
+        ck_abort_msg("too many live mappings in one test");
+}
+
+static int *tracked_fds(safe_mmap *m) {
+        for (size_t i = 0; i < sizeof(tracked) / sizeof(tracked[0]); i++)
+                if (tracked[i].m == m)
+                        return &tracked[i].fds;
+        ck_abort_msg("mapping %p was not made through an expect_*() wrapper", (void *) m);
+        return NULL;
+}
+
+void mapping_adjust(safe_mmap *m, int delta) {
+        *tracked_fds(m) += delta;
+}
+
+void mapping_release_at(const char *file, int line, safe_mmap *m) {
+        int *fds = tracked_fds(m), want = *fds;
+
+        ck_assert_msg(safe_mmap_free(m) == NULL, "%s:%d: safe_mmap_free() did not return NULL", file, line);
+        for (size_t i = 0; i < sizeof(tracked) / sizeof(tracked[0]); i++)
+                if (tracked[i].m == m)
+                        tracked[i].m = NULL;
+        ck_assert_msg(fd_count() == want, "%s:%d: %d descriptors open after safe_mmap_free(), %d before the call",
+                      file, line, fd_count(), want);
+}
+
+static const char *err(int r) {
+        return r == 0 ? "success" : strerror(r < 0 ? -r : r);
+}
+
+/* Common tail of the wrappers that return a mapping. */
+static safe_mmap *finish(const char *file, int line, const char *call, int r, int expected, safe_mmap *m,
+                         int before) {
+        if (r != expected) {
+                if (r == 0 && m != SENTINEL_MAP)
+                        (void) safe_mmap_free(m);
+                ck_abort_msg("%s:%d: %s = %d (%s), expected %d (%s)", file, line, call, r, err(r), expected,
+                             err(expected));
+        }
+        if (r < 0) {
+                ck_assert_msg(m == SENTINEL_MAP, "%s:%d: %s failed but overwrote *ret", file, line, call);
+                ck_assert_msg(fd_count() == before, "%s:%d: %s failed and leaked %d descriptor(s)", file, line,
+                              call, fd_count() - before);
+                return NULL;
+        }
+        ck_assert_msg(m && m != SENTINEL_MAP, "%s:%d: %s succeeded but left *ret unset", file, line, call);
+        ck_assert_msg(safe_mmap_data(m) != NULL, "%s:%d: %s: safe_mmap_data() is NULL", file, line, call);
+        track(m, before);
+        return m;
+}
+
+void expect_check_fd_at(const char *file, int line, int fd, int expected, int *ret_kind, uint64_t *ret_size) {
+        int kind = SENTINEL_KIND, before = fd_count(), r;
+        uint64_t size = SENTINEL_SIZE;
+
+        r = safe_mmap_check_fd(fd, &kind, &size);
+        ck_assert_msg(r == expected, "%s:%d: safe_mmap_check_fd(%d) = %d (%s), expected %d (%s)", file, line, fd,
+                      r, err(r), expected, err(expected));
+        ck_assert_msg(fd_count() == before, "%s:%d: safe_mmap_check_fd(%d) changed the descriptor count by %d",
+                      file, line, fd, fd_count() - before);
+        if (r < 0) {
+                ck_assert_msg(kind == SENTINEL_KIND && size == SENTINEL_SIZE,
+                              "%s:%d: safe_mmap_check_fd(%d) failed but wrote ret_kind/ret_size", file, line, fd);
+                return;
+        }
+        ck_assert_msg(kind == SAFE_MMAP_SEALED_MEMFD || kind == SAFE_MMAP_FS_VERITY,
+                      "%s:%d: safe_mmap_check_fd(%d) returned kind %d", file, line, fd, kind);
+        ck_assert_msg(size != SENTINEL_SIZE, "%s:%d: safe_mmap_check_fd(%d) left ret_size unset", file, line, fd);
+        if (ret_kind)
+                *ret_kind = kind;
+        if (ret_size)
+                *ret_size = size;
+}
+
+safe_mmap *expect_map_fd_at(const char *file, int line, int fd, unsigned flags, int expected) {
+        safe_mmap *m = SENTINEL_MAP;
+        int before = fd_count(), r;
+        char call[96];
+
+        r = safe_mmap_map_fd(fd, flags, &m);
+        snprintf(call, sizeof(call), "safe_mmap_map_fd(%d, %#x)", fd, flags);
+        return finish(file, line, call, r, expected, m, before);
+}
+
+safe_mmap *expect_map_fd_unsafe_at(const char *file, int line, int fd, uint64_t offset, uint64_t length,
+                                   unsigned flags, int expected) {
+        safe_mmap *m = SENTINEL_MAP;
+        int before = fd_count(), r;
+        char call[128];
+
+        r = safe_mmap_map_fd_unsafe(fd, offset, length, flags, &m);
+        snprintf(call, sizeof(call), "safe_mmap_map_fd_unsafe(%d, %llu, %llu, %#x)", fd, (unsigned long long) offset,
+                 (unsigned long long) length, flags);
+        return finish(file, line, call, r, expected, m, before);
+}
+
+safe_mmap *expect_snapshot_fd_at(const char *file, int line, int fd, unsigned flags, int expected) {
+        safe_mmap *m = SENTINEL_MAP;
+        int before = fd_count(), r;
+        char call[96];
+
+        r = safe_mmap_snapshot_fd(fd, flags, &m);
+        snprintf(call, sizeof(call), "safe_mmap_snapshot_fd(%d, %#x)", fd, flags);
+        return finish(file, line, call, r, expected, m, before);
+}
+
+safe_mmap *expect_snapshot_at(const char *file, int line, const char *path, unsigned flags, int expected) {
+        safe_mmap *m = SENTINEL_MAP;
+        int before = fd_count(), r;
+        char call[PATH_MAX + 64];
+
+        r = safe_mmap_snapshot(path, flags, &m);
+        snprintf(call, sizeof(call), "safe_mmap_snapshot(\"%s\", %#x)", path ? path : "(null)", flags);
+        return finish(file, line, call, r, expected, m, before);
+}
+
+void assert_fd_readonly_cloexec(int fd) {
+        int fdfl = fcntl(fd, F_GETFD), fl = fcntl(fd, F_GETFL);
+        struct stat st;
+
+        ck_assert_msg(fdfl >= 0 && fl >= 0, "fd %d: F_GETFD/F_GETFL: %s", fd, strerror(errno));
+        ck_assert_msg(fdfl & FD_CLOEXEC, "fd %d is not close-on-exec", fd);
+        ck_assert_msg(!(fl & O_PATH), "fd %d is an O_PATH descriptor", fd);
+        ck_assert_msg((fl & O_ACCMODE) != O_WRONLY, "fd %d is write-only", fd);
+        if ((fl & O_ACCMODE) == O_RDONLY)
+                return;
+
+        /* A writable description is tolerable only if the seals make it read-only in effect. */
+        ck_assert_int_eq(fstat(fd, &st), 0);
+        errno = 0;
+        ck_assert_msg(pwrite(fd, "", 1, 0) < 0 && errno == EPERM,
+                      "fd %d is O_RDWR and pwrite() was not refused with EPERM (%s)", fd, strerror(errno));
+        errno = 0;
+        ck_assert_msg(ftruncate(fd, st.st_size + 1) < 0 && errno == EPERM,
+                      "fd %d is O_RDWR and growing it was not refused with EPERM (%s)", fd, strerror(errno));
+        if (st.st_size > 0) {
+                errno = 0;
+                ck_assert_msg(ftruncate(fd, 0) < 0 && errno == EPERM,
+                              "fd %d is O_RDWR and truncating it was not refused with EPERM (%s)", fd,
+                              strerror(errno));
+        }
+}
+
+int run_as_nobody(int (*fn)(void *arg), void *arg) {
+        int p[2], status, result = INT_MIN;
+        pid_t pid;
+
+        ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                int r;
+
+                if (geteuid() == 0) {
+                        struct passwd *pw = getpwnam("nobody");
+                        uid_t uid = pw ? pw->pw_uid : 65534;
+                        gid_t gid = pw ? pw->pw_gid : 65534;
+
+                        if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+                                _exit(2);
+                        if (getuid() != uid || geteuid() != uid || getegid() != gid)
+                                _exit(3);
+                }
+                r = fn(arg);
+                _exit(write(p[1], &r, sizeof(r)) == sizeof(r) ? 0 : 4);
+        }
+        (void) close(p[1]);
+        if (read(p[0], &result, sizeof(result)) != sizeof(result))
+                result = INT_MIN;
+        (void) close(p[0]);
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                      "child running as nobody failed (status %#x: 2 = could not drop privileges)", status);
+        return result;
+}
+
+int run_suite(Suite *s, const char *tcase) {
+        SRunner *sr = srunner_create(s);
+        int failed;
+
+        /* Made here, in the parent, so that every forked test shares it and it is removed once. */
+        (void) scratch_dir();
+        srunner_run(sr, NULL, tcase, CK_ENV);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        scratch_dir_remove();
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

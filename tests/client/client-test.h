@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+#pragma once
+
+/*
+ * Helpers shared by the libsafe-mmap unit tests: real memfds and files with
+ * known contents, a scratch directory removed at exit, and wrappers around
+ * every library call that check the result, that ret_* stays untouched on
+ * failure, and that no descriptor is left behind.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <check.h>
+
+#include "safe-mmap.h"
+
+/* Newer than the libc headers of some distributions. */
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE 0x0010
+#endif
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC 0x0020
+#endif
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008U
+#endif
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB 0x0004U
+#endif
+
+#define SEALS_IMMUTABLE (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)
+
+/* Never a valid pointer or value: proves that a failing call left ret_* alone. */
+#define SENTINEL_MAP ((safe_mmap *) (uintptr_t) 0x5afe0001)
+#define SENTINEL_KIND (-4242)
+#define SENTINEL_SIZE UINT64_C(0xdeadbeefcafe)
+
+size_t page_size(void);
+
+/* Deterministic bytes that differ per @seed and per offset, so a shifted or
+ * truncated copy never compares equal by accident. */
+void pattern_fill(void *buf, size_t size, unsigned seed);
+void *pattern_new(size_t size, unsigned seed);
+
+/* Asserts that @size bytes at @got equal @want, naming the first difference. */
+#define assert_bytes_eq(got, want, size) assert_bytes_eq_at(__FILE__, __LINE__, (got), (want), (size))
+void assert_bytes_eq_at(const char *file, int line, const void *got, const void *want, size_t size);
+
+/* Open descriptors of this process, not counting the one used to count. */
+int fd_count(void);
+
+/* An O_RDWR memfd holding @size bytes of @data (zeros if NULL), with @seals added. */
+int memfd_new(unsigned mfd_flags, const void *data, size_t size, unsigned seals);
+/* A new open file description of @fd's file with @oflags (through /proc/self/fd). */
+int fd_reopen(int fd, int oflags);
+unsigned fd_seals(int fd);
+
+/* A scratch directory (mode 0755, on the ordinary disk, not tmpfs) that lives
+ * until the test program exits; created on first use. */
+const char *scratch_dir(void);
+void scratch_dir_remove(void);
+/* A new file in scratch_dir() with @size bytes of @data; returns the path
+ * (malloc'd). @mode is applied after writing. */
+char *scratch_file(const void *data, size_t size, unsigned mode);
+/* A new scratch path that does not exist yet (malloc'd). */
+char *scratch_path(const char *name);
+
+/* An unlinked ordinary file with @size bytes of @data, open with @oflags. */
+int disk_file_new(const void *data, size_t size, int oflags);
+
+/*
+ * Library call wrappers. Each asserts the return value, that ret_* is left
+ * alone on failure and that the descriptor count is unchanged after a
+ * failure. A successful mapping is returned and must be released with
+ * mapping_release(), which checks that the count is back to what it was
+ * before the call (mapping_adjust() when the test itself opened or closed
+ * descriptors in between).
+ */
+#define expect_check_fd(fd, expected, kind, size) \
+        expect_check_fd_at(__FILE__, __LINE__, (fd), (expected), (kind), (size))
+#define expect_map_fd(fd, flags, expected) \
+        expect_map_fd_at(__FILE__, __LINE__, (fd), (flags), (expected))
+#define expect_map_fd_unsafe(fd, offset, length, flags, expected) \
+        expect_map_fd_unsafe_at(__FILE__, __LINE__, (fd), (offset), (length), (flags), (expected))
+#define expect_snapshot_fd(fd, flags, expected) \
+        expect_snapshot_fd_at(__FILE__, __LINE__, (fd), (flags), (expected))
+#define expect_snapshot(path, flags, expected) \
+        expect_snapshot_at(__FILE__, __LINE__, (path), (flags), (expected))
+#define mapping_release(m) mapping_release_at(__FILE__, __LINE__, (m))
+
+/* @ret_kind/@ret_size may be NULL; on success they receive the results. */
+void expect_check_fd_at(const char *file, int line, int fd, int expected, int *ret_kind, uint64_t *ret_size);
+safe_mmap *expect_map_fd_at(const char *file, int line, int fd, unsigned flags, int expected);
+safe_mmap *expect_map_fd_unsafe_at(const char *file, int line, int fd, uint64_t offset, uint64_t length,
+                                   unsigned flags, int expected);
+safe_mmap *expect_snapshot_fd_at(const char *file, int line, int fd, unsigned flags, int expected);
+safe_mmap *expect_snapshot_at(const char *file, int line, const char *path, unsigned flags, int expected);
+void mapping_adjust(safe_mmap *m, int delta);
+void mapping_release_at(const char *file, int line, safe_mmap *m);
+
+/*
+ * The descriptor behind a mapping is close-on-exec and cannot be used to
+ * change the file: either it is O_RDONLY, or writes and truncation fail
+ * because the file is sealed.
+ */
+void assert_fd_readonly_cloexec(int fd);
+
+/* Runs @fn(@arg) in a child that has dropped to user nobody (or stays as it
+ * is when not root); returns what @fn returned, or INT_MIN if the child died. */
+int run_as_nobody(int (*fn)(void *arg), void *arg);
+
+/* Runs the suite (only test case @tcase if not NULL) and returns the exit code. */
+int run_suite(Suite *s, const char *tcase);

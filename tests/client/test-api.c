@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+/*
+ * Linked against the installed form of the library (the shared object, through
+ * its version script): fails to link if any public function is not exported,
+ * and calls each one through its exported address.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "client-test.h"
+
+typedef void (*any_fn)(void);
+
+static const struct {
+        const char *name;
+        any_fn fn;
+} api[] = {
+        { "safe_mmap_check_fd", (any_fn) safe_mmap_check_fd },
+        { "safe_mmap_map_fd", (any_fn) safe_mmap_map_fd },
+        { "safe_mmap_map_fd_unsafe", (any_fn) safe_mmap_map_fd_unsafe },
+        { "safe_mmap_snapshot_fd", (any_fn) safe_mmap_snapshot_fd },
+        { "safe_mmap_snapshot", (any_fn) safe_mmap_snapshot },
+        { "safe_mmap_data", (any_fn) safe_mmap_data },
+        { "safe_mmap_size", (any_fn) safe_mmap_size },
+        { "safe_mmap_kind", (any_fn) safe_mmap_kind },
+        { "safe_mmap_fd", (any_fn) safe_mmap_fd },
+        { "safe_mmap_free", (any_fn) safe_mmap_free },
+};
+
+START_TEST(test_exported_from_shared_object) {
+        for (size_t i = 0; i < sizeof(api) / sizeof(api[0]); i++) {
+                Dl_info info;
+
+                ck_assert_ptr_nonnull((void *) api[i].fn);
+                ck_assert_msg(dladdr((void *) api[i].fn, &info) != 0, "dladdr(%s) failed", api[i].name);
+                ck_assert_msg(info.dli_fname && strstr(info.dli_fname, "libsafe-mmap.so"),
+                              "%s comes from %s, not from libsafe-mmap.so", api[i].name,
+                              info.dli_fname ? info.dli_fname : "(unknown)");
+                ck_assert_msg(info.dli_sname && strcmp(info.dli_sname, api[i].name) == 0,
+                              "%s resolves to symbol %s", api[i].name, info.dli_sname ? info.dli_sname : "(none)");
+        }
+}
+END_TEST
+
+START_TEST(test_call_each) {
+        int (*check_fd)(int, int *, uint64_t *) = safe_mmap_check_fd;
+        int (*map_fd)(int, unsigned, safe_mmap **) = safe_mmap_map_fd;
+        int (*map_fd_unsafe)(int, uint64_t, uint64_t, unsigned, safe_mmap **) = safe_mmap_map_fd_unsafe;
+        int (*snapshot_fd)(int, unsigned, safe_mmap **) = safe_mmap_snapshot_fd;
+        int (*snapshot)(const char *, unsigned, safe_mmap **) = safe_mmap_snapshot;
+        const void *(*data)(const safe_mmap *) = safe_mmap_data;
+        uint64_t (*size)(const safe_mmap *) = safe_mmap_size;
+        int (*kind)(const safe_mmap *) = safe_mmap_kind;
+        int (*fd_of)(const safe_mmap *) = safe_mmap_fd;
+        safe_mmap *(*free_map)(safe_mmap *) = safe_mmap_free;
+        int fd = memfd_new(MFD_ALLOW_SEALING, "api", 3, SEALS_IMMUTABLE);
+        char *path = scratch_file("file", 4, 0644);
+        safe_mmap *m = NULL;
+        uint64_t sz = 0;
+        int k = 0;
+
+        ck_assert_int_eq(check_fd(fd, &k, &sz), 0);
+        ck_assert_int_eq(k, SAFE_MMAP_SEALED_MEMFD);
+        ck_assert_uint_eq(sz, 3);
+
+        ck_assert_int_eq(map_fd(fd, 0, &m), 0);
+        ck_assert_mem_eq(data(m), "api", 3);
+        ck_assert_uint_eq(size(m), 3);
+        ck_assert_int_eq(kind(m), SAFE_MMAP_SEALED_MEMFD);
+        ck_assert_int_ge(fd_of(m), 0);
+        ck_assert_ptr_null(free_map(m));
+
+        ck_assert_int_eq(map_fd_unsafe(fd, 0, 0, 0, &m), 0);
+        ck_assert_int_eq(kind(m), SAFE_MMAP_UNVERIFIED);
+        ck_assert_ptr_null(free_map(m));
+
+        ck_assert_int_eq(snapshot_fd(fd, SAFE_MMAP_NO_DAEMON, &m), 0);
+        ck_assert_mem_eq(data(m), "api", 3);
+        ck_assert_ptr_null(free_map(m));
+
+        ck_assert_int_eq(snapshot(path, SAFE_MMAP_NO_DAEMON, &m), 0);
+        ck_assert_mem_eq(data(m), "file", 4);
+        ck_assert_ptr_null(free_map(m));
+
+        ck_assert_ptr_null(free_map(NULL));
+        free(path);
+        close(fd);
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("unit");
+        TCase *tc = tcase_create("api");
+
+        tcase_add_test(tc, test_exported_from_shared_object);
+        tcase_add_test(tc, test_call_each);
+        suite_add_tcase(s, tc);
+        return run_suite(s, NULL);
+}

@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+/*
+ * What a mapping is once made: read-only and private, independent of the
+ * caller's descriptor, with a close-on-exec read-only descriptor behind it;
+ * the accessors; SAFE_MMAP_POPULATE; and safe_mmap_map_fd_unsafe(), which
+ * maps without proof but still checks its arguments.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "client-test.h"
+
+/* The /proc/self/smaps block of the mapping that starts at @addr: perms and Rss. */
+static int mapping_info(const void *addr, char perms[static 5], uint64_t *ret_rss_kb) {
+        FILE *f = fopen("/proc/self/smaps", "re");
+        char line[512];
+        int found = 0;
+
+        ck_assert_ptr_nonnull(f);
+        while (fgets(line, sizeof(line), f)) {
+                uintptr_t start, end;
+                char p[5];
+
+                if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " %4s", &start, &end, p) == 3) {
+                        if (found)
+                                break;
+                        if (start == (uintptr_t) addr) {
+                                memcpy(perms, p, 5);
+                                found = 1;
+                        }
+                        continue;
+                }
+                if (found && sscanf(line, "Rss: %" SCNu64 " kB", ret_rss_kb) == 1)
+                        break;
+        }
+        fclose(f);
+        return found ? 0 : -ENOENT;
+}
+
+/* Writes to the mapping in a child; returns its wait status. */
+static int write_in_child(const void *data) {
+        int status;
+        pid_t pid = fork();
+
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                /* Sanitizers catch SIGSEGV to print a report; the kernel's verdict is wanted. */
+                signal(SIGSEGV, SIG_DFL);
+                signal(SIGBUS, SIG_DFL);
+                *(volatile char *) (uintptr_t) data = 'X';
+                _exit(0);
+        }
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        return status;
+}
+
+static void assert_read_only_private(safe_mmap *m, const void *want) {
+        uint64_t rss = 0;
+        char perms[5];
+        int status;
+
+        ck_assert_int_eq(mapping_info(safe_mmap_data(m), perms, &rss), 0);
+        ck_assert_msg(strcmp(perms, "r--p") == 0, "mapping has permissions %s, expected r--p", perms);
+
+        status = write_in_child(safe_mmap_data(m));
+        ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV,
+                      "writing to the mapping did not die with SIGSEGV (wait status %#x)", status);
+        /* And nothing changed here either. */
+        assert_bytes_eq(safe_mmap_data(m), want, 1);
+}
+
+START_TEST(test_read_only) {
+        size_t size = 2 * page_size();
+        void *data = pattern_new(size, 1);
+        int memfd = memfd_new(MFD_ALLOW_SEALING, data, size, SEALS_IMMUTABLE | F_SEAL_SEAL);
+        int disk = disk_file_new(data, size, O_RDWR);
+        safe_mmap *m;
+
+        m = expect_map_fd(memfd, 0, 0);
+        assert_read_only_private(m, data);
+        mapping_release(m);
+
+        m = expect_map_fd(memfd, SAFE_MMAP_POPULATE, 0);
+        assert_read_only_private(m, data);
+        mapping_release(m);
+
+        /* Even from a writable descriptor of a writable file. */
+        m = expect_map_fd_unsafe(disk, 0, 0, 0, 0);
+        assert_read_only_private(m, data);
+        mapping_release(m);
+
+        close(disk);
+        close(memfd);
+        free(data);
+}
+END_TEST
+
+START_TEST(test_survives_close) {
+        size_t size = 5 * page_size() + 1;
+        void *data = pattern_new(size, 2);
+        int fd = memfd_new(MFD_ALLOW_SEALING, data, size, SEALS_IMMUTABLE);
+        safe_mmap *m = expect_map_fd(fd, 0, 0);
+        struct stat a, b;
+
+        ck_assert_int_ne(safe_mmap_fd(m), fd);
+        ck_assert_int_eq(fstat(fd, &a), 0);
+        ck_assert_int_eq(fstat(safe_mmap_fd(m), &b), 0);
+        ck_assert(a.st_dev == b.st_dev && a.st_ino == b.st_ino);
+
+        close(fd);
+        mapping_adjust(m, -1);
+        assert_bytes_eq(safe_mmap_data(m), data, size);
+        expect_check_fd(safe_mmap_fd(m), 0, NULL, NULL);
+        mapping_release(m);
+        free(data);
+}
+END_TEST
+
+START_TEST(test_fd_flags) {
+        int fd = memfd_new(MFD_ALLOW_SEALING, "abcdef", 6, SEALS_IMMUTABLE);
+        int ro = fd_reopen(fd, O_RDONLY);
+        safe_mmap *m;
+
+        /* The caller's descriptors are inheritable; the library's must not be. */
+        ck_assert_int_eq(fcntl(fd, F_SETFD, 0), 0);
+        ck_assert_int_eq(fcntl(ro, F_SETFD, 0), 0);
+
+        m = expect_map_fd(fd, 0, 0);
+        assert_fd_readonly_cloexec(safe_mmap_fd(m));
+        ck_assert_int_eq(fcntl(fd, F_GETFD), 0);
+        mapping_release(m);
+
+        m = expect_map_fd(ro, 0, 0);
+        assert_fd_readonly_cloexec(safe_mmap_fd(m));
+        ck_assert_int_eq(fcntl(safe_mmap_fd(m), F_GETFL) & O_ACCMODE, O_RDONLY);
+        ck_assert_int_eq(fcntl(ro, F_GETFD), 0);
+        mapping_release(m);
+
+        close(ro);
+        close(fd);
+}
+END_TEST
+
+START_TEST(test_accessors_null) {
+        int before = fd_count();
+
+        ck_assert_ptr_null(safe_mmap_data(NULL));
+        ck_assert_uint_eq(safe_mmap_size(NULL), 0);
+        ck_assert_int_eq(safe_mmap_kind(NULL), -EINVAL);
+        ck_assert_int_eq(safe_mmap_fd(NULL), -EINVAL);
+        ck_assert_ptr_null(safe_mmap_free(NULL));
+        ck_assert_int_eq(fd_count(), before);
+}
+END_TEST
+
+START_TEST(test_accessors) {
+        size_t size = 3 * page_size();
+        void *data = pattern_new(size, 3);
+        int fd = memfd_new(MFD_ALLOW_SEALING, data, size, SEALS_IMMUTABLE);
+        safe_mmap *m = expect_map_fd(fd, 0, 0);
+        const void *p = safe_mmap_data(m);
+
+        /* Stable across calls; the data is page-aligned as mmap() returns it. */
+        ck_assert_ptr_eq(safe_mmap_data(m), p);
+        ck_assert_uint_eq((uintptr_t) p % page_size(), 0);
+        ck_assert_uint_eq(safe_mmap_size(m), size);
+        ck_assert_int_eq(safe_mmap_kind(m), SAFE_MMAP_SEALED_MEMFD);
+        ck_assert_int_ge(safe_mmap_fd(m), 3);
+        ck_assert_int_eq(safe_mmap_fd(m), safe_mmap_fd(m));
+        mapping_release(m);
+        close(fd);
+        free(data);
+}
+END_TEST
+
+START_TEST(test_size_zero) {
+        int fd = memfd_new(MFD_ALLOW_SEALING, NULL, 0, SEALS_IMMUTABLE);
+        int disk = disk_file_new(NULL, 0, O_RDONLY);
+        safe_mmap *m;
+
+        m = expect_map_fd(fd, 0, 0);
+        ck_assert_ptr_nonnull(safe_mmap_data(m));
+        ck_assert_uint_eq(safe_mmap_size(m), 0);
+        ck_assert_int_eq(safe_mmap_kind(m), SAFE_MMAP_SEALED_MEMFD);
+        assert_fd_readonly_cloexec(safe_mmap_fd(m));
+        mapping_release(m);
+
+        m = expect_map_fd(fd, SAFE_MMAP_POPULATE, 0);
+        ck_assert_ptr_nonnull(safe_mmap_data(m));
+        ck_assert_uint_eq(safe_mmap_size(m), 0);
+        mapping_release(m);
+
+        m = expect_map_fd_unsafe(disk, 0, 0, 0, 0);
+        ck_assert_ptr_nonnull(safe_mmap_data(m));
+        ck_assert_uint_eq(safe_mmap_size(m), 0);
+        ck_assert_int_eq(safe_mmap_kind(m), SAFE_MMAP_UNVERIFIED);
+        mapping_release(m);
+
+        close(disk);
+        close(fd);
+}
+END_TEST
+
+START_TEST(test_populate) {
+        size_t p = page_size(), size = 64 * p + 1, pages = 65;
+        void *data = pattern_new(size, 4);
+        int fd = memfd_new(MFD_ALLOW_SEALING, data, size, SEALS_IMMUTABLE);
+        int disk = disk_file_new(data, size, O_RDONLY);
+        uint64_t rss = 0;
+        char perms[5];
+        safe_mmap *m;
+
+        m = expect_map_fd(fd, SAFE_MMAP_POPULATE, 0);
+        /* Prefaulted: every page is in the page tables before anyone reads. */
+        ck_assert_int_eq(mapping_info(safe_mmap_data(m), perms, &rss), 0);
+        ck_assert_msg(rss * 1024 >= pages * p, "Rss after POPULATE is %" PRIu64 " kB, want %zu kB", rss,
+                      pages * p / 1024);
+        assert_bytes_eq(safe_mmap_data(m), data, size);
+        mapping_release(m);
+
+        m = expect_map_fd_unsafe(disk, 0, 0, SAFE_MMAP_POPULATE, 0);
+        ck_assert_int_eq(mapping_info(safe_mmap_data(m), perms, &rss), 0);
+        ck_assert_msg(rss * 1024 >= pages * p, "Rss after POPULATE is %" PRIu64 " kB, want %zu kB", rss,
+                      pages * p / 1024);
+        assert_bytes_eq(safe_mmap_data(m), data, size);
+        mapping_release(m);
+
+        close(disk);
+        close(fd);
+        free(data);
+}
+END_TEST
+
+START_TEST(test_unsafe_disk) {
+        size_t p = page_size(), size = 5 * p + 100;
+        void *data = pattern_new(size, 5);
+        int fd = disk_file_new(data, size, O_RDONLY);
+        safe_mmap *m;
+
+        m = expect_map_fd_unsafe(fd, 0, 0, 0, 0);
+        ck_assert_int_eq(safe_mmap_kind(m), SAFE_MMAP_UNVERIFIED);
+        ck_assert_uint_eq(safe_mmap_size(m), size);
+        assert_bytes_eq(safe_mmap_data(m), data, size);
+        assert_fd_readonly_cloexec(safe_mmap_fd(m));
+        mapping_release(m);
+
+        /* Offset page-aligned, length 0: to the end of the file. */
+        m = expect_map_fd_unsafe(fd, p, 0, 0, 0);
+        ck_assert_uint_eq(safe_mmap_size(m), size - p);
+        assert_bytes_eq(safe_mmap_data(m), (char *) data + p, size - p);
+        mapping_release(m);
+
+        m = expect_map_fd_unsafe(fd, 2 * p, p, 0, 0);
+        ck_assert_uint_eq(safe_mmap_size(m), p);
+        assert_bytes_eq(safe_mmap_data(m), (char *) data + 2 * p, p);
+        mapping_release(m);
+
+        m = expect_map_fd_unsafe(fd, 0, 100, SAFE_MMAP_POPULATE, 0);
+        ck_assert_uint_eq(safe_mmap_size(m), 100);
+        assert_bytes_eq(safe_mmap_data(m), data, 100);
+        mapping_release(m);
+
+        /* The whole file as an explicit length, up to the last byte. */
+        m = expect_map_fd_unsafe(fd, 5 * p, 100, 0, 0);
+        ck_assert_uint_eq(safe_mmap_size(m), 100);
+        assert_bytes_eq(safe_mmap_data(m), (char *) data + 5 * p, 100);
+        mapping_release(m);
+
+        /* Independent of the caller's descriptor. */
+        m = expect_map_fd_unsafe(fd, 0, 0, 0, 0);
+        ck_assert_int_ne(safe_mmap_fd(m), fd);
+        close(fd);
+        mapping_adjust(m, -1);
+        assert_bytes_eq(safe_mmap_data(m), data, size);
+        mapping_release(m);
+        free(data);
+}
+END_TEST
+
+START_TEST(test_unsafe_sealed_memfd) {
+        int fd = memfd_new(MFD_ALLOW_SEALING, "sealed", 6, SEALS_IMMUTABLE);
+        safe_mmap *m = expect_map_fd_unsafe(fd, 0, 0, 0, 0);
+
+        /* No proof was asked for, so none is claimed. */
+        ck_assert_int_eq(safe_mmap_kind(m), SAFE_MMAP_UNVERIFIED);
+        assert_bytes_eq(safe_mmap_data(m), "sealed", 6);
+        mapping_release(m);
+        close(fd);
+}
+END_TEST
+
+START_TEST(test_unsafe_fd_readonly) {
+        int fd = disk_file_new("writable", 8, O_RDWR);
+        safe_mmap *m = expect_map_fd_unsafe(fd, 0, 0, 0, 0);
+
+        /* safe_mmap_fd() promises a read-only descriptor, whatever the caller passed. */
+        assert_fd_readonly_cloexec(safe_mmap_fd(m));
+        mapping_release(m);
+        close(fd);
+}
+END_TEST
+
+START_TEST(test_unsafe_bad_args) {
+        size_t p = page_size();
+        int fd = disk_file_new(NULL, 4 * p, O_RDONLY);
+        int before = fd_count();
+
+        expect_map_fd_unsafe(fd, 1, 0, 0, -EINVAL);
+        expect_map_fd_unsafe(fd, p - 1, 0, 0, -EINVAL);
+        expect_map_fd_unsafe(fd, p + 1, 10, 0, -EINVAL);
+        expect_map_fd_unsafe(fd, p / 2, p, 0, -EINVAL);
+        expect_map_fd_unsafe(fd, p, UINT64_MAX, 0, -EINVAL);
+        expect_map_fd_unsafe(fd, p, UINT64_MAX - p + 1, 0, -EINVAL);
+        expect_map_fd_unsafe(fd, UINT64_MAX - p + 1, p, 0, -EINVAL);
+        expect_map_fd_unsafe(fd, 0, 10, 1u << 5, -EINVAL);
+        expect_map_fd_unsafe(fd, 0, 10, ~0u, -EINVAL);
+        ck_assert_int_eq(safe_mmap_map_fd_unsafe(fd, 0, 0, 0, NULL), -EINVAL);
+        ck_assert_int_eq(fd_count(), before);
+        close(fd);
+}
+END_TEST
+
+START_TEST(test_unsafe_bad_fds) {
+        int sealed = memfd_new(MFD_ALLOW_SEALING, "abc", 3, SEALS_IMMUTABLE);
+        int path = fd_reopen(sealed, O_PATH);
+        int wronly = fd_reopen(sealed, O_WRONLY);
+        int closed = fd_reopen(sealed, O_RDONLY);
+        int p[2], s[2];
+
+        ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s), 0);
+        /* Closed last, so that nothing above reuses its number. */
+        close(closed);
+
+        expect_map_fd_unsafe(p[0], 0, 0, 0, -ENODEV);
+        expect_map_fd_unsafe(p[0], 0, 4096, 0, -ENODEV);
+        expect_map_fd_unsafe(s[0], 0, 0, 0, -ENODEV);
+        expect_map_fd_unsafe(path, 0, 0, 0, -EBADF);
+        expect_map_fd_unsafe(wronly, 0, 0, 0, -EBADF);
+        expect_map_fd_unsafe(closed, 0, 0, 0, -EBADF);
+        expect_map_fd_unsafe(-1, 0, 0, 0, -EBADF);
+
+        close(s[0]);
+        close(s[1]);
+        close(p[0]);
+        close(p[1]);
+        close(wronly);
+        close(path);
+        close(sealed);
+}
+END_TEST
+
+int main(int argc, char **argv) {
+        Suite *s = suite_create("unit");
+        TCase *tc;
+
+        tc = tcase_create("mapping");
+        tcase_add_test(tc, test_read_only);
+        tcase_add_test(tc, test_survives_close);
+        tcase_add_test(tc, test_fd_flags);
+        tcase_add_test(tc, test_accessors_null);
+        tcase_add_test(tc, test_accessors);
+        tcase_add_test(tc, test_size_zero);
+        tcase_add_test(tc, test_populate);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("unsafe");
+        tcase_add_test(tc, test_unsafe_disk);
+        tcase_add_test(tc, test_unsafe_sealed_memfd);
+        tcase_add_test(tc, test_unsafe_fd_readonly);
+        tcase_add_test(tc, test_unsafe_bad_args);
+        tcase_add_test(tc, test_unsafe_bad_fds);
+        suite_add_tcase(s, tc);
+
+        return run_suite(s, argc > 1 ? argv[1] : NULL);
+}

@@ -1,0 +1,494 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+/*
+ * safe_mmap_snapshot() and safe_mmap_snapshot_fd() without a daemon: the
+ * library makes the sealed memfd itself (SAFE_MMAP_NO_DAEMON, or when nothing
+ * answers on $SAFE_MMAP_SOCKET), or reports the connect error with
+ * SAFE_MMAP_NO_FALLBACK. No test here talks to a real daemon: main() points
+ * $SAFE_MMAP_SOCKET at a path where nothing listens.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "client-test.h"
+
+#define SEALS_SNAPSHOT (SEALS_IMMUTABLE | F_SEAL_SEAL)
+
+/* Flags that must make a local snapshot here: explicitly, or by falling back. */
+static const unsigned local_flags[] = { SAFE_MMAP_NO_DAEMON, 0, SAFE_MMAP_POPULATE,
+                                        SAFE_MMAP_NO_DAEMON | SAFE_MMAP_POPULATE };
+#define N_LOCAL_FLAGS ((int) (sizeof(local_flags) / sizeof(local_flags[0])))
+
+static char *no_daemon_socket;
+
+/* Everything a snapshot promises, for a file that held @want. */
+static void assert_snapshot(safe_mmap *m, const void *want, size_t size) {
+        int fd = safe_mmap_fd(m), kind = 0;
+        uint64_t checked = 0;
+        struct stat st;
+
+        ck_assert_int_eq(safe_mmap_kind(m), SAFE_MMAP_SEALED_MEMFD);
+        ck_assert_uint_eq(safe_mmap_size(m), size);
+        ck_assert_ptr_nonnull(safe_mmap_data(m));
+        if (want)
+                assert_bytes_eq(safe_mmap_data(m), want, size);
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_msg((fd_seals(fd) & SEALS_SNAPSHOT) == SEALS_SNAPSHOT, "snapshot seals %#x lack %#x",
+                      fd_seals(fd), SEALS_SNAPSHOT);
+        ck_assert_int_eq(fstat(fd, &st), 0);
+        ck_assert(S_ISREG(st.st_mode));
+        ck_assert_int_eq(st.st_size, (off_t) size);
+        assert_fd_readonly_cloexec(fd);
+        expect_check_fd(fd, 0, &kind, &checked);
+        ck_assert_int_eq(kind, SAFE_MMAP_SEALED_MEMFD);
+        ck_assert_uint_eq(checked, size);
+}
+
+START_TEST(test_snapshot_path) {
+        size_t size = 3 * page_size() + 11;
+        void *data = pattern_new(size, 1);
+        char *path = scratch_file(data, size, 0644);
+        safe_mmap *m = expect_snapshot(path, local_flags[_i], 0);
+
+        assert_snapshot(m, data, size);
+        mapping_release(m);
+        free(path);
+        free(data);
+}
+END_TEST
+
+START_TEST(test_snapshot_fd) {
+        size_t size = (1u << 20) + 3 * page_size() + 5;
+        void *data = pattern_new(size, 2);
+        int fd = disk_file_new(data, size, O_RDONLY);
+        safe_mmap *m = expect_snapshot_fd(fd, local_flags[_i], 0);
+
+        assert_snapshot(m, data, size);
+        mapping_release(m);
+
+        /* An O_RDWR descriptor is fine too; the snapshot stays read-only. */
+        close(fd);
+        fd = disk_file_new(data, size, O_RDWR);
+        m = expect_snapshot_fd(fd, local_flags[_i], 0);
+        assert_snapshot(m, data, size);
+        mapping_release(m);
+        close(fd);
+        free(data);
+}
+END_TEST
+
+START_TEST(test_snapshot_is_a_copy) {
+        size_t size = 4 * page_size();
+        void *data = pattern_new(size, 3), *other = pattern_new(size, 4);
+        char *path = scratch_file(data, size, 0644);
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+        safe_mmap *by_path, *by_fd;
+
+        ck_assert_int_ge(fd, 0);
+        by_path = expect_snapshot(path, SAFE_MMAP_NO_DAEMON, 0);
+        by_fd = expect_snapshot_fd(fd, SAFE_MMAP_NO_DAEMON, 0);
+
+        /* Changed, then cut to nothing: the snapshots neither change nor SIGBUS. */
+        ck_assert_int_eq(pwrite(fd, other, size, 0), (ssize_t) size);
+        ck_assert_int_eq(fsync(fd), 0);
+        assert_snapshot(by_path, data, size);
+        assert_snapshot(by_fd, data, size);
+        ck_assert_int_eq(ftruncate(fd, 0), 0);
+        assert_snapshot(by_path, data, size);
+        assert_snapshot(by_fd, data, size);
+        ck_assert_int_eq(ftruncate(fd, (off_t) (2 * size)), 0);
+        assert_snapshot(by_fd, data, size);
+
+        mapping_release(by_fd);
+        mapping_release(by_path);
+        close(fd);
+        free(path);
+        free(other);
+        free(data);
+}
+END_TEST
+
+START_TEST(test_snapshot_of_sealed_memfd) {
+        int fd = memfd_new(MFD_ALLOW_SEALING, "sealed", 6, SEALS_SNAPSHOT);
+        struct stat a, b;
+        safe_mmap *m = expect_snapshot_fd(fd, SAFE_MMAP_NO_DAEMON, 0);
+
+        /* "A file already immutable is still copied." */
+        assert_snapshot(m, "sealed", 6);
+        ck_assert_int_eq(fstat(fd, &a), 0);
+        ck_assert_int_eq(fstat(safe_mmap_fd(m), &b), 0);
+        ck_assert(a.st_dev != b.st_dev || a.st_ino != b.st_ino);
+        mapping_release(m);
+        close(fd);
+}
+END_TEST
+
+START_TEST(test_empty_file) {
+        char *path = scratch_file(NULL, 0, 0644);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        safe_mmap *m;
+
+        ck_assert_int_ge(fd, 0);
+        m = expect_snapshot(path, local_flags[_i], 0);
+        assert_snapshot(m, NULL, 0);
+        mapping_release(m);
+        m = expect_snapshot_fd(fd, local_flags[_i], 0);
+        assert_snapshot(m, NULL, 0);
+        mapping_release(m);
+        close(fd);
+        free(path);
+}
+END_TEST
+
+START_TEST(test_procfs) {
+        char want[64];
+        const char *d;
+        struct stat st;
+        safe_mmap *m;
+        int fd, n;
+
+        /* procfs claims size 0: the copy must read to the end, not trust st_size. */
+        ck_assert_int_eq(stat("/proc/self/status", &st), 0);
+        ck_assert_int_eq(st.st_size, 0);
+        m = expect_snapshot("/proc/self/status", local_flags[_i], 0);
+        ck_assert_uint_gt(safe_mmap_size(m), 0);
+        d = safe_mmap_data(m);
+        ck_assert_mem_eq(d, "Name:", 5);
+        n = snprintf(want, sizeof(want), "\nPid:\t%d\n", (int) getpid());
+        ck_assert_ptr_nonnull(memmem(d, safe_mmap_size(m), want, (size_t) n));
+        assert_snapshot(m, NULL, safe_mmap_size(m));
+        mapping_release(m);
+
+        fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        m = expect_snapshot_fd(fd, local_flags[_i], 0);
+        ck_assert_mem_eq(safe_mmap_data(m), "Name:", 5);
+        ck_assert_ptr_nonnull(memmem(safe_mmap_data(m), safe_mmap_size(m), want, (size_t) n));
+        mapping_release(m);
+        close(fd);
+}
+END_TEST
+
+static void on_alarm(int sig) {
+        (void) sig;
+        static const char msg[] = "a snapshot of a FIFO blocked\n";
+        (void) write(STDERR_FILENO, msg, sizeof(msg) - 1);
+        _exit(3);
+}
+
+START_TEST(test_fifo) {
+        char *path = scratch_path("fifo");
+        int fd;
+
+        ck_assert_int_eq(mkfifo(path, 0644), 0);
+        /* Nobody will ever open the other end: any blocking open or read hangs here. */
+        signal(SIGALRM, on_alarm);
+        alarm(10);
+        expect_snapshot(path, local_flags[_i], -EINVAL);
+        fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        expect_snapshot_fd(fd, local_flags[_i], -EINVAL);
+        alarm(0);
+        close(fd);
+        free(path);
+}
+END_TEST
+
+START_TEST(test_not_regular) {
+        int p[2], s[2], null, dir;
+
+        ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s), 0);
+        null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        ck_assert_int_ge(null, 0);
+        dir = open(scratch_dir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ck_assert_int_ge(dir, 0);
+
+        expect_snapshot_fd(p[0], local_flags[_i], -EINVAL);
+        expect_snapshot_fd(s[0], local_flags[_i], -EINVAL);
+        expect_snapshot_fd(null, local_flags[_i], -EINVAL);
+        expect_snapshot("/dev/null", local_flags[_i], -EINVAL);
+        expect_snapshot("/dev/zero", local_flags[_i], -EINVAL);
+        expect_snapshot_fd(dir, local_flags[_i], -EISDIR);
+        expect_snapshot(scratch_dir(), local_flags[_i], -EISDIR);
+        expect_snapshot("/", local_flags[_i], -EISDIR);
+
+        close(dir);
+        close(null);
+        close(s[0]);
+        close(s[1]);
+        close(p[0]);
+        close(p[1]);
+}
+END_TEST
+
+START_TEST(test_missing) {
+        char *path = scratch_path("missing"), *below;
+        char *file = scratch_file("x", 1, 0644);
+
+        ck_assert_int_gt(asprintf(&below, "%s/below", file), 0);
+        expect_snapshot(path, local_flags[_i], -ENOENT);
+        expect_snapshot(below, local_flags[_i], -ENOTDIR);
+        free(below);
+        free(file);
+        free(path);
+}
+END_TEST
+
+struct denied {
+        const char *path;
+        unsigned flags;
+};
+
+/* Runs in a child without privileges: no Check assertions, the result goes back as a number. */
+static int snapshot_denied(void *arg) {
+        const struct denied *d = arg;
+        safe_mmap *m = SENTINEL_MAP;
+        int before = fd_count(), r;
+
+        r = safe_mmap_snapshot(d->path, d->flags, &m);
+        if (r == 0) {
+                (void) safe_mmap_free(m);
+                return 1000;
+        }
+        if (m != SENTINEL_MAP)
+                return 1001;
+        if (fd_count() != before)
+                return 1002;
+        return r;
+}
+
+START_TEST(test_unreadable) {
+        /* Mode 0 denies both nobody and a non-root owner. */
+        char *path = scratch_file("secret", 6, 0000);
+        struct denied d = { path, SAFE_MMAP_NO_DAEMON };
+        int r = run_as_nobody(snapshot_denied, &d);
+
+        ck_assert_msg(r == -EACCES, "safe_mmap_snapshot() of an unreadable file as nobody = %d%s, expected -EACCES", r,
+                      r == 1000 ? " (success)" : r == 1001 ? " (*ret written)" : r == 1002 ? " (fd leak)" : "");
+        free(path);
+}
+END_TEST
+
+START_TEST(test_offset_untouched) {
+        size_t size = 3 * page_size();
+        void *data = pattern_new(size, 5);
+        int fd = disk_file_new(data, size, O_RDONLY);
+        safe_mmap *m;
+
+        /* The whole file is copied, from wherever the caller had read to. */
+        ck_assert_int_eq(lseek(fd, 123, SEEK_SET), 123);
+        m = expect_snapshot_fd(fd, local_flags[_i], 0);
+        ck_assert_int_eq(lseek(fd, 0, SEEK_CUR), 123);
+        assert_snapshot(m, data, size);
+        mapping_release(m);
+
+        ck_assert_int_eq(lseek(fd, 0, SEEK_END), (off_t) size);
+        m = expect_snapshot_fd(fd, local_flags[_i], 0);
+        ck_assert_int_eq(lseek(fd, 0, SEEK_CUR), (off_t) size);
+        assert_snapshot(m, data, size);
+        mapping_release(m);
+        close(fd);
+        free(data);
+}
+END_TEST
+
+START_TEST(test_size_limit) {
+        void *data = pattern_new(4097, 6);
+        char *exact = scratch_file(data, 4096, 0644), *over = scratch_file(data, 4097, 0644);
+        char *sparse = scratch_file(NULL, 8u << 20, 0644);
+        int fd = open(over, O_RDONLY | O_CLOEXEC);
+        safe_mmap *m;
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(setenv("SAFE_MMAP_SIZE_MAX", "4096", 1), 0);
+        m = expect_snapshot(exact, local_flags[_i], 0);
+        assert_snapshot(m, data, 4096);
+        mapping_release(m);
+        expect_snapshot(over, local_flags[_i], -EFBIG);
+        expect_snapshot_fd(fd, local_flags[_i], -EFBIG);
+        expect_snapshot(sparse, local_flags[_i], -EFBIG);
+        /* The limit holds even where st_size says nothing. */
+        ck_assert_int_eq(setenv("SAFE_MMAP_SIZE_MAX", "16", 1), 0);
+        expect_snapshot("/proc/self/status", local_flags[_i], -EFBIG);
+        ck_assert_int_eq(unsetenv("SAFE_MMAP_SIZE_MAX"), 0);
+
+        close(fd);
+        free(sparse);
+        free(over);
+        free(exact);
+        free(data);
+}
+END_TEST
+
+START_TEST(test_sparse) {
+        size_t size = 8u << 20;
+        unsigned char *want = calloc(1, size);
+        char *path = scratch_file(NULL, size, 0644);
+        const size_t at[] = { 0, 4095, 4096, (4u << 20) + 17, size - 1 };
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+        struct stat st;
+        safe_mmap *m;
+
+        ck_assert_ptr_nonnull(want);
+        ck_assert_int_ge(fd, 0);
+        for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+                want[at[i]] = (unsigned char) (0xa0 + i);
+                ck_assert_int_eq(pwrite(fd, want + at[i], 1, (off_t) at[i]), 1);
+        }
+        ck_assert_int_eq(fstat(fd, &st), 0);
+        /* Really sparse: far fewer blocks than bytes. */
+        ck_assert_int_lt(st.st_blocks * 512, (off_t) size / 2);
+
+        m = expect_snapshot(path, local_flags[_i], 0);
+        assert_snapshot(m, want, size);
+        mapping_release(m);
+        m = expect_snapshot_fd(fd, local_flags[_i], 0);
+        assert_snapshot(m, want, size);
+        mapping_release(m);
+
+        close(fd);
+        free(path);
+        free(want);
+}
+END_TEST
+
+/* A socket file whose owner is gone: connect() gives ECONNREFUSED. */
+static char *dead_socket_new(void) {
+        char *path = scratch_path("sock");
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_uint_lt(strlen(path), sizeof(sa.sun_path));
+        strcpy(sa.sun_path, path);
+        ck_assert_int_eq(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        close(fd);
+        return path;
+}
+
+START_TEST(test_no_daemon_fallback) {
+        char *path = scratch_file("fallback", 8, 0644), *dead = dead_socket_new();
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        safe_mmap *m;
+
+        ck_assert_int_ge(fd, 0);
+
+        /* Nothing at the socket path. */
+        ck_assert_int_eq(setenv("SAFE_MMAP_SOCKET", no_daemon_socket, 1), 0);
+        m = expect_snapshot(path, 0, 0);
+        assert_snapshot(m, "fallback", 8);
+        mapping_release(m);
+        m = expect_snapshot_fd(fd, 0, 0);
+        assert_snapshot(m, "fallback", 8);
+        mapping_release(m);
+        expect_snapshot(path, SAFE_MMAP_NO_FALLBACK, -ENOENT);
+        expect_snapshot_fd(fd, SAFE_MMAP_NO_FALLBACK, -ENOENT);
+        expect_snapshot_fd(fd, SAFE_MMAP_NO_FALLBACK | SAFE_MMAP_POPULATE, -ENOENT);
+
+        /* A socket nobody listens on. */
+        ck_assert_int_eq(setenv("SAFE_MMAP_SOCKET", dead, 1), 0);
+        m = expect_snapshot(path, 0, 0);
+        assert_snapshot(m, "fallback", 8);
+        mapping_release(m);
+        m = expect_snapshot_fd(fd, 0, 0);
+        assert_snapshot(m, "fallback", 8);
+        mapping_release(m);
+        expect_snapshot(path, SAFE_MMAP_NO_FALLBACK, -ECONNREFUSED);
+        expect_snapshot_fd(fd, SAFE_MMAP_NO_FALLBACK, -ECONNREFUSED);
+
+        /* NO_DAEMON never looks at the socket. */
+        m = expect_snapshot_fd(fd, SAFE_MMAP_NO_DAEMON, 0);
+        assert_snapshot(m, "fallback", 8);
+        mapping_release(m);
+
+        ck_assert_int_eq(setenv("SAFE_MMAP_SOCKET", no_daemon_socket, 1), 0);
+        close(fd);
+        free(dead);
+        free(path);
+}
+END_TEST
+
+START_TEST(test_bad_args) {
+        char *path = scratch_file("abc", 3, 0644);
+        int fd = open(path, O_RDONLY | O_CLOEXEC), before;
+        int opath = open(path, O_PATH | O_CLOEXEC), wronly = open(path, O_WRONLY | O_CLOEXEC);
+        int closed = open(path, O_RDONLY | O_CLOEXEC);
+
+        ck_assert(fd >= 0 && opath >= 0 && wronly >= 0 && closed >= 0);
+        close(closed);
+
+        before = fd_count();
+        ck_assert_int_eq(safe_mmap_snapshot(path, SAFE_MMAP_NO_DAEMON, NULL), -EINVAL);
+        ck_assert_int_eq(safe_mmap_snapshot_fd(fd, SAFE_MMAP_NO_DAEMON, NULL), -EINVAL);
+        ck_assert_int_eq(fd_count(), before);
+        expect_snapshot(NULL, SAFE_MMAP_NO_DAEMON, -EINVAL);
+        expect_snapshot("", SAFE_MMAP_NO_DAEMON, -EINVAL);
+        expect_snapshot(path, SAFE_MMAP_NO_DAEMON | SAFE_MMAP_NO_FALLBACK, -EINVAL);
+        expect_snapshot_fd(fd, SAFE_MMAP_NO_DAEMON | SAFE_MMAP_NO_FALLBACK, -EINVAL);
+        expect_snapshot(path, 1u << 3, -EINVAL);
+        expect_snapshot(path, ~0u, -EINVAL);
+        expect_snapshot_fd(fd, 1u << 31, -EINVAL);
+
+        expect_snapshot_fd(opath, SAFE_MMAP_NO_DAEMON, -EBADF);
+        expect_snapshot_fd(wronly, SAFE_MMAP_NO_DAEMON, -EBADF);
+        expect_snapshot_fd(closed, SAFE_MMAP_NO_DAEMON, -EBADF);
+        expect_snapshot_fd(-1, SAFE_MMAP_NO_DAEMON, -EBADF);
+        expect_snapshot_fd(opath, 0, -EBADF);
+        expect_snapshot_fd(-1, 0, -EBADF);
+
+        close(wronly);
+        close(opath);
+        close(fd);
+        free(path);
+}
+END_TEST
+
+int main(int argc, char **argv) {
+        Suite *s = suite_create("unit");
+        TCase *tc;
+        int r;
+
+        /* Never reach a daemon that happens to run on this machine. */
+        no_daemon_socket = scratch_path("no-daemon");
+        if (setenv("SAFE_MMAP_SOCKET", no_daemon_socket, 1) < 0)
+                return EXIT_FAILURE;
+        (void) unsetenv("SAFE_MMAP_SIZE_MAX");
+
+        tc = tcase_create("content");
+        tcase_add_loop_test(tc, test_snapshot_path, 0, N_LOCAL_FLAGS);
+        tcase_add_loop_test(tc, test_snapshot_fd, 0, N_LOCAL_FLAGS);
+        tcase_add_test(tc, test_snapshot_is_a_copy);
+        tcase_add_test(tc, test_snapshot_of_sealed_memfd);
+        tcase_add_loop_test(tc, test_empty_file, 0, N_LOCAL_FLAGS);
+        tcase_add_loop_test(tc, test_procfs, 0, N_LOCAL_FLAGS);
+        tcase_add_loop_test(tc, test_offset_untouched, 0, N_LOCAL_FLAGS);
+        tcase_add_loop_test(tc, test_sparse, 0, N_LOCAL_FLAGS);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("refused");
+        tcase_add_loop_test(tc, test_fifo, 0, N_LOCAL_FLAGS);
+        tcase_add_loop_test(tc, test_not_regular, 0, N_LOCAL_FLAGS);
+        tcase_add_loop_test(tc, test_missing, 0, N_LOCAL_FLAGS);
+        tcase_add_test(tc, test_unreadable);
+        tcase_add_loop_test(tc, test_size_limit, 0, N_LOCAL_FLAGS);
+        tcase_add_test(tc, test_bad_args);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("daemon-fallback");
+        tcase_add_test(tc, test_no_daemon_fallback);
+        suite_add_tcase(s, tc);
+
+        r = run_suite(s, argc > 1 ? argv[1] : NULL);
+        free(no_daemon_socket);
+        return r;
+}
