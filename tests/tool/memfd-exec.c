@@ -95,10 +95,10 @@ int main(int argc, char *argv[]) {
                 perror("open");
                 return EXIT_FAILURE;
         }
-        /* dup2() clears close-on-exec on the target: that descriptor is meant to be
-         * inherited. When it is already there, dup2() does nothing, so clear it here. */
-        if (ro == target ? fcntl(ro, F_SETFD, 0) < 0 : dup2(ro, target) < 0) {
-                perror("dup2");
+        /* The one descriptor meant to be inherited: dup3() without O_CLOEXEC, on
+         * purpose. dup3() refuses to copy a descriptor onto itself, hence F_SETFD. */
+        if (ro == target ? fcntl(ro, F_SETFD, 0) < 0 : dup3(ro, target, 0) < 0) {
+                perror("dup3");
                 return EXIT_FAILURE;
         }
 

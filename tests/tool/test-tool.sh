@@ -304,6 +304,16 @@ run "check unsealed" 1 "$memfd_exec" none foobar 3 "$tool" check --fd 3 &&
                 "safe-mmap: fd 3: not proven immutable (memfd lacks seals: shrink,grow,write)" &&
         pass "check --fd of an unsealed memfd"
 
+run "check -v lacking seals" 1 "$memfd_exec" seal,shrink foobar 3 "$tool" check --verbose --fd 3 &&
+        expect_grep "check -v lacking seals" "$tmp/err" '^safe-mmap: fd 3: not proven immutable \(memfd lacks seals: grow,write\)$' &&
+        expect_grep "check -v lacking seals" "$tmp/err" '^safe-mmap: fd 3: seals found: seal,shrink$' &&
+        pass "check --verbose names the seals found on a memfd it refuses"
+
+# Opening /proc/self/fd/N reopens the memfd itself: the seals travel with it.
+run "check /proc/self/fd" 0 "$memfd_exec" seal,shrink,grow,write foobar 4 "$tool" check /proc/self/fd/4 &&
+        expect_only "check /proc/self/fd" "$tmp/out" "/proc/self/fd/4: sealed-memfd, 6 bytes" &&
+        pass "check of a sealed memfd by its /proc path"
+
 run "check closed fd" 1 "$tool" check --fd 9 9<&- &&
         expect_only "check closed fd" "$tmp/err" "safe-mmap: fd 9: not proven immutable (bad file descriptor)" &&
         pass "check --fd of a closed descriptor"
@@ -337,6 +347,11 @@ run "snapshot --local" 0 "$tool" snapshot --local "$tmp/foobar" && {
         expect_grep "snapshot --local" "$tmp/out" '^  fnv1a-64: +85944171f73967e8$' || ok=0
         [ $ok -eq 1 ] && pass "snapshot --local shows the seals, access, file system and digest"
 }
+
+# People compare this output by eye across runs: it must not change.
+"$tool" snapshot --local "$tmp/foobar" >"$tmp/snap1" 2>&1
+run "snapshot stable" 0 "$tool" snapshot --local "$tmp/foobar" && expect_same "snapshot stable" "$tmp/out" "$tmp/snap1" &&
+        pass "snapshot prints the same for the same file"
 
 run "snapshot --populate" 0 "$tool" snapshot --local --populate "$tmp/empty" "$tmp/foobar" &&
         expect_grep "snapshot --populate" "$tmp/out" '^  mapping: +none \(empty file\)$' &&
