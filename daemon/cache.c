@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "cache.h"
+
+#define CACHE_BUCKETS 1024u
+
+struct Cache {
+        pthread_mutex_t lock;
+        uint64_t budget;
+        uint64_t used;
+        unsigned n_entries;
+        /* Most recently used first. */
+        Snapshot *lru_head, *lru_tail;
+        Snapshot *buckets[CACHE_BUCKETS];
+};
+
+int cache_new(uint64_t budget, Cache **ret) {
+        Cache *c = calloc(1, sizeof(*c));
+
+        if (!c)
+                return -ENOMEM;
+        pthread_mutex_init(&c->lock, NULL);
+        c->budget = budget;
+        *ret = c;
+        return 0;
+}
+
+static unsigned bucket_of(const SnapshotKey *key) {
+        uint64_t h = key->dev * UINT64_C(0x9E3779B97F4A7C15) ^ key->ino * UINT64_C(0xC2B2AE3D27D4EB4F);
+
+        return (unsigned) (h >> 32) % CACHE_BUCKETS;
+}
+
+static void lru_unlink(Cache *c, Snapshot *s) {
+        if (s->lru_prev)
+                s->lru_prev->lru_next = s->lru_next;
+        else
+                c->lru_head = s->lru_next;
+        if (s->lru_next)
+                s->lru_next->lru_prev = s->lru_prev;
+        else
+                c->lru_tail = s->lru_prev;
+        s->lru_prev = s->lru_next = NULL;
+}
+
+static void lru_push_front(Cache *c, Snapshot *s) {
+        s->lru_prev = NULL;
+        s->lru_next = c->lru_head;
+        if (c->lru_head)
+                c->lru_head->lru_prev = s;
+        c->lru_head = s;
+        if (!c->lru_tail)
+                c->lru_tail = s;
+}
+
+/* Called with the lock held; drops the cache's reference. */
+static void cache_remove(Cache *c, Snapshot *s) {
+        Snapshot **p = &c->buckets[bucket_of(&s->key)];
+
+        while (*p && *p != s)
+                p = &(*p)->hash_next;
+        if (*p)
+                *p = s->hash_next;
+        s->hash_next = NULL;
+        lru_unlink(c, s);
+        s->cached = false;
+        c->used -= s->cost;
+        c->n_entries--;
+        snapshot_unref(s);
+}
+
+Cache *cache_free(Cache *c) {
+        if (!c)
+                return NULL;
+        while (c->lru_head)
+                cache_remove(c, c->lru_head);
+        pthread_mutex_destroy(&c->lock);
+        free(c);
+        return NULL;
+}
+
+static Snapshot *lookup_locked(Cache *c, const SnapshotKey *key) {
+        Snapshot *s = c->buckets[bucket_of(key)];
+
+        while (s) {
+                Snapshot *next = s->hash_next;
+
+                if (s->key.dev == key->dev && s->key.ino == key->ino) {
+                        if (snapshot_key_equal(&s->key, key))
+                                return s;
+                        /* Same file, other version: it changed, the old copy is stale. */
+                        cache_remove(c, s);
+                }
+                s = next;
+        }
+        return NULL;
+}
+
+Snapshot *cache_lookup(Cache *c, const SnapshotKey *key) {
+        Snapshot *s;
+
+        pthread_mutex_lock(&c->lock);
+        s = lookup_locked(c, key);
+        if (s) {
+                lru_unlink(c, s);
+                lru_push_front(c, s);
+                snapshot_ref(s);
+        }
+        pthread_mutex_unlock(&c->lock);
+        return s;
+}
+
+Snapshot *cache_insert(Cache *c, Snapshot *s) {
+        Snapshot *existing;
+
+        if (s->kind != PROTO_KIND_SEALED_MEMFD || !s->consistent || s->cost > c->budget)
+                return snapshot_ref(s);
+
+        pthread_mutex_lock(&c->lock);
+        existing = lookup_locked(c, &s->key);
+        if (existing) {
+                snapshot_ref(existing);
+                pthread_mutex_unlock(&c->lock);
+                return existing;
+        }
+        while (c->lru_tail && c->used + s->cost > c->budget)
+                cache_remove(c, c->lru_tail);
+
+        s->hash_next = c->buckets[bucket_of(&s->key)];
+        c->buckets[bucket_of(&s->key)] = s;
+        lru_push_front(c, s);
+        s->cached = true;
+        c->used += s->cost;
+        c->n_entries++;
+        snapshot_ref(s); /* the cache's */
+        pthread_mutex_unlock(&c->lock);
+        return snapshot_ref(s);
+}
+
+unsigned cache_entries(Cache *c) {
+        unsigned n;
+
+        pthread_mutex_lock(&c->lock);
+        n = c->n_entries;
+        pthread_mutex_unlock(&c->lock);
+        return n;
+}

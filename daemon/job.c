@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "job.h"
+#include "log.h"
+#include "macro.h"
+#include "resolve.h"
+
+/* Sanitizer runtimes need more stack than the job itself. */
+#define JOB_STACK_SIZE (1024u * 1024u)
+
+static Job *job_alloc(Cache *cache, uint64_t limit) {
+        Job *j = calloc(1, sizeof(*j));
+
+        if (!j)
+                return NULL;
+        j->cache = cache;
+        j->client_fd = -EBADF;
+        j->root_fd = -EBADF;
+        j->notify_fd = -EBADF;
+        j->limit = limit;
+        return j;
+}
+
+int job_new_fd(Cache *cache, int client_fd, uint64_t limit, Job **ret) {
+        Job *j = job_alloc(cache, limit);
+
+        if (!j) {
+                safe_close(client_fd);
+                return -ENOMEM;
+        }
+        j->client_fd = client_fd;
+        *ret = j;
+        return 0;
+}
+
+int job_new_path(Cache *cache, int root_fd, const char *relative, uint64_t resolve_flags, uint64_t limit, Job **ret) {
+        Job *j = job_alloc(cache, limit);
+
+        if (!j)
+                return -ENOMEM;
+        j->resolve_flags = resolve_flags;
+        j->relative = strdup(relative);
+        /* A duplicate: a policy reload may close the grant's own descriptor while the job runs. */
+        j->root_fd = fcntl(root_fd, F_DUPFD_CLOEXEC, 3);
+        if (!j->relative || j->root_fd < 0) {
+                int r = j->relative ? negative_errno() : -ENOMEM;
+
+                job_free(j);
+                return r;
+        }
+        *ret = j;
+        return 0;
+}
+
+Job *job_free(Job *j) {
+        if (!j)
+                return NULL;
+        safe_close(j->client_fd);
+        safe_close(j->root_fd);
+        free(j->relative);
+        snapshot_unref(j->snapshot);
+        free(j);
+        return NULL;
+}
+
+static int job_run(Job *j) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_snapshot_ Snapshot *s = NULL;
+        SnapshotKey key;
+        struct statx stx;
+        int r;
+
+        if (j->client_fd >= 0)
+                r = resolve_fd(j->client_fd, &fd, &stx);
+        else
+                r = resolve_path(j->root_fd, j->relative, j->resolve_flags, &fd, &stx);
+        if (r < 0)
+                return r;
+        /* The client's descriptor is not needed any more: the daemon has its own. */
+        j->client_fd = safe_close(j->client_fd);
+
+        if (snapshot_source_is_verity(fd, &stx)) {
+                if (stx.stx_size > j->limit)
+                        return -EFBIG;
+                return snapshot_new_verity(TAKE_FD(fd), &stx, &j->snapshot);
+        }
+
+        snapshot_key_from_statx(&stx, &key);
+        s = cache_lookup(j->cache, &key);
+        if (s) {
+                if (s->size > j->limit)
+                        return -EFBIG;
+                j->cached = true;
+                j->snapshot = TAKE_PTR(s);
+                return 0;
+        }
+
+        r = snapshot_new_copy(fd, j->limit, &s);
+        if (r < 0)
+                return r;
+        j->snapshot = cache_insert(j->cache, s);
+        /* Somebody else copied the same version meanwhile: theirs is shared, ours dropped. */
+        j->cached = j->snapshot != s;
+        return 0;
+}
+
+static void *job_thread(void *userdata) {
+        Job *j = userdata;
+
+        j->result = job_run(j);
+        /* A pointer is far below PIPE_BUF: the write is atomic, and the pipe never fills up. */
+        if (write(j->notify_fd, &j, sizeof(j)) != sizeof(j))
+                log_errno(LOG_CRIT, negative_errno(), "Cannot report a finished job: %m");
+        return NULL;
+}
+
+int job_start(Job *j, int notify_fd) {
+        pthread_attr_t attr;
+        pthread_t thread;
+        int r;
+
+        j->notify_fd = notify_fd;
+        r = pthread_attr_init(&attr);
+        if (r != 0)
+                return -r;
+        (void) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        (void) pthread_attr_setstacksize(&attr, JOB_STACK_SIZE);
+        r = pthread_create(&thread, &attr, job_thread, j);
+        pthread_attr_destroy(&attr);
+        return -r;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+#pragma once
+
+/*
+ * One snapshot request, run on a thread of its own: resolving, reading and
+ * copying may block for as long as the filesystem likes (FUSE, NFS), and the
+ * event loop must never wait for one client's file. A finished job writes its
+ * own pointer to the manager's completion pipe; the event loop replies.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cache.h"
+#include "snapshot.h"
+
+struct Connection;
+
+typedef struct Job {
+        /* Event loop only: NULL once the connection went away or gave up waiting. */
+        struct Connection *connection;
+
+        /* Inputs, owned by the job. Either client_fd, or root_fd + relative. */
+        Cache *cache;
+        int client_fd;
+        int root_fd;
+        char *relative;
+        uint64_t resolve_flags;
+        uint64_t limit;
+        int notify_fd;
+
+        /* Outputs. */
+        int result;
+        Snapshot *snapshot;
+        bool cached;
+} Job;
+
+/* A job for the descriptor @client_fd, taken over (closed on failure too). */
+int job_new_fd(Cache *cache, int client_fd, uint64_t limit, Job **ret);
+/* A job for @relative beneath a duplicate of @root_fd. */
+int job_new_path(Cache *cache, int root_fd, const char *relative, uint64_t resolve_flags, uint64_t limit, Job **ret);
+Job *job_free(Job *j);
+
+/* Starts the job on a detached thread; it reports to @notify_fd when done. */
+int job_start(Job *j, int notify_fd);

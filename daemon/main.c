@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "manager.h"
+#include "policy.h"
+#include "sandbox.h"
+
+#define USEC_PER_SEC UINT64_C(1000000)
+
+static void help(void) {
+        printf("safe-mmapd [OPTIONS]\n\n"
+               "Hands out immutable snapshots of files as sealed memfds.\n\n"
+               "  --listen PATH               Bind a socket at PATH instead of taking systemd's\n"
+               "  --policy-dir DIR            Path grants (default " POLICY_DIR_DEFAULT ")\n"
+               "  --exit-idle SECONDS         Exit after SECONDS without a connection (0: never)\n"
+               "  --max-size BYTES            Largest file to copy (default 256M)\n"
+               "  --cache-size BYTES          Memory for cached snapshots (default 512M)\n"
+               "  --max-bytes-per-uid BYTES   Snapshot memory one uid may hold (default 1G)\n"
+               "  --max-connections N         Connections overall (default 256)\n"
+               "  --max-connections-per-uid N Connections of one uid (default 16)\n"
+               "  --idle-timeout SECONDS      Drop idle connections (default 30, 0: never)\n"
+               "  --help, --version\n");
+}
+
+static int parse_uint(const char *s, uint64_t max, uint64_t *ret) {
+        char *end;
+        unsigned long long v;
+
+        if (!s || *s < '0' || *s > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno || *end || v > max)
+                return -ERANGE;
+        *ret = v;
+        return 0;
+}
+
+static int parse_argv(int argc, char *argv[], ManagerConfig *c) {
+        enum { ARG_LISTEN = 0x100, ARG_POLICY_DIR, ARG_EXIT_IDLE, ARG_MAX_SIZE, ARG_CACHE_SIZE,
+               ARG_MAX_BYTES_PER_UID, ARG_MAX_CONNECTIONS, ARG_MAX_CONNECTIONS_PER_UID, ARG_IDLE_TIMEOUT,
+               ARG_VERSION };
+        static const struct option options[] = {
+                { "help",                    no_argument,       NULL, 'h' },
+                { "version",                 no_argument,       NULL, ARG_VERSION },
+                { "listen",                  required_argument, NULL, ARG_LISTEN },
+                { "policy-dir",              required_argument, NULL, ARG_POLICY_DIR },
+                { "exit-idle",               required_argument, NULL, ARG_EXIT_IDLE },
+                { "max-size",                required_argument, NULL, ARG_MAX_SIZE },
+                { "cache-size",              required_argument, NULL, ARG_CACHE_SIZE },
+                { "max-bytes-per-uid",       required_argument, NULL, ARG_MAX_BYTES_PER_UID },
+                { "max-connections",         required_argument, NULL, ARG_MAX_CONNECTIONS },
+                { "max-connections-per-uid", required_argument, NULL, ARG_MAX_CONNECTIONS_PER_UID },
+                { "idle-timeout",            required_argument, NULL, ARG_IDLE_TIMEOUT },
+                {}
+        };
+        uint64_t v;
+        int opt, r = 0;
+
+        while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                switch (opt) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("safe-mmapd " PACKAGE_VERSION "\n");
+                        return 0;
+                case ARG_LISTEN:
+                        c->listen_path = optarg;
+                        break;
+                case ARG_POLICY_DIR:
+                        c->policy_dir = optarg;
+                        break;
+                case ARG_EXIT_IDLE:
+                case ARG_IDLE_TIMEOUT:
+                        r = parse_uint(optarg, UINT64_MAX / USEC_PER_SEC, &v);
+                        if (r >= 0)
+                                *(opt == ARG_EXIT_IDLE ? &c->exit_idle_usec : &c->idle_timeout_usec) = v * USEC_PER_SEC;
+                        break;
+                case ARG_MAX_SIZE:
+                case ARG_CACHE_SIZE:
+                case ARG_MAX_BYTES_PER_UID:
+                        r = parse_size(optarg, &v);
+                        if (r >= 0)
+                                *(opt == ARG_MAX_SIZE ? &c->max_size :
+                                  opt == ARG_CACHE_SIZE ? &c->cache_size : &c->max_bytes_per_uid) = v;
+                        break;
+                case ARG_MAX_CONNECTIONS:
+                case ARG_MAX_CONNECTIONS_PER_UID:
+                        r = parse_uint(optarg, 1000000, &v);
+                        if (r >= 0 && v == 0)
+                                r = -ERANGE;
+                        if (r >= 0)
+                                *(opt == ARG_MAX_CONNECTIONS ? &c->max_connections : &c->max_connections_per_uid) =
+                                        (unsigned) v;
+                        break;
+                default:
+                        return -EINVAL;
+                }
+                if (r < 0) {
+                        fprintf(stderr, "Invalid option value \"%s\".\n", optarg);
+                        return r;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "Unexpected argument: %s\n", argv[optind]);
+                return -EINVAL;
+        }
+        return 1;
+}
+
+int main(int argc, char *argv[]) {
+        ManagerConfig config = {
+                .policy_dir = POLICY_DIR_DEFAULT,
+                .max_size = UINT64_C(256) << 20,
+                .cache_size = UINT64_C(512) << 20,
+                .max_bytes_per_uid = UINT64_C(1) << 30,
+                .max_connections = 256,
+                .max_connections_per_uid = 16,
+                .idle_timeout_usec = 30 * USEC_PER_SEC,
+        };
+        Manager *m = NULL;
+        int r;
+
+        log_setup();
+        r = parse_argv(argc, argv, &config);
+        if (r <= 0)
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+
+        r = manager_new(&config, &m);
+        if (r < 0) {
+                log_errno(LOG_ERR, r, "Failed to start: %m");
+                return EXIT_FAILURE;
+        }
+        r = sandbox_apply();
+        if (r >= 0)
+                r = manager_run(m);
+        manager_free(m);
+        if (r < 0) {
+                log_errno(LOG_ERR, r, "Exiting on error: %m");
+                return EXIT_FAILURE;
+        }
+        return EXIT_SUCCESS;
+}

@@ -1,0 +1,422 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "connection.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+
+/* How long accepting pauses when the daemon is out of descriptors, instead of spinning on EMFILE. */
+#define ACCEPT_PAUSE_USEC (250u * 1000u)
+/* How often snapshots that no client holds any more are released. */
+#define GC_INTERVAL_USEC (10u * 1000u * 1000u)
+
+static int manager_add_listener(Manager *m, int fd);
+
+static int listen_path(const char *path, int *ret_fd) {
+        _cleanup_close_ int fd = -EBADF;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        socklen_t salen;
+        struct stat st;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        memcpy(sa.sun_path, path, strlen(path));
+        salen = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1);
+
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return negative_errno();
+        if (bind(fd, (struct sockaddr *) &sa, salen) < 0) {
+                _cleanup_close_ int probe = -EBADF;
+
+                if (errno != EADDRINUSE)
+                        return negative_errno();
+                /* Only a socket nobody listens on any more is stale; a live daemon is left alone. */
+                if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+                        return -EADDRINUSE;
+                probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+                if (probe < 0)
+                        return negative_errno();
+                if (connect(probe, (struct sockaddr *) &sa, salen) >= 0 || errno != ECONNREFUSED)
+                        return -EADDRINUSE;
+                if (unlink(path) < 0 || bind(fd, (struct sockaddr *) &sa, salen) < 0)
+                        return negative_errno();
+        }
+        /* Who may read what is decided per request; anybody may ask. */
+        if (chmod(path, 0666) < 0 || listen(fd, SOMAXCONN) < 0) {
+                int r = negative_errno();
+                (void) unlink(path);
+                return r;
+        }
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+static int manager_listen(Manager *m) {
+        char **names = NULL;
+        int n, r;
+
+        if (m->config.listen_path) {
+                int fd;
+
+                r = listen_path(m->config.listen_path, &fd);
+                if (r < 0)
+                        return log_errno(LOG_ERR, r, "Cannot listen on %s: %m", m->config.listen_path);
+                m->own_socket = true;
+                r = manager_add_listener(m, fd);
+                if (r < 0)
+                        return log_errno(LOG_ERR, r, "Cannot watch %s: %m", m->config.listen_path);
+                log_info("Listening on %s.", m->config.listen_path);
+                return 0;
+        }
+
+        n = sd_listen_fds_with_names(1, &names);
+        if (n < 0)
+                return log_errno(LOG_ERR, n, "Cannot get sockets from systemd: %m");
+        for (int i = 0; i < n; i++) {
+                int fd = SD_LISTEN_FDS_START + i;
+                const char *name = names && names[i] ? names[i] : "?";
+
+                if (sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
+                        log_warning("Ignoring passed descriptor %i (%s): not a listening AF_UNIX SOCK_SEQPACKET socket.",
+                                    fd, name);
+                        safe_close(fd);
+                } else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
+                           manager_add_listener(m, fd) < 0) {
+                        log_errno(LOG_ERR, negative_errno(), "Cannot watch passed socket %i (%s): %m", fd, name);
+                        safe_close(fd);
+                }
+                if (names)
+                        free(names[i]);
+        }
+        free(names);
+        if (m->n_listen == 0) {
+                log_error("No listening socket: start through safe-mmapd.socket or with --listen PATH.");
+                return -EBADF;
+        }
+        log_info("Listening on %u socket(s) from systemd.", m->n_listen);
+        return 0;
+}
+
+static void manager_accept_pause(Manager *m, bool pause) {
+        for (unsigned i = 0; i < m->n_listen; i++)
+                (void) sd_event_source_set_enabled(m->listen_sources[i], pause ? SD_EVENT_OFF : SD_EVENT_ON);
+        if (pause) {
+                (void) sd_event_source_set_time_relative(m->resume_accept, ACCEPT_PAUSE_USEC);
+                (void) sd_event_source_set_enabled(m->resume_accept, SD_EVENT_ONESHOT);
+        }
+}
+
+static int on_resume_accept(sd_event_source *s, uint64_t usec, void *userdata) {
+        manager_accept_pause(userdata, false);
+        return 0;
+}
+
+static int peer_groups(int fd, gid_t primary, gid_t **ret, size_t *ret_n) {
+        socklen_t len = 32 * sizeof(gid_t);
+        gid_t *g = NULL;
+
+        for (;;) {
+                gid_t *ng = realloc(g, len + sizeof(gid_t));
+
+                if (!ng) {
+                        free(g);
+                        return -ENOMEM;
+                }
+                g = ng;
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) >= 0)
+                        break;
+                /* The kernel said how much it needs; NGROUPS_MAX bounds it. */
+                if (errno != ERANGE || len > 65536 * sizeof(gid_t)) {
+                        int r = negative_errno();
+                        free(g);
+                        return r;
+                }
+        }
+        *ret_n = len / sizeof(gid_t);
+        g[(*ret_n)++] = primary;
+        *ret = g;
+        return 0;
+}
+
+static int on_accept(sd_event_source *s, int lfd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_close_ int fd = -EBADF;
+        gid_t *groups = NULL;
+        size_t n_groups = 0;
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+        Connection *c;
+        Account *a;
+        int r;
+
+        fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0) {
+                if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                        log_errno(LOG_WARNING, negative_errno(), "Cannot accept, pausing: %m");
+                        manager_accept_pause(m, true);
+                }
+                return 0;
+        }
+        /* Identity comes from the kernel only, as of connect(); never from NSS or the client. */
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+                log_errno(LOG_WARNING, negative_errno(), "Cannot get peer credentials: %m");
+                return 0;
+        }
+        if (m->n_connections >= m->config.max_connections) {
+                log_warning("uid=%u pid=%i: %u connections open, refusing.", cred.uid, cred.pid, m->n_connections);
+                return 0;
+        }
+        a = account_get(&m->accounts, cred.uid);
+        if (!a)
+                return 0;
+        if (a->n_connections >= m->config.max_connections_per_uid) {
+                log_warning("uid=%u pid=%i: uid has %u connections open, refusing.", cred.uid, cred.pid,
+                            a->n_connections);
+                return 0;
+        }
+        r = peer_groups(fd, cred.gid, &groups, &n_groups);
+        if (r < 0) {
+                log_errno(LOG_WARNING, r, "uid=%u pid=%i: cannot get peer groups: %m", cred.uid, cred.pid);
+                return 0;
+        }
+        r = connection_new(m, TAKE_FD(fd), &cred, groups, n_groups, a, &c);
+        if (r < 0) {
+                log_errno(LOG_WARNING, r, "Cannot set up a connection: %m");
+                return 0;
+        }
+        log_debug("uid=%u pid=%i: connected.", cred.uid, cred.pid);
+        (void) sd_event_source_set_enabled(m->exit_idle, SD_EVENT_OFF);
+        manager_update_status(m);
+        return 0;
+}
+
+static int manager_add_listener(Manager *m, int fd) {
+        int *fds;
+        sd_event_source **sources;
+        int r;
+
+        fds = realloc(m->listen_fds, (m->n_listen + 1) * sizeof(int));
+        if (!fds)
+                return -ENOMEM;
+        m->listen_fds = fds;
+        sources = realloc(m->listen_sources, (m->n_listen + 1) * sizeof(sd_event_source *));
+        if (!sources)
+                return -ENOMEM;
+        m->listen_sources = sources;
+        r = sd_event_add_io(m->event, &sources[m->n_listen], fd, EPOLLIN, on_accept, m);
+        if (r < 0)
+                return r;
+        fds[m->n_listen++] = fd;
+        return 0;
+}
+
+static int on_jobs(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+        Job *batch[64];
+        ssize_t n;
+
+        n = read(fd, batch, sizeof(batch));
+        if (n <= 0)
+                return 0;
+        for (size_t i = 0; i < (size_t) n / sizeof(Job *); i++) {
+                Job *j = batch[i];
+
+                m->n_jobs--;
+                if (j->connection)
+                        connection_job_done(j->connection, j);
+                else
+                        job_free(j);
+        }
+        return 0;
+}
+
+static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+
+        log_info("Received %s, exiting.", strsignal((int) si->ssi_signo));
+        return sd_event_exit(m->event, 0);
+}
+
+static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+        Policy *p;
+        int r;
+
+        (void) sd_notify(0, "RELOADING=1");
+        r = policy_load(m->config.policy_dir, &p);
+        if (r < 0)
+                log_errno(LOG_ERR, r, "Cannot reload the policy, keeping the old one: %m");
+        else {
+                policy_free(m->policy);
+                m->policy = p;
+        }
+        (void) sd_notify(0, "READY=1");
+        manager_update_status(m);
+        return 0;
+}
+
+static int on_exit_idle(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        log_info("No connection for %" PRIu64 " s, exiting.", m->config.exit_idle_usec / 1000000u);
+        return sd_event_exit(m->event, 0);
+}
+
+static int on_gc(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        uint64_t before = snapshot_bytes_live();
+
+        account_table_gc(&m->accounts);
+        if (snapshot_bytes_live() != before)
+                manager_update_status(m);
+        (void) sd_event_source_set_time_relative(s, GC_INTERVAL_USEC);
+        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+void manager_connection_gone(Manager *m) {
+        manager_update_status(m);
+        if (m->n_connections == 0 && m->config.exit_idle_usec > 0) {
+                (void) sd_event_source_set_time_relative(m->exit_idle, m->config.exit_idle_usec);
+                (void) sd_event_source_set_enabled(m->exit_idle, SD_EVENT_ONESHOT);
+        }
+}
+
+void manager_update_status(Manager *m) {
+        (void) sd_notifyf(0, "STATUS=%u connection(s), %" PRIu64 " snapshot(s) served, %" PRIu64 " byte(s) held",
+                          m->n_connections, m->served, snapshot_bytes_live());
+}
+
+static void raise_nofile(void) {
+        struct rlimit rl;
+
+        /* Every live snapshot pins a descriptor; select() is never used, so the soft limit may go up. */
+        if (getrlimit(RLIMIT_NOFILE, &rl) >= 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                (void) setrlimit(RLIMIT_NOFILE, &rl);
+        }
+}
+
+int manager_new(const ManagerConfig *config, Manager **ret) {
+        Manager *m;
+        sigset_t mask;
+        int r;
+
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        m->config = *config;
+        m->jobs_pipe[0] = m->jobs_pipe[1] = -EBADF;
+
+        raise_nofile();
+
+        /* Blocked before any thread exists, so that every job thread inherits the mask. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        (void) sigprocmask(SIG_BLOCK, &mask, NULL);
+        (void) signal(SIGPIPE, SIG_IGN);
+
+        r = sd_event_new(&m->event);
+        if (r < 0)
+                goto fail;
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &m->start_usec);
+
+        if ((r = sd_event_add_signal(m->event, NULL, SIGTERM, on_exit_signal, m)) < 0 ||
+            (r = sd_event_add_signal(m->event, NULL, SIGINT, on_exit_signal, m)) < 0 ||
+            (r = sd_event_add_signal(m->event, NULL, SIGHUP, on_reload, m)) < 0)
+                goto fail;
+
+        if (pipe2(m->jobs_pipe, O_CLOEXEC) < 0) {
+                r = negative_errno();
+                goto fail;
+        }
+        (void) fcntl(m->jobs_pipe[0], F_SETFL, O_NONBLOCK);
+        r = sd_event_add_io(m->event, &m->jobs_source, m->jobs_pipe[0], EPOLLIN, on_jobs, m);
+        if (r < 0)
+                goto fail;
+
+        if ((r = sd_event_add_time(m->event, &m->resume_accept, CLOCK_MONOTONIC, UINT64_MAX, 0,
+                                   on_resume_accept, m)) < 0 ||
+            (r = sd_event_add_time(m->event, &m->exit_idle, CLOCK_MONOTONIC, UINT64_MAX, 0, on_exit_idle, m)) < 0 ||
+            (r = sd_event_add_time_relative(m->event, &m->gc_timer, CLOCK_MONOTONIC, GC_INTERVAL_USEC, 0,
+                                            on_gc, m)) < 0)
+                goto fail;
+        (void) sd_event_source_set_enabled(m->resume_accept, SD_EVENT_OFF);
+        (void) sd_event_source_set_enabled(m->exit_idle, SD_EVENT_OFF);
+
+        r = cache_new(config->cache_size, &m->cache);
+        if (r < 0)
+                goto fail;
+        r = policy_load(config->policy_dir, &m->policy);
+        if (r < 0)
+                goto fail;
+        r = manager_listen(m);
+        if (r < 0)
+                goto fail;
+
+        *ret = m;
+        return 0;
+fail:
+        manager_free(m);
+        return r;
+}
+
+int manager_run(Manager *m) {
+        int r;
+
+        manager_connection_gone(m); /* arms the idle exit */
+        (void) sd_notify(0, "READY=1");
+        manager_update_status(m);
+
+        r = sd_event_loop(m->event);
+        (void) sd_notify(0, "STOPPING=1");
+        return r;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        while (m->connections)
+                connection_free(m->connections);
+        for (unsigned i = 0; i < m->n_listen; i++) {
+                sd_event_source_disable_unref(m->listen_sources[i]);
+                safe_close(m->listen_fds[i]);
+        }
+        if (m->own_socket)
+                (void) unlink(m->config.listen_path);
+        free(m->listen_sources);
+        free(m->listen_fds);
+        sd_event_source_disable_unref(m->resume_accept);
+        sd_event_source_disable_unref(m->exit_idle);
+        sd_event_source_disable_unref(m->gc_timer);
+        sd_event_source_disable_unref(m->jobs_source);
+        account_table_clear(&m->accounts);
+        policy_free(m->policy);
+        /*
+         * Job threads still running (a file that never answers) use the cache
+         * and the pipe: both are left to the process exit then.
+         */
+        if (m->n_jobs == 0) {
+                cache_free(m->cache);
+                safe_close(m->jobs_pipe[0]);
+                safe_close(m->jobs_pipe[1]);
+        }
+        sd_event_unref(m->event);
+        free(m);
+        return NULL;
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+#pragma once
+
+/*
+ * The daemon's event loop: listening sockets (own or from systemd),
+ * connections and their limits, the per-uid accounts, the cache, the policy,
+ * job completions, signals and sd_notify.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "account.h"
+#include "cache.h"
+#include "policy.h"
+
+typedef struct Connection Connection;
+
+typedef struct ManagerConfig {
+        const char *listen_path;        /* NULL: sockets come from systemd */
+        const char *policy_dir;
+        uint64_t exit_idle_usec;        /* 0: never */
+        uint64_t max_size;
+        uint64_t cache_size;
+        uint64_t max_bytes_per_uid;
+        unsigned max_connections;
+        unsigned max_connections_per_uid;
+        uint64_t idle_timeout_usec;     /* 0: never */
+} ManagerConfig;
+
+/* Threads running jobs, abandoned ones included: beyond this, requests get -EAGAIN. */
+#define MANAGER_JOBS_MAX 512u
+/* How long a request may take before the client is told -ETIMEDOUT (its own timeout is 30 s). */
+#define MANAGER_JOB_DEADLINE_USEC (25u * 1000u * 1000u)
+
+typedef struct Manager {
+        ManagerConfig config;
+        sd_event *event;
+
+        int *listen_fds;
+        sd_event_source **listen_sources;
+        unsigned n_listen;
+        bool own_socket;                /* --listen: ours to unlink at exit */
+        sd_event_source *resume_accept; /* accepting paused after EMFILE */
+
+        sd_event_source *exit_idle;
+        sd_event_source *gc_timer;
+
+        int jobs_pipe[2];
+        sd_event_source *jobs_source;
+        unsigned n_jobs;
+
+        Connection *connections;
+        unsigned n_connections;
+        AccountTable accounts;
+        Cache *cache;
+        Policy *policy;
+
+        uint64_t served;
+        uint64_t start_usec;
+} Manager;
+
+int manager_new(const ManagerConfig *config, Manager **ret);
+Manager *manager_free(Manager *m);
+/* Runs until SIGTERM/SIGINT or the idle exit; returns 0 or a negative errno. */
+int manager_run(Manager *m);
+
+/* Called by connections. */
+void manager_connection_gone(Manager *m);
+void manager_update_status(Manager *m);

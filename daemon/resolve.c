@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "resolve.h"
+
+int resolve_reopen(int fd, int *ret_fd) {
+        char path[sizeof("/proc/self/fd/") + 11];
+        int r;
+
+        (void) snprintf(path, sizeof(path), "/proc/self/fd/%i", fd);
+        /* O_NONBLOCK: an open never waits for somebody else's lease to be broken. */
+        r = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (r < 0)
+                return negative_errno();
+        *ret_fd = r;
+        return 0;
+}
+
+static int statx_regular(int fd, struct statx *ret) {
+        struct statx stx;
+
+        if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_STATX_SYNC_AS_STAT,
+                  STATX_TYPE | STATX_MODE | STATX_INO | STATX_SIZE | STATX_MTIME | STATX_CTIME, &stx) < 0)
+                return negative_errno();
+        if (!(stx.stx_mask & STATX_TYPE))
+                return -EINVAL;
+        if (S_ISDIR(stx.stx_mode))
+                return -EISDIR;
+        if (S_ISLNK(stx.stx_mode))
+                return -ELOOP;
+        if (!S_ISREG(stx.stx_mode))
+                return -EINVAL;
+        *ret = stx;
+        return 0;
+}
+
+/* Checks the type on the handle first, then reopens: a FIFO or device is never opened for real. */
+static int reopen_regular(int fd, int *ret_fd, struct statx *ret_stx) {
+        struct statx stx;
+        int r;
+
+        r = statx_regular(fd, &stx);
+        if (r < 0)
+                return r;
+        r = resolve_reopen(fd, ret_fd);
+        if (r < 0)
+                return r;
+        *ret_stx = stx;
+        return 0;
+}
+
+int resolve_fd(int client_fd, int *ret_fd, struct statx *ret_stx) {
+        int flags;
+
+        flags = fcntl(client_fd, F_GETFL);
+        if (flags < 0)
+                return -EBADF;
+        /*
+         * An O_PATH descriptor only proves search permission on the directory
+         * above it, and a write-only one proves no right to read: either way
+         * the kernel never checked that this client may read the file.
+         */
+        if (flags & O_PATH)
+                return -EBADF;
+        if ((flags & O_ACCMODE) != O_RDONLY && (flags & O_ACCMODE) != O_RDWR)
+                return -EBADF;
+
+        return reopen_regular(client_fd, ret_fd, ret_stx);
+}
+
+int resolve_path(int root_fd, const char *relative, uint64_t resolve_flags, int *ret_fd, struct statx *ret_stx) {
+        _cleanup_close_ int fd = -EBADF;
+        struct open_how how = {
+                /* O_PATH: nothing is opened for real before its type is known. */
+                .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+                .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | resolve_flags,
+        };
+
+        fd = (int) syscall(SYS_openat2, root_fd, *relative ? relative : ".", &how, sizeof(how));
+        if (fd < 0)
+                return negative_errno();
+
+        return reopen_regular(fd, ret_fd, ret_stx);
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+#pragma once
+
+/*
+ * Turning what a client asked for into a descriptor the daemon may copy:
+ * either the client's own descriptor (access was checked by the kernel when
+ * the client opened it) or a path beneath a grant root. Both end in a fresh
+ * O_RDONLY open of a regular file, made by the daemon, so that FIFOs and
+ * devices are never opened for real and never block.
+ */
+
+#include <stdint.h>
+#include <sys/stat.h>
+
+/* Fresh O_RDONLY|O_NONBLOCK|O_NOCTTY|O_CLOEXEC description of the file behind @fd, via /proc/self/fd. */
+int resolve_reopen(int fd, int *ret_fd);
+
+/*
+ * Validates a descriptor a client sent: -EBADF for O_PATH or write-only
+ * descriptors, -EISDIR for directories, -EINVAL for anything but a regular
+ * file. Returns the daemon's own O_RDONLY reopen and its statx.
+ */
+int resolve_fd(int client_fd, int *ret_fd, struct statx *ret_stx);
+
+/*
+ * Opens @relative (may be empty: the root itself) beneath @root_fd with
+ * openat2() RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS plus @resolve_flags.
+ * Escapes give -EXDEV or -ELOOP, a final symlink -ELOOP; type checks as
+ * resolve_fd().
+ */
+int resolve_path(int root_fd, const char *relative, uint64_t resolve_flags, int *ret_fd, struct statx *ret_stx);

@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "macro.h"
+#include "resolve.h"
+#include "snapshot.h"
+
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008U
+#endif
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC 0x0020
+#endif
+/* FUSE servers report what they like as mtime; configfs files are attributes. */
+#define FUSE_SUPER_MAGIC_LOCAL 0x65735546
+#define CONFIGFS_MAGIC_LOCAL 0x62656570
+#ifndef F2FS_SUPER_MAGIC
+#define F2FS_SUPER_MAGIC 0xF2F52010
+#endif
+
+/* Never the client's path: names are visible in /proc and longer than 249 bytes fail. */
+#define SNAPSHOT_MEMFD_NAME "safe-mmap-snapshot"
+#define COPY_CHUNK (1024u * 1024u)
+#define PAGE_ROUND(x) (((x) + 4095u) & ~(uint64_t) 4095u)
+
+static uint64_t bytes_live;
+
+uint64_t snapshot_bytes_live(void) {
+        return __atomic_load_n(&bytes_live, __ATOMIC_RELAXED);
+}
+
+void snapshot_key_from_statx(const struct statx *stx, SnapshotKey *ret) {
+        *ret = (SnapshotKey) {
+                .dev = (uint64_t) stx->stx_dev_major << 32 | stx->stx_dev_minor,
+                .ino = stx->stx_ino,
+                .size = stx->stx_size,
+                .mtime_sec = stx->stx_mtime.tv_sec,
+                .mtime_nsec = stx->stx_mtime.tv_nsec,
+                .ctime_sec = stx->stx_ctime.tv_sec,
+                .ctime_nsec = stx->stx_ctime.tv_nsec,
+        };
+}
+
+bool snapshot_key_equal(const SnapshotKey *a, const SnapshotKey *b) {
+        return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+                a->mtime_sec == b->mtime_sec && a->mtime_nsec == b->mtime_nsec &&
+                a->ctime_sec == b->ctime_sec && a->ctime_nsec == b->ctime_nsec;
+}
+
+bool snapshot_source_is_verity(int fd, const struct statx *stx) {
+        struct statfs sfs;
+
+        if (!(stx->stx_attributes_mask & STATX_ATTR_VERITY) || !(stx->stx_attributes & STATX_ATTR_VERITY))
+                return false;
+        if (fstatfs(fd, &sfs) < 0)
+                return false;
+        /* Only filesystems whose verity the client library also accepts. */
+        return sfs.f_type == EXT4_SUPER_MAGIC || sfs.f_type == (typeof(sfs.f_type)) F2FS_SUPER_MAGIC ||
+                sfs.f_type == BTRFS_SUPER_MAGIC;
+}
+
+/*
+ * Files whose content is made up when read (procfs, sysfs, ...) change
+ * without any writer and without mtime moving: neither provably consistent
+ * nor cacheable, whatever statx says.
+ */
+static bool source_is_synthetic(int fd, const struct statx *stx, uint64_t copied) {
+        static const long magics[] = {
+                PROC_SUPER_MAGIC, SYSFS_MAGIC, DEBUGFS_MAGIC, TRACEFS_MAGIC, SECURITYFS_MAGIC,
+                CGROUP_SUPER_MAGIC, CGROUP2_SUPER_MAGIC, BPF_FS_MAGIC, EFIVARFS_MAGIC,
+                FUSE_SUPER_MAGIC_LOCAL, PSTOREFS_MAGIC, CONFIGFS_MAGIC_LOCAL,
+        };
+        struct statfs sfs;
+
+        /* A regular file nobody writes has exactly as many bytes as it says. */
+        if (stx->stx_size != copied)
+                return true;
+        if (fstatfs(fd, &sfs) < 0)
+                return true;
+        for (size_t i = 0; i < ELEMENTSOF(magics); i++)
+                if ((long) sfs.f_type == magics[i])
+                        return true;
+        return false;
+}
+
+static int snapshot_alloc(int fd, enum proto_kind kind, uint64_t size, Snapshot **ret) {
+        Snapshot *s = calloc(1, sizeof(*s));
+
+        if (!s)
+                return -ENOMEM;
+        s->n_ref = 1;
+        s->fd = fd;
+        s->kind = kind;
+        s->size = size;
+        s->cost = kind == PROTO_KIND_SEALED_MEMFD ? (size ? PAGE_ROUND(size) : 4096u) : 0;
+        if (s->cost)
+                __atomic_add_fetch(&bytes_live, s->cost, __ATOMIC_RELAXED);
+        *ret = s;
+        return 0;
+}
+
+static int memfd_new(void) {
+        int fd;
+
+        fd = memfd_create(SNAPSHOT_MEMFD_NAME, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
+        if (fd < 0 && errno == EINVAL)
+                /* Kernels before 6.3 know no MFD_NOEXEC_SEAL; F_SEAL_EXEC is added when sealing. */
+                fd = memfd_create(SNAPSHOT_MEMFD_NAME, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        return fd < 0 ? negative_errno() : fd;
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+        while (n > 0) {
+                ssize_t k = write(fd, p, n);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                p += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
+/*
+ * Copies from offset 0 to EOF, never trusting st_size: procfs says 0, sysfs
+ * says 4096 and some files never end, so at most limit + 1 bytes are read.
+ * The memfd is filled with sendfile() or write(), never through a shared
+ * mapping: tmpfs reserves nothing, and running out of memory must be an
+ * ENOSPC here, not a SIGBUS. The source is never mapped either, for the same
+ * reason this project exists.
+ */
+static int copy_to_memfd(int src, int memfd, uint64_t limit, uint64_t *ret_size) {
+        _cleanup_free_ char *buf = NULL;
+        uint64_t total = 0;
+        off_t offset = 0;
+        bool use_sendfile = true;
+
+        for (;;) {
+                uint64_t left = limit - total + 1;
+                size_t chunk = left < COPY_CHUNK ? (size_t) left : COPY_CHUNK;
+                ssize_t n;
+
+                if (use_sendfile) {
+                        /* With an offset pointer, the source's file offset stays untouched. */
+                        n = sendfile(memfd, src, &offset, chunk);
+                        if (n < 0 && (errno == EINVAL || errno == ENOSYS) && total == 0) {
+                                use_sendfile = false;
+                                continue;
+                        }
+                } else {
+                        if (!buf) {
+                                buf = malloc(COPY_CHUNK);
+                                if (!buf)
+                                        return -ENOMEM;
+                        }
+                        n = pread(src, buf, chunk, offset);
+                        if (n > 0) {
+                                int r = write_all(memfd, buf, (size_t) n);
+                                if (r < 0)
+                                        return r;
+                                offset += n;
+                        }
+                }
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (n == 0)
+                        break;
+                total += (uint64_t) n;
+                if (total > limit)
+                        return -EFBIG;
+        }
+        *ret_size = total;
+        return 0;
+}
+
+static int statx_fd(int fd, struct statx *ret) {
+        if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT,
+                  STATX_TYPE | STATX_MODE | STATX_INO | STATX_SIZE | STATX_MTIME | STATX_CTIME, ret) < 0)
+                return negative_errno();
+        return 0;
+}
+
+static bool statx_unchanged(const struct statx *a, const struct statx *b) {
+        SnapshotKey ka, kb;
+
+        snapshot_key_from_statx(a, &ka);
+        snapshot_key_from_statx(b, &kb);
+        return snapshot_key_equal(&ka, &kb);
+}
+
+static int memfd_reset(int memfd) {
+        if (ftruncate(memfd, 0) < 0 || lseek(memfd, 0, SEEK_SET) < 0)
+                return negative_errno();
+        return 0;
+}
+
+static int memfd_seal(int memfd) {
+        int seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+
+        /* Nobody should execute a snapshot; F_SEAL_EXEC also freezes the mode bits. */
+        (void) fchmod(memfd, 0444);
+        if (fcntl(memfd, F_ADD_SEALS, seals | F_SEAL_EXEC) >= 0)
+                return 0;
+        if (errno != EINVAL)
+                return negative_errno();
+        /* Before 6.3 F_SEAL_EXEC is unknown; the other seals are what the promise needs. */
+        if (fcntl(memfd, F_ADD_SEALS, seals) < 0)
+                return negative_errno();
+        return 0;
+}
+
+/*
+ * A torn snapshot is a copy during which a writer changed the file. Two
+ * witnesses: a read lease, which the kernel grants only while nobody has the
+ * file open for writing and breaks as soon as somebody opens it for writing or
+ * truncates it; and statx before and after. The statx pair alone proves
+ * nothing (a write that started before the first statx already bumped mtime),
+ * so only a lease held for the whole copy makes the snapshot "consistent".
+ * Leases need the daemon to own the file or CAP_LEASE, and a writer that opens
+ * the file meanwhile waits (lease-break-time) until the copy is over.
+ */
+int snapshot_new_copy(int src, uint64_t limit, Snapshot **ret) {
+        _cleanup_close_ int memfd = -EBADF, ro = -EBADF;
+        struct statx before, after;
+        bool consistent = false;
+        uint64_t size = 0;
+        Snapshot *s;
+        int r;
+
+        if (limit >= INT64_MAX)
+                limit = INT64_MAX - 1;
+
+        memfd = memfd_new();
+        if (memfd < 0)
+                return memfd;
+
+        for (unsigned attempt = 0; attempt < SNAPSHOT_COPY_ATTEMPTS; attempt++) {
+                bool leased, unchanged, held = false;
+
+                if (attempt > 0) {
+                        r = memfd_reset(memfd);
+                        if (r < 0)
+                                return r;
+                }
+
+                leased = fcntl(src, F_SETLEASE, F_RDLCK) >= 0;
+                r = statx_fd(src, &before);
+                if (r >= 0)
+                        r = copy_to_memfd(src, memfd, limit, &size);
+                if (r >= 0)
+                        r = statx_fd(src, &after);
+                if (leased) {
+                        /* While a lease is being broken, F_GETLEASE reports the type it is broken to. */
+                        held = fcntl(src, F_GETLEASE) == F_RDLCK;
+                        (void) fcntl(src, F_SETLEASE, F_UNLCK);
+                }
+                if (r < 0)
+                        return r;
+
+                unchanged = statx_unchanged(&before, &after);
+                if (unchanged && source_is_synthetic(src, &after, size))
+                        break;
+                if (unchanged && held) {
+                        consistent = true;
+                        break;
+                }
+                /* Without a lease there is nothing a retry could prove. */
+                if (unchanged && !leased)
+                        break;
+                log_debug("Source changed during copy (attempt %u), retrying.", attempt + 1);
+        }
+
+        r = memfd_seal(memfd);
+        if (r < 0)
+                return r;
+        r = resolve_reopen(memfd, &ro);
+        if (r < 0)
+                return r;
+
+        r = snapshot_alloc(ro, PROTO_KIND_SEALED_MEMFD, size, &s);
+        if (r < 0)
+                return r;
+        TAKE_FD(ro);
+        s->consistent = consistent;
+        snapshot_key_from_statx(&after, &s->key);
+        *ret = s;
+        return 0;
+}
+
+int snapshot_new_verity(int fd, const struct statx *stx, Snapshot **ret) {
+        Snapshot *s;
+        int r;
+
+        r = snapshot_alloc(fd, PROTO_KIND_FS_VERITY, stx->stx_size, &s);
+        if (r < 0) {
+                safe_close(fd);
+                return r;
+        }
+        /* fs-verity files cannot change at all: consistent by construction. */
+        s->consistent = true;
+        snapshot_key_from_statx(stx, &s->key);
+        *ret = s;
+        return 0;
+}
+
+Snapshot *snapshot_ref(Snapshot *s) {
+        if (s)
+                __atomic_add_fetch(&s->n_ref, 1, __ATOMIC_RELAXED);
+        return s;
+}
+
+Snapshot *snapshot_unref(Snapshot *s) {
+        if (!s || __atomic_sub_fetch(&s->n_ref, 1, __ATOMIC_ACQ_REL) > 0)
+                return NULL;
+        if (s->cost)
+                __atomic_sub_fetch(&bytes_live, s->cost, __ATOMIC_RELAXED);
+        safe_close(s->fd);
+        free(s);
+        return NULL;
+}
+
+int snapshot_open_for_client(Snapshot *s, int *ret_fd) {
+        int fd;
+
+        if (s->kind == PROTO_KIND_SEALED_MEMFD)
+                /* A fresh description: a shared one would share the file offset between clients. */
+                return resolve_reopen(s->fd, ret_fd);
+
+        /* An fs-verity snapshot is never shared: it was opened for this one request. */
+        fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return negative_errno();
+        *ret_fd = fd;
+        return 0;
+}
+
+/*
+ * The kernel grants a write lease only when the lease taker's own open is the
+ * only one of the file: any client still holding the snapshot open, mapped,
+ * or in flight in a socket queue makes it fail with EAGAIN. The daemon keeps
+ * one O_RDONLY description per memfd, so the probe answers "does any client
+ * still hold it" without the daemon ever learning who. The lease is dropped at
+ * once; nobody can open the memfd by name meanwhile.
+ */
+int snapshot_probe_unused(Snapshot *s) {
+        if (s->kind != PROTO_KIND_SEALED_MEMFD)
+                return 1;
+        if (fcntl(s->fd, F_SETLEASE, F_WRLCK) < 0)
+                return errno == EAGAIN ? 0 : negative_errno();
+        (void) fcntl(s->fd, F_SETLEASE, F_UNLCK);
+        return 1;
+}

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+#pragma once
+
+/*
+ * A snapshot: an immutable file the daemon hands to clients. Either a sealed
+ * memfd holding a copy of the source, or (fs-verity) an open description of
+ * the source itself. Snapshots are reference counted: the cache holds one
+ * reference, and so does every uid that may still hold the snapshot
+ * (account.c). The count is atomic because worker threads take references
+ * from the cache while the event loop drops others.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "proto.h"
+
+typedef struct SnapshotKey {
+        uint64_t dev;
+        uint64_t ino;
+        uint64_t size;
+        int64_t mtime_sec, ctime_sec;
+        uint32_t mtime_nsec, ctime_nsec;
+} SnapshotKey;
+
+typedef struct Snapshot {
+        unsigned n_ref;
+        /* O_RDONLY: the daemon never keeps a writable descriptor of a sealed memfd. */
+        int fd;
+        enum proto_kind kind;
+        uint64_t size;
+        /* Memory the snapshot pins, as counted against budgets (page-rounded, never 0). */
+        uint64_t cost;
+        bool consistent;
+        SnapshotKey key;
+
+        /* Owned by cache.c, under its lock. */
+        bool cached;
+        struct Snapshot *hash_next;
+        struct Snapshot *lru_prev, *lru_next;
+} Snapshot;
+
+/* Bounded retries of a copy that a writer disturbed. */
+#define SNAPSHOT_COPY_ATTEMPTS 3
+
+void snapshot_key_from_statx(const struct statx *stx, SnapshotKey *ret);
+bool snapshot_key_equal(const SnapshotKey *a, const SnapshotKey *b);
+
+/* True when @stx/@fd describe a file that fs-verity protects on a filesystem that implements it. */
+bool snapshot_source_is_verity(int fd, const struct statx *stx);
+
+/*
+ * Copies at most @limit bytes of the regular file @source_fd (opened O_RDONLY
+ * by the daemon) into a new sealed memfd. Returns -EFBIG past @limit,
+ * -ENOSPC/-ENOMEM when memory runs out, or the read error.
+ */
+int snapshot_new_copy(int source_fd, uint64_t limit, Snapshot **ret);
+
+/* Wraps the fs-verity file @fd (taken over, also on failure) as a snapshot. */
+int snapshot_new_verity(int fd, const struct statx *stx, Snapshot **ret);
+
+Snapshot *snapshot_ref(Snapshot *s);
+Snapshot *snapshot_unref(Snapshot *s);
+static inline void snapshot_unrefp(Snapshot **s) {
+        snapshot_unref(*s);
+}
+#define _cleanup_snapshot_ __attribute__((cleanup(snapshot_unrefp)))
+
+/* A fresh O_RDONLY open file description for one client, never shared with another. */
+int snapshot_open_for_client(Snapshot *s, int *ret_fd);
+
+/*
+ * Whether anybody but the daemon still holds the snapshot open or mapped:
+ * returns 1 when it is unused, 0 when it is in use, -errno when that cannot
+ * be known (the filesystem refuses leases).
+ */
+int snapshot_probe_unused(Snapshot *s);
+
+/* Bytes pinned by all live memfd snapshots of the daemon. */
+uint64_t snapshot_bytes_live(void);
