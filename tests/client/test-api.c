@@ -64,9 +64,14 @@ START_TEST(test_call_each) {
         uint64_t sz = 0;
         int k = 0;
 
+        /* Every call leaves the descriptor count as it found it (after the free). */
+        int before = fd_count();
+
         ck_assert_int_eq(check_fd(fd, &k, &sz), 0);
         ck_assert_int_eq(k, SAFE_MMAP_SEALED_MEMFD);
         ck_assert_uint_eq(sz, 3);
+        ck_assert_int_eq(check_fd(-1, &k, &sz), -EBADF);
+        ck_assert_int_eq(fd_count(), before);
 
         ck_assert_int_eq(map_fd(fd, 0, &m), 0);
         ck_assert_mem_eq(data(m), "api", 3);
@@ -74,19 +79,31 @@ START_TEST(test_call_each) {
         ck_assert_int_eq(kind(m), SAFE_MMAP_SEALED_MEMFD);
         ck_assert_int_ge(fd_of(m), 0);
         ck_assert_ptr_null(free_map(m));
+        ck_assert_int_eq(map_fd(-1, 0, &m), -EBADF);
+        ck_assert_int_eq(fd_count(), before);
 
         ck_assert_int_eq(map_fd_unsafe(fd, 0, 0, 0, &m), 0);
         ck_assert_int_eq(kind(m), SAFE_MMAP_UNVERIFIED);
         ck_assert_ptr_null(free_map(m));
+        ck_assert_int_eq(map_fd_unsafe(fd, 1, 0, 0, &m), -EINVAL);
+        ck_assert_int_eq(fd_count(), before);
 
         ck_assert_int_eq(snapshot_fd(fd, SAFE_MMAP_NO_DAEMON, &m), 0);
         ck_assert_mem_eq(data(m), "api", 3);
         ck_assert_ptr_null(free_map(m));
+        ck_assert_int_eq(snapshot_fd(-1, SAFE_MMAP_NO_DAEMON, &m), -EBADF);
+        ck_assert_int_eq(fd_count(), before);
 
         ck_assert_int_eq(snapshot(path, SAFE_MMAP_NO_DAEMON, &m), 0);
         ck_assert_mem_eq(data(m), "file", 4);
         ck_assert_ptr_null(free_map(m));
+        ck_assert_int_eq(snapshot("", SAFE_MMAP_NO_DAEMON, &m), -EINVAL);
+        ck_assert_int_eq(fd_count(), before);
 
+        ck_assert_ptr_null(data(NULL));
+        ck_assert_uint_eq(size(NULL), 0);
+        ck_assert_int_eq(kind(NULL), -EINVAL);
+        ck_assert_int_eq(fd_of(NULL), -EINVAL);
         ck_assert_ptr_null(free_map(NULL));
         free(path);
         close(fd);

@@ -8,11 +8,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -360,6 +362,156 @@ START_TEST(test_unsafe_bad_fds) {
 }
 END_TEST
 
+/* Fills every free descriptor slot below a lowered RLIMIT_NOFILE; returns how many it opened. */
+static int fds_exhaust(int *fds, int max) {
+        struct rlimit rl;
+        int n = 0;
+
+        ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+        rl.rlim_cur = (rlim_t) fd_count() + 8;
+        ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+        for (;;) {
+                int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+                if (fd < 0) {
+                        ck_assert_int_eq(errno, EMFILE);
+                        return n;
+                }
+                ck_assert_int_lt(n, max);
+                fds[n++] = fd;
+        }
+}
+
+START_TEST(test_emfile) {
+        int memfd = memfd_new(MFD_ALLOW_SEALING, "limits", 6, SEALS_IMMUTABLE);
+        int fds[64], n, kind = 0;
+        uint64_t size = 0;
+        safe_mmap *m;
+
+        n = fds_exhaust(fds, 64);
+        /* A check needs no descriptor of its own. */
+        expect_check_fd(memfd, 0, &kind, &size);
+        ck_assert_uint_eq(size, 6);
+        /* A mapping keeps one: without a free slot, a clean -EMFILE. */
+        expect_map_fd(memfd, 0, -EMFILE);
+        expect_map_fd_unsafe(memfd, 0, 0, 0, -EMFILE);
+
+        /* Exactly one free slot is enough. */
+        close(fds[--n]);
+        m = expect_map_fd(memfd, 0, 0);
+        assert_bytes_eq(safe_mmap_data(m), "limits", 6);
+        mapping_release(m);
+        m = expect_map_fd_unsafe(memfd, 0, 0, 0, 0);
+        mapping_release(m);
+
+        while (n > 0)
+                close(fds[--n]);
+        close(memfd);
+}
+END_TEST
+
+struct worker {
+        int memfd, disk;
+        const void *data;
+        size_t size;
+        int failures;
+};
+
+static void *worker_run(void *arg) {
+        struct worker *w = arg;
+
+        for (int i = 0; i < 200; i++) {
+                safe_mmap *m = NULL, *u = NULL;
+
+                if (safe_mmap_map_fd(w->memfd, i % 2 ? SAFE_MMAP_POPULATE : 0, &m) < 0 ||
+                    safe_mmap_size(m) != w->size || memcmp(safe_mmap_data(m), w->data, w->size) != 0)
+                        w->failures++;
+                if (safe_mmap_map_fd_unsafe(w->disk, 0, 0, 0, &u) < 0 || safe_mmap_size(u) != w->size ||
+                    memcmp(safe_mmap_data(u), w->data, w->size) != 0)
+                        w->failures++;
+                if (safe_mmap_check_fd(w->disk, NULL, NULL) != -EBADFD)
+                        w->failures++;
+                m = safe_mmap_free(m);
+                u = safe_mmap_free(u);
+        }
+        return NULL;
+}
+
+START_TEST(test_threads) {
+        size_t size = 3 * page_size() + 1;
+        void *data = pattern_new(size, 9);
+        struct worker w[4];
+        pthread_t t[4];
+        int before;
+
+        w[0] = (struct worker) {
+                .memfd = memfd_new(MFD_ALLOW_SEALING, data, size, SEALS_IMMUTABLE),
+                .disk = disk_file_new(data, size, O_RDONLY),
+                .data = data,
+                .size = size,
+        };
+        for (size_t i = 1; i < 4; i++)
+                w[i] = w[0];
+        before = fd_count();
+        for (size_t i = 0; i < 4; i++)
+                ck_assert_int_eq(pthread_create(&t[i], NULL, worker_run, &w[i]), 0);
+        for (size_t i = 0; i < 4; i++) {
+                ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+                ck_assert_int_eq(w[i].failures, 0);
+        }
+        ck_assert_int_eq(fd_count(), before);
+        close(w[0].disk);
+        close(w[0].memfd);
+        free(data);
+}
+END_TEST
+
+START_TEST(test_never_prints) {
+        int memfd = memfd_new(MFD_ALLOW_SEALING, "quiet", 5, SEALS_IMMUTABLE);
+        int unsealed = memfd_new(MFD_ALLOW_SEALING, "loud", 4, 0);
+        int p[2], saved_out, saved_err;
+        char buf[256];
+        ssize_t n;
+        safe_mmap *m;
+
+        ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+        fflush(stdout);
+        fflush(stderr);
+        saved_out = dup(STDOUT_FILENO);
+        saved_err = dup(STDERR_FILENO);
+        ck_assert(saved_out >= 0 && saved_err >= 0);
+        ck_assert_int_eq(dup2(p[1], STDOUT_FILENO), STDOUT_FILENO);
+        ck_assert_int_eq(dup2(p[1], STDERR_FILENO), STDERR_FILENO);
+
+        (void) safe_mmap_check_fd(unsealed, NULL, NULL);
+        (void) safe_mmap_check_fd(-1, NULL, NULL);
+        (void) safe_mmap_map_fd(unsealed, 0, &m);
+        (void) safe_mmap_map_fd(memfd, ~0u, &m);
+        (void) safe_mmap_map_fd_unsafe(memfd, 1, 0, 0, &m);
+        (void) safe_mmap_snapshot("/nonexistent/safe-mmap", SAFE_MMAP_NO_DAEMON, &m);
+        (void) safe_mmap_snapshot_fd(-1, 0, &m);
+        if (safe_mmap_map_fd(memfd, 0, &m) == 0)
+                m = safe_mmap_free(m);
+        (void) safe_mmap_kind(NULL);
+        fflush(stdout);
+        fflush(stderr);
+
+        ck_assert_int_eq(dup2(saved_out, STDOUT_FILENO), STDOUT_FILENO);
+        ck_assert_int_eq(dup2(saved_err, STDERR_FILENO), STDERR_FILENO);
+        close(saved_out);
+        close(saved_err);
+        close(p[1]);
+        n = read(p[0], buf, sizeof(buf) - 1);
+        if (n > 0)
+                buf[n] = '\0';
+        /* Every write end is closed again: an empty pipe reads as end of file. */
+        ck_assert_msg(n == 0, "the library wrote to stdout or stderr: \"%s\"", n > 0 ? buf : "");
+        close(p[0]);
+        close(unsealed);
+        close(memfd);
+}
+END_TEST
+
 int main(int argc, char **argv) {
         Suite *s = suite_create("unit");
         TCase *tc;
@@ -380,6 +532,12 @@ int main(int argc, char **argv) {
         tcase_add_test(tc, test_unsafe_fd_readonly);
         tcase_add_test(tc, test_unsafe_bad_args);
         tcase_add_test(tc, test_unsafe_bad_fds);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("environment");
+        tcase_add_test(tc, test_emfile);
+        tcase_add_test(tc, test_threads);
+        tcase_add_test(tc, test_never_prints);
         suite_add_tcase(s, tc);
 
         return run_suite(s, argc > 1 ? argv[1] : NULL);

@@ -13,9 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "client-test.h"
@@ -270,7 +272,8 @@ static int snapshot_denied(void *arg) {
 START_TEST(test_unreadable) {
         /* Mode 0 denies both nobody and a non-root owner. */
         char *path = scratch_file("secret", 6, 0000);
-        struct denied d = { path, SAFE_MMAP_NO_DAEMON };
+        /* NO_DAEMON; and without it, the path request finds no daemon: still the open's error. */
+        struct denied d = { path, _i == 0 ? SAFE_MMAP_NO_DAEMON : 0 };
         int r = run_as_nobody(snapshot_denied, &d);
 
         ck_assert_msg(r == -EACCES, "safe_mmap_snapshot() of an unreadable file as nobody = %d%s, expected -EACCES", r,
@@ -453,6 +456,116 @@ START_TEST(test_bad_args) {
 }
 END_TEST
 
+START_TEST(test_size_limit_zero) {
+        char *empty = scratch_file(NULL, 0, 0644), *one = scratch_file("x", 1, 0644);
+        safe_mmap *m;
+
+        ck_assert_int_eq(setenv("SAFE_MMAP_SIZE_MAX", "0", 1), 0);
+        m = expect_snapshot(empty, SAFE_MMAP_NO_DAEMON, 0);
+        ck_assert_uint_eq(safe_mmap_size(m), 0);
+        mapping_release(m);
+        expect_snapshot(one, SAFE_MMAP_NO_DAEMON, -EFBIG);
+        ck_assert_int_eq(unsetenv("SAFE_MMAP_SIZE_MAX"), 0);
+        free(one);
+        free(empty);
+}
+END_TEST
+
+START_TEST(test_emfile) {
+        char *path = scratch_file("limits", 6, 0644);
+        int src = open(path, O_RDONLY | O_CLOEXEC), fds[64], n = 0;
+        struct rlimit rl;
+        safe_mmap *m;
+
+        ck_assert_int_ge(src, 0);
+        ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+        rl.rlim_cur = (rlim_t) fd_count() + 8;
+        ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+        for (;;) {
+                int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+                if (fd < 0)
+                        break;
+                ck_assert_int_lt(n, 64);
+                fds[n++] = fd;
+        }
+
+        /* Not one slot: a clean -EMFILE, whether from the open, the socket or the memfd. */
+        expect_snapshot(path, SAFE_MMAP_NO_DAEMON, -EMFILE);
+        expect_snapshot_fd(src, SAFE_MMAP_NO_DAEMON, -EMFILE);
+        expect_snapshot_fd(src, 0, -EMFILE);
+        expect_snapshot(path, 0, -EMFILE);
+
+        /* Two slots are enough: the memfd, then its read-only reopening. */
+        close(fds[--n]);
+        close(fds[--n]);
+        m = expect_snapshot_fd(src, SAFE_MMAP_NO_DAEMON, 0);
+        assert_snapshot(m, "limits", 6);
+        mapping_release(m);
+
+        while (n > 0)
+                close(fds[--n]);
+        close(src);
+        free(path);
+}
+END_TEST
+
+/* Rewrites the first byte as fast as it can, counting in *@count. */
+static _Noreturn void writer_run(int fd, volatile uint64_t *count) {
+        for (unsigned char b = 0;; b++) {
+                if (pwrite(fd, &b, 1, 0) != 1)
+                        _exit(1);
+                (*count)++;
+        }
+}
+
+START_TEST(test_torn) {
+        size_t size = 32u << 20;
+        void *data = pattern_new(size, 8);
+        char *path = scratch_file(data, size, 0644);
+        int fd = open(path, O_RDWR | O_CLOEXEC), status, eagain = 0;
+        volatile uint64_t *count;
+        pid_t pid;
+
+        ck_assert_int_ge(fd, 0);
+        count = mmap(NULL, sizeof(*count), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        ck_assert(count != MAP_FAILED);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0)
+                writer_run(fd, count);
+        while (*count < 1000)
+                usleep(1000);
+
+        /* A writer that never stops tears every copy: -EAGAIN, never a torn snapshot. A
+         * snapshot that does get through (the writer starved of CPU during a whole copy)
+         * may differ from the file only in the byte being rewritten. */
+        for (int i = 0; i < 5 && eagain == 0; i++) {
+                safe_mmap *m = SENTINEL_MAP;
+                int before = fd_count(), r = safe_mmap_snapshot_fd(fd, SAFE_MMAP_NO_DAEMON, &m);
+
+                if (r == 0) {
+                        ck_assert_uint_eq(safe_mmap_size(m), size);
+                        assert_bytes_eq((const char *) safe_mmap_data(m) + 1, (const char *) data + 1, size - 1);
+                        ck_assert_ptr_null(safe_mmap_free(m));
+                } else {
+                        ck_assert_int_eq(r, -EAGAIN);
+                        ck_assert_ptr_eq(m, SENTINEL_MAP);
+                        eagain++;
+                }
+                ck_assert_int_eq(fd_count(), before);
+        }
+        ck_assert_int_eq(kill(pid, SIGKILL), 0);
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(eagain > 0, "5 snapshots of a file rewritten all along never reported -EAGAIN");
+
+        (void) munmap((void *) count, sizeof(*count));
+        close(fd);
+        free(path);
+        free(data);
+}
+END_TEST
+
 int main(int argc, char **argv) {
         Suite *s = suite_create("unit");
         TCase *tc;
@@ -479,9 +592,15 @@ int main(int argc, char **argv) {
         tcase_add_loop_test(tc, test_fifo, 0, N_LOCAL_FLAGS);
         tcase_add_loop_test(tc, test_not_regular, 0, N_LOCAL_FLAGS);
         tcase_add_loop_test(tc, test_missing, 0, N_LOCAL_FLAGS);
-        tcase_add_test(tc, test_unreadable);
+        tcase_add_loop_test(tc, test_unreadable, 0, 2);
         tcase_add_loop_test(tc, test_size_limit, 0, N_LOCAL_FLAGS);
         tcase_add_test(tc, test_bad_args);
+        tcase_add_test(tc, test_size_limit_zero);
+        tcase_add_test(tc, test_emfile);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("torn");
+        tcase_add_test(tc, test_torn);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("daemon-fallback");
