@@ -1,0 +1,336 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0 OR MIT
+#
+# The guest side of the vm suite, started by safe-mmap-vm-test.service as
+# root once the basic system is up. Each check prints one PASS or FAIL line
+# (with what it saw when it fails); the last line is
+# SAFE-MMAP-VM-RESULT=<rc>, which the host turns into the test's status.
+set -u -o pipefail
+
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export SYSTEMD_PAGER="" SYSTEMD_COLORS=0 LC_ALL=C.UTF-8
+
+here=/usr/local/lib/safe-mmap-vm
+client=$here/vm-client
+user=tester
+svc=safe-mmapd.service
+sock_unit=safe-mmapd.socket
+idle=2                  # --exit-idle for the test, in seconds
+tmp=$(mktemp -d)
+passed=0
+failed=0
+
+echo "vm: checks start at $(cut -d' ' -f1 /proc/uptime)s of uptime, kernel $(uname -r)"
+
+now() {
+        cut -d' ' -f1 /proc/uptime
+}
+
+# run NAME FUNCTION [ARGS]: one check; its output is shown only on failure.
+run() {
+        local name=$1 out t0 t
+        shift
+        t0=$(now)
+        out=$("$@" 2>&1)
+        local rc=$?
+        t=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')
+        if [ "$rc" = 0 ]; then
+                passed=$((passed + 1))
+                echo "vm: PASS $name (${t}s)"
+        else
+                failed=$((failed + 1))
+                echo "vm: FAIL $name (${t}s)"
+                sed 's/^/vm:     /' <<< "$out" | head -n 40
+        fi
+}
+
+# info NAME FUNCTION: output for the log, never a verdict.
+info() {
+        local name=$1
+        shift
+        echo "vm: --- $name"
+        "$@" 2>&1 | sed 's/^/vm:     /'
+}
+
+as_user() {
+        setpriv --reuid="$user" --regid="$user" --init-groups -- "$@"
+}
+
+# The monotonic time the service's main process last started; 0 if never.
+started_at() {
+        systemctl show -P ExecMainStartTimestampMonotonic "$svc"
+}
+
+wait_inactive() {
+        for _ in $(seq 100); do
+                [ "$(systemctl is-active "$svc")" = inactive ] && return 0
+                sleep 0.2
+        done
+        echo "$svc still $(systemctl is-active "$svc") after 20 s"
+        return 1
+}
+
+# expect_client WANT_KIND WANT_FS MODE PATH [AS]: vm-client MODE PATH maps
+# PATH as WANT_KIND on WANT_FS and the bytes equal the file's.
+expect_client() {
+        local kind=$1 fs=$2 mode=$3 path=$4 who=${5:-user} rc=0
+        if [ "$who" = user ]; then
+                as_user "$client" "$mode" "$path" > "$tmp/out" 2> "$tmp/err" || rc=$?
+        else
+                "$client" "$mode" "$path" > "$tmp/out" 2> "$tmp/err" || rc=$?
+        fi
+        cat "$tmp/err"
+        [ "$rc" = 0 ] || { echo "vm-client exited $rc"; return 1; }
+        grep -qx "vm-client: kind=$kind size=$(stat -c %s "$path") fs=$fs" "$tmp/err" ||
+                { echo "expected kind=$kind fs=$fs size=$(stat -c %s "$path")"; return 1; }
+        cmp "$path" "$tmp/out"
+}
+
+# expect_refused ERRNO MODE PATH: vm-client exits 1 with error=ERRNO.
+expect_refused() {
+        local want=$1 mode=$2 path=$3 rc=0
+        as_user "$client" "$mode" "$path" > /dev/null 2> "$tmp/err" || rc=$?
+        cat "$tmp/err"
+        [ "$rc" = 1 ] || { echo "vm-client exited $rc, expected 1"; return 1; }
+        grep -qx "vm-client: error=$want" "$tmp/err"
+}
+
+# ---- the machine and the payload
+
+check_guest() {
+        [ "$(cat /proc/1/comm)" = systemd ] || { echo "PID 1 is $(cat /proc/1/comm)"; return 1; }
+        daemon=$(systemctl show -P ExecStart "$svc" | sed -n 's/.*path=\([^ ;]*\).*/\1/p' | head -n 1)
+        echo "daemon: ${daemon:-none}"
+        command -v safe-mmap && [ -x "${daemon:-/nonexistent}" ] && [ -x "$client" ] &&
+                ldconfig -p | grep -q 'libsafe-mmap\.so\.1 '
+}
+
+# ---- socket activation
+
+check_socket_idle() {
+        systemctl status --no-pager "$sock_unit"
+        [ "$(systemctl is-active "$sock_unit")" = active ] || return 1
+        [ -S "$socket" ] || { echo "no SOCK_SEQPACKET socket file: '$socket'"; return 1; }
+        [ "$(stat -c %a "$socket")" = 666 ] || { echo "socket mode $(stat -c %a "$socket")"; return 1; }
+        [ "$(systemctl is-active "$svc")" = inactive ] && [ "$(started_at)" = 0 ] ||
+                { echo "$svc is $(systemctl is-active "$svc") before any client"; return 1; }
+}
+
+# The unit keeps its own --exit-idle; the test wants a short one, so it
+# replaces that argument in a drop-in and keeps the rest of the command.
+set_exit_idle() {
+        local argv
+        argv=$(systemctl show -P ExecStart "$svc" | sed -n 's/.*argv\[\]=\([^;]*\) ;.*/\1/p' | head -n 1)
+        [ -n "$argv" ] || return 1
+        argv=$(sed -E 's/ --exit-idle(=| )[0-9]+//' <<< "$argv")
+        mkdir -p /run/systemd/system/$svc.d
+        printf '[Service]\nExecStart=\nExecStart=%s --exit-idle=%s\n' "$argv" "$idle" \
+                > /run/systemd/system/$svc.d/50-vm-exit-idle.conf
+        systemctl daemon-reload
+        systemctl show -P ExecStart "$svc"
+        systemctl show -P ExecStart "$svc" | grep -q -- "--exit-idle=$idle "
+}
+
+make_data() {
+        mkdir -p /srv/data /srv/secret
+        head -c 300000 /dev/urandom > /srv/data/blob
+        echo "the end" >> /srv/data/blob
+        chmod 0644 /srv/data/blob
+        head -c 70000 /dev/urandom > /srv/secret/blob
+        chmod 0700 /srv/secret
+        chmod 0600 /srv/secret/blob
+}
+
+check_cat_activates() {
+        as_user safe-mmap cat --no-fallback /srv/data/blob > "$tmp/cat" || return 1
+        cmp /srv/data/blob "$tmp/cat" || return 1
+        local at
+        at=$(started_at)
+        echo "service started at $at"
+        [ "$at" != 0 ]
+}
+
+check_status_line() {
+        local holder r=0
+        as_user "$client" hold "$socket" 10 &
+        holder=$!
+        sleep 1
+        systemctl status --no-pager "$svc" > "$tmp/status" 2>&1
+        cat "$tmp/status"
+        grep -q '^ *Status: "' "$tmp/status" || r=1
+        kill "$holder"
+        wait "$holder"
+        return $r
+}
+
+# Fails when the unit was never loaded or started: systemctl reports any
+# unknown unit as inactive with Result=success.
+service_known() {
+        [ "$(systemctl show -P LoadState "$svc")" = loaded ] || { echo "$svc is not loaded"; return 1; }
+        [ "$(started_at)" != 0 ] || { echo "$svc never started"; return 1; }
+}
+
+check_idle_exit() {
+        service_known || return 1
+        wait_inactive || return 1
+        systemctl show -p Result -p ExecMainStatus -p ExecMainCode "$svc"
+        [ "$(systemctl show -P Result "$svc")" = success ] &&
+                [ "$(systemctl show -P ExecMainStatus "$svc")" = 0 ]
+}
+
+check_reactivation() {
+        local before after
+        before=$(started_at)
+        expect_client sealed-memfd tmpfs snapshot-fd /srv/data/blob || return 1
+        after=$(started_at)
+        echo "started at $before, then at $after"
+        [ "$after" -gt "$before" ]
+}
+
+# ---- policy grants
+
+check_refused_without_grant() {
+        service_known || return 1
+        ! as_user safe-mmap cat /srv/secret/blob > /dev/null || return 1
+        expect_refused EACCES snapshot /srv/secret/blob
+}
+
+grant() {
+        mkdir -p /etc/safe-mmap/policy.d
+        printf '[Grant]\nPath=/srv/secret\nUsers=%s\n' "$user" > /etc/safe-mmap/policy.d/vm.conf
+}
+
+check_granted() {
+        as_user safe-mmap cat --no-fallback /srv/secret/blob > "$tmp/cat" || return 1
+        cmp /srv/secret/blob "$tmp/cat" || return 1
+        as_user "$client" snapshot /srv/secret/blob > "$tmp/out" 2> "$tmp/err" || { cat "$tmp/err"; return 1; }
+        cat "$tmp/err"
+        grep -q "kind=sealed-memfd size=70000 fs=tmpfs" "$tmp/err" && cmp /srv/secret/blob "$tmp/out"
+}
+
+# A running daemon drops a grant on SIGHUP.
+check_revoked_on_sighup() {
+        local holder r=1
+        as_user "$client" hold "$socket" 15 &
+        holder=$!
+        sleep 1
+        rm /etc/safe-mmap/policy.d/vm.conf
+        systemctl kill --kill-whom=main --signal=SIGHUP "$svc" || { kill "$holder"; return 1; }
+        for _ in $(seq 20); do
+                if expect_refused EACCES snapshot /srv/secret/blob > "$tmp/log" 2>&1; then
+                        r=0
+                        break
+                fi
+                sleep 0.3
+        done
+        cat "$tmp/log"
+        kill "$holder"
+        wait "$holder"
+        return $r
+}
+
+# ---- journald and the unit's hardening
+
+check_journal() {
+        journalctl --sync
+        journalctl -b -u "$svc" -o short-monotonic --no-pager > "$tmp/journal"
+        cat "$tmp/journal"
+        local daemon_lines
+        daemon_lines=$(journalctl -b -u "$svc" _COMM=safe-mmapd -o cat --no-pager | wc -l)
+        echo "daemon lines: $daemon_lines"
+        [ "$daemon_lines" -gt 0 ] || return 1
+        # journald strips the "<N>" prefix it understood; one left in the
+        # text means the daemon printed it in the wrong place.
+        if journalctl -b -u "$svc" _COMM=safe-mmapd -o cat --no-pager | grep -E '^<[0-7]>'; then
+                return 1
+        fi
+        echo "by priority:"
+        local p
+        for p in emerg alert crit err warning notice info debug; do
+                echo "  $p: $(journalctl -b -u "$svc" _COMM=safe-mmapd -p "$p..$p" -o cat --no-pager | wc -l)"
+        done
+        # Routine events are informational, and nothing in these checks is
+        # an error of the daemon's own.
+        [ "$(journalctl -b -u "$svc" _COMM=safe-mmapd -p info..info -o cat --no-pager | wc -l)" -gt 0 ] &&
+                [ "$(journalctl -b -u "$svc" _COMM=safe-mmapd -p err -o cat --no-pager | wc -l)" = 0 ]
+}
+
+show_security() {
+        systemd-analyze security --no-pager "$svc"
+}
+
+# ---- fs-verity
+
+check_verity_setup() {
+        mkdir -p /srv/verity
+        mount -t ext4 /dev/vda /srv/verity || return 1
+        local f
+        for f in large empty small; do
+                fsverity enable "/srv/verity/$f.bin" || return 1
+                fsverity measure "/srv/verity/$f.bin" || return 1
+        done
+        # The kernel now refuses writes to the file.
+        ! sh -c 'echo x >> /srv/verity/small.bin' 2> /dev/null
+}
+
+check_tool_check() {
+        as_user safe-mmap check /srv/verity/large.bin /srv/verity/empty.bin > "$tmp/out" || return 1
+        cat "$tmp/out"
+        grep -qx "/srv/verity/large.bin: fs-verity, $(stat -c %s /srv/verity/large.bin) bytes" "$tmp/out" &&
+                grep -qx "/srv/verity/empty.bin: fs-verity, 0 bytes" "$tmp/out"
+}
+
+check_tool_check_refused() {
+        local rc=0
+        as_user safe-mmap check /srv/verity/plain.bin || rc=$?
+        echo "exit $rc"
+        [ "$rc" = 1 ]
+}
+
+# ---- run them
+
+make_data
+socket=$(systemctl show -P Listen "$sock_unit" | sed -n 's/^\(\/[^ ]*\) (SequentialPacket)$/\1/p')
+run "guest: systemd is PID 1, safe-mmap installed" check_guest
+run "socket listening, service inactive before the first client" check_socket_idle
+run "short --exit-idle through a drop-in" set_exit_idle
+run "unprivileged safe-mmap cat activates the service" check_cat_activates
+run "systemctl status shows the STATUS= line" check_status_line
+run "vm-client snapshot-fd: sealed memfd from the daemon" \
+        expect_client sealed-memfd tmpfs snapshot-fd /srv/data/blob
+run "vm-client snapshot by path: sealed memfd from the daemon" \
+        expect_client sealed-memfd tmpfs snapshot /srv/data/blob
+run "service exits after --exit-idle" check_idle_exit
+run "the next client activates it again" check_reactivation
+run "path request refused without a grant" check_refused_without_grant
+run "service exits after --exit-idle" check_idle_exit
+grant
+run "path request served under a grant (fresh start)" check_granted
+run "grant removed and SIGHUP: refused again" check_revoked_on_sighup
+
+run "fs-verity enabled on the scratch disk" check_verity_setup
+run "map-fd of an fs-verity file (6 MiB)" expect_client fs-verity ext4 map-fd /srv/verity/large.bin
+run "map-fd of an fs-verity file (0 bytes)" expect_client fs-verity ext4 map-fd /srv/verity/empty.bin
+run "map-fd of an fs-verity file as root" expect_client fs-verity ext4 map-fd /srv/verity/small.bin root
+run "map-fd of the same file without fs-verity: EBADFD" expect_refused EBADFD map-fd /srv/verity/plain.bin
+run "safe-mmap check: fs-verity with the right sizes" check_tool_check
+run "safe-mmap check without fs-verity: exit 1" check_tool_check_refused
+run "daemon serves an fs-verity file as itself (6 MiB)" \
+        expect_client fs-verity ext4 snapshot-fd /srv/verity/large.bin
+run "daemon serves an fs-verity file as itself (0 bytes)" \
+        expect_client fs-verity ext4 snapshot /srv/verity/empty.bin
+run "daemon copies the file without fs-verity" \
+        expect_client sealed-memfd tmpfs snapshot /srv/verity/plain.bin
+
+run "service exits after --exit-idle" check_idle_exit
+run "journald has the daemon's lines at their priorities" check_journal
+info "systemd-analyze security $svc" show_security
+
+umount /srv/verity 2> /dev/null
+echo "vm: checks end at $(cut -d' ' -f1 /proc/uptime)s of uptime"
+echo "vm: $passed checks passed, $failed failed"
+rm -rf "$tmp"
+rc=0
+[ "$failed" = 0 ] || rc=1
+echo "SAFE-MMAP-VM-RESULT=$rc"
+exit 0

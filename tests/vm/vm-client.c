@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+
+/*
+ * vm-client: a small program linked against the installed libsafe-mmap, run
+ * by the vm suite inside the guest. It is built on the host against the
+ * installed header and library, so it also proves that a program outside
+ * the source tree can use what `meson install` ships.
+ *
+ *   vm-client map-fd PATH        open PATH, safe_mmap_map_fd() it
+ *   vm-client snapshot PATH      safe_mmap_snapshot(PATH, NO_FALLBACK)
+ *   vm-client snapshot-fd PATH   open PATH, safe_mmap_snapshot_fd(NO_FALLBACK)
+ *   vm-client hold SOCKET SECS   keep a connection to the daemon open
+ *
+ * The mapped bytes go to standard output, so that the caller can compare
+ * them with the file; one line on standard error tells what the mapping
+ * rests on: "vm-client: kind=fs-verity size=N fs=ext4". A refusal prints
+ * "vm-client: error=EBADFD" and exits 1; a usage error exits 2.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <safe-mmap.h>
+
+#include "macro.h"
+
+#define TMPFS_MAGIC 0x01021994
+#define EXT4_SUPER_MAGIC 0xEF53
+
+static void mappingp(safe_mmap **m) {
+        safe_mmap_free(*m);
+}
+
+static const char *kind_name(int kind) {
+        switch (kind) {
+        case SAFE_MMAP_SEALED_MEMFD:
+                return "sealed-memfd";
+        case SAFE_MMAP_FS_VERITY:
+                return "fs-verity";
+        case SAFE_MMAP_UNVERIFIED:
+                return "unverified";
+        default:
+                return "unknown";
+        }
+}
+
+static int fail(int r) {
+        const char *name = strerrorname_np(-r);
+
+        if (name)
+                fprintf(stderr, "vm-client: error=%s\n", name);
+        else
+                fprintf(stderr, "vm-client: error=%d\n", r);
+        return 1;
+}
+
+static int write_all(int fd, const uint8_t *p, uint64_t n) {
+        while (n > 0) {
+                ssize_t k = write(fd, p, n > (1u << 20) ? (1u << 20) : (size_t) n);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                p += k;
+                n -= (uint64_t) k;
+        }
+        return 0;
+}
+
+static int report(const safe_mmap *m) {
+        struct statfs sfs;
+        char fs[32];
+        int r;
+
+        if (fstatfs(safe_mmap_fd(m), &sfs) < 0)
+                return fail(negative_errno());
+        if (sfs.f_type == TMPFS_MAGIC)
+                snprintf(fs, sizeof(fs), "tmpfs");
+        else if (sfs.f_type == EXT4_SUPER_MAGIC)
+                snprintf(fs, sizeof(fs), "ext4");
+        else
+                snprintf(fs, sizeof(fs), "0x%llx", (unsigned long long) sfs.f_type);
+
+        r = write_all(STDOUT_FILENO, safe_mmap_data(m), safe_mmap_size(m));
+        if (r < 0)
+                return fail(r);
+
+        fprintf(stderr, "vm-client: kind=%s size=%" PRIu64 " fs=%s\n",
+                kind_name(safe_mmap_kind(m)), safe_mmap_size(m), fs);
+        return 0;
+}
+
+static int map_path(const char *verb, const char *path) {
+        _cleanup_(mappingp) safe_mmap *m = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (strcmp(verb, "snapshot") == 0) {
+                r = safe_mmap_snapshot(path, SAFE_MMAP_NO_FALLBACK, &m);
+                return r < 0 ? fail(r) : report(m);
+        }
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return fail(negative_errno());
+
+        if (strcmp(verb, "map-fd") == 0)
+                r = safe_mmap_map_fd(fd, 0, &m);
+        else
+                r = safe_mmap_snapshot_fd(fd, SAFE_MMAP_NO_FALLBACK, &m);
+        if (r < 0)
+                return fail(r);
+
+        /* The proof is about the descriptor: what was mapped must be as
+         * large as the file the caller opened. */
+        if (strcmp(verb, "map-fd") == 0) {
+                struct stat st;
+
+                if (fstat(fd, &st) < 0)
+                        return fail(negative_errno());
+                if ((uint64_t) st.st_size != safe_mmap_size(m)) {
+                        fprintf(stderr, "vm-client: mapped %" PRIu64 " bytes of a %lld byte file\n",
+                                safe_mmap_size(m), (long long) st.st_size);
+                        return 1;
+                }
+        }
+
+        return report(m);
+}
+
+/* Holds a connection open without speaking, so that a daemon started with
+ * --exit-idle stays up while the caller looks at it. */
+static int hold(const char *socket_path, const char *seconds) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_close_ int fd = -EBADF;
+        unsigned n;
+
+        if (strlen(socket_path) >= sizeof(sa.sun_path) || sscanf(seconds, "%u", &n) != 1)
+                return 2;
+        memcpy(sa.sun_path, socket_path, strlen(socket_path));
+
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return fail(negative_errno());
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return fail(negative_errno());
+
+        fprintf(stderr, "vm-client: connected\n");
+        sleep(n);
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        if (argc == 3 && (strcmp(argv[1], "map-fd") == 0 ||
+                          strcmp(argv[1], "snapshot") == 0 ||
+                          strcmp(argv[1], "snapshot-fd") == 0))
+                return map_path(argv[1], argv[2]);
+        if (argc == 4 && strcmp(argv[1], "hold") == 0)
+                return hold(argv[2], argv[3]);
+
+        fprintf(stderr, "usage: vm-client map-fd|snapshot|snapshot-fd PATH\n"
+                        "       vm-client hold SOCKET SECONDS\n");
+        return 2;
+}
