@@ -1,0 +1,162 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0 OR MIT
+#
+# test-tool-daemon.sh TOOL DAEMON
+#
+# Runs the safe-mmap tool against a real safe-mmapd listening on a socket of
+# its own: status, and snapshots that must come from the daemon and not from
+# the local fallback.
+
+set -u
+
+if [ $# -ne 2 ]; then
+        echo "usage: $0 TOOL DAEMON" >&2
+        exit 1
+fi
+tool=$(readlink -f "$1")
+daemon=$(readlink -f "$2")
+
+if [ ! -x "$daemon" ]; then
+        echo "1..0 # SKIP safe-mmapd was not built"
+        exit 77
+fi
+
+failures=0
+tests=0
+
+fail() {
+        echo "not ok - $*"
+        failures=$((failures + 1))
+}
+
+pass() {
+        echo "ok - $*"
+}
+
+tmp=$(mktemp -d) || exit 1
+daemon_pid=
+cleanup() {
+        if [ -n "$daemon_pid" ]; then
+                kill "$daemon_pid" 2>/dev/null
+                wait "$daemon_pid" 2>/dev/null
+        fi
+        rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+run() {
+        local name=$1 expected=$2 status
+        shift 2
+        tests=$((tests + 1))
+        "$@" >"$tmp/out" 2>"$tmp/err"
+        status=$?
+        if [ "$status" -ne "$expected" ]; then
+                fail "$name: exit status $status, expected $expected"
+                sed 's/^/#   stderr: /' "$tmp/err"
+                return 1
+        fi
+        return 0
+}
+
+expect_grep() {
+        local name=$1 file=$2 pattern=$3
+        if ! grep -qE -- "$pattern" "$file"; then
+                fail "$name: no line matching '$pattern' in $(basename "$file"):"
+                sed 's/^/#   /' "$file"
+                return 1
+        fi
+        return 0
+}
+
+expect_no_grep() {
+        local name=$1 file=$2 pattern=$3
+        if grep -qE -- "$pattern" "$file"; then
+                fail "$name: unexpected line matching '$pattern' in $(basename "$file"):"
+                sed 's/^/#   /' "$file"
+                return 1
+        fi
+        return 0
+}
+
+export SAFE_MMAP_SOCKET="$tmp/socket"
+mkdir "$tmp/policy.d"
+"$daemon" --listen "$SAFE_MMAP_SOCKET" --policy-dir "$tmp/policy.d" 2>"$tmp/daemon.log" &
+daemon_pid=$!
+
+# The socket appears once the daemon listens.
+for _ in $(seq 100); do
+        [ -S "$SAFE_MMAP_SOCKET" ] && break
+        kill -0 "$daemon_pid" 2>/dev/null || break
+        sleep 0.1
+done
+if [ ! -S "$SAFE_MMAP_SOCKET" ]; then
+        echo "not ok - safe-mmapd did not start listening:"
+        sed 's/^/#   /' "$tmp/daemon.log"
+        exit 1
+fi
+
+head -c 200000 /dev/urandom >"$tmp/random"
+printf 'foobar' >"$tmp/foobar"
+mkfifo "$tmp/fifo"
+
+run "status" 0 "$tool" status &&
+        expect_grep "status" "$tmp/out" "^socket: +$tmp/socket\$" &&
+        expect_grep "status" "$tmp/out" '^connections: +[0-9]+$' &&
+        expect_grep "status" "$tmp/out" '^served: +[0-9]+$' &&
+        expect_grep "status" "$tmp/out" '^bytes held: +[0-9]+ bytes' &&
+        expect_grep "status" "$tmp/out" '^cache entries: +[0-9]+$' &&
+        expect_grep "status" "$tmp/out" '^uptime: +([0-9]+(d|h|min) )*[0-9]+s$' &&
+        pass "status of a running daemon"
+
+run "cat --no-fallback" 0 "$tool" cat --no-fallback "$tmp/random" &&
+        if cmp -s "$tmp/out" "$tmp/random"; then
+                pass "cat --no-fallback writes the daemon's snapshot of the file"
+        else
+                fail "cat --no-fallback: output differs from the file"
+        fi
+
+run "snapshot --no-fallback" 0 "$tool" snapshot --no-fallback "$tmp/foobar" &&
+        expect_grep "snapshot --no-fallback" "$tmp/out" '^  kind: +sealed-memfd$' &&
+        expect_grep "snapshot --no-fallback" "$tmp/out" '^  seals: +.*shrink' &&
+        expect_grep "snapshot --no-fallback" "$tmp/out" '^  seals: +.*grow' &&
+        expect_grep "snapshot --no-fallback" "$tmp/out" '^  seals: +.*[^-]write' &&
+        expect_grep "snapshot --no-fallback" "$tmp/out" '^  access: +read-only$' &&
+        expect_grep "snapshot --no-fallback" "$tmp/out" '^  file: +/memfd:' &&
+        expect_no_grep "snapshot --no-fallback" "$tmp/out" '^  file: +/memfd:safe-mmap-local ' &&
+        expect_grep "snapshot --no-fallback" "$tmp/out" '^  fnv1a-64: +85944171f73967e8$' &&
+        pass "snapshot --no-fallback shows a sealed, read-only memfd made by the daemon"
+
+run "cat directory" 1 "$tool" cat --no-fallback "$tmp" &&
+        expect_grep "cat directory" "$tmp/err" "^safe-mmap: $tmp: Is a directory\$" &&
+        pass "cat --no-fallback of a directory"
+
+run "cat fifo" 1 timeout 20 "$tool" cat --no-fallback "$tmp/fifo" &&
+        expect_grep "cat fifo" "$tmp/err" "^safe-mmap: $tmp/fifo: not a regular file\$" &&
+        pass "cat --no-fallback of a FIFO fails without blocking"
+
+run "status served" 0 "$tool" status &&
+        expect_grep "status served" "$tmp/out" '^served: +[1-9][0-9]*$' &&
+        pass "status counts the snapshots served"
+
+# Once the daemon is gone, status says so.
+kill "$daemon_pid"
+wait "$daemon_pid"
+status=$?
+daemon_pid=
+tests=$((tests + 1))
+if [ "$status" -eq 0 ]; then
+        pass "safe-mmapd exits 0 on SIGTERM"
+else
+        fail "safe-mmapd exited with $status on SIGTERM"
+fi
+
+run "status without daemon" 1 "$tool" status &&
+        expect_grep "status without daemon" "$tmp/err" "^safe-mmap: no daemon answers at $tmp/socket" &&
+        pass "status after the daemon stopped"
+
+run "cat --no-fallback without daemon" 1 "$tool" cat --no-fallback "$tmp/foobar" &&
+        expect_grep "cat --no-fallback without daemon" "$tmp/err" "^safe-mmap: $tmp/foobar: no daemon answers at $tmp/socket" &&
+        pass "cat --no-fallback after the daemon stopped"
+
+echo "# $tests tests, $failures failed"
+[ "$failures" -eq 0 ]
