@@ -78,8 +78,12 @@ int resolve_fd(int client_fd, int *ret_fd, struct statx *ret_stx) {
 int resolve_path(int root_fd, const char *relative, uint64_t resolve_flags, int *ret_fd, struct statx *ret_stx) {
         _cleanup_close_ int fd = -EBADF;
         struct open_how how = {
-                /* O_PATH: nothing is opened for real before its type is known. */
-                .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+                /*
+                 * O_PATH: nothing is opened for real before its type is known.
+                 * A final symlink is followed, under the same RESOLVE_BENEATH
+                 * rules as any other (NoSymlinks= refuses them all).
+                 */
+                .flags = O_PATH | O_CLOEXEC,
                 .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | resolve_flags,
         };
 

@@ -25,7 +25,8 @@ int resolve_fd(int client_fd, int *ret_fd, struct statx *ret_stx);
 /*
  * Opens @relative (may be empty: the root itself) beneath @root_fd with
  * openat2() RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS plus @resolve_flags.
- * Escapes give -EXDEV or -ELOOP, a final symlink -ELOOP; type checks as
+ * Escapes give -EXDEV or -ELOOP; symlinks that stay beneath the root are
+ * followed unless @resolve_flags has RESOLVE_NO_SYMLINKS; type checks as
  * resolve_fd().
  */
 int resolve_path(int root_fd, const char *relative, uint64_t resolve_flags, int *ret_fd, struct statx *ret_stx);

@@ -50,7 +50,7 @@ static const char *const allowed[] = {
 static const char *const allowed_sanitizer[] = {
         "ptrace", "wait4", "waitid", "prctl", "sched_getaffinity", "mincore", "process_vm_readv",
         "getcwd", "ioctl", "kill", "tkill", "execve", "vfork", "fork", "dup2", "pipe", "setsid",
-        "times", "getrusage", "sysinfo", "pause",
+        "times", "getrusage", "sysinfo", "pause", "getdents", "arch_prctl",
 };
 #endif
 
