@@ -19,8 +19,6 @@
 #include "macro.h"
 #include "policy.h"
 
-/* Lines of a policy file: inih's fixed line buffer; anything longer is an error, not a split line. */
-#define POLICY_LINE_MAX 4200
 #define POLICY_FILES_MAX 1024u
 #define POLICY_IDS_MAX 4096u
 
@@ -118,6 +116,7 @@ static char *policy_reader(char *str, int num, void *stream) {
                 return NULL;
         st->line++;
 
+        /* inih's line buffer is small and fixed; a longer line is an error, never two lines. */
         len = strlen(str);
         if (len > 0 && str[len - 1] != '\n' && !feof(st->f)) {
                 int c;
