@@ -330,6 +330,13 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         sigaddset(&mask, SIGHUP);
         (void) sigprocmask(SIG_BLOCK, &mask, NULL);
         (void) signal(SIGPIPE, SIG_IGN);
+        /*
+         * Taking a lease makes the daemon the owner of the file for SIGIO,
+         * which the kernel sends when somebody breaks the lease (a writer
+         * opening the file during a copy). Its default action is to kill; the
+         * copy notices the break through F_GETLEASE instead.
+         */
+        (void) signal(SIGIO, SIG_IGN);
 
         r = sd_event_new(&m->event);
         if (r < 0)
