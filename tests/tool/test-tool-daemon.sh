@@ -79,7 +79,16 @@ expect_no_grep() {
 }
 
 export SAFE_MMAP_SOCKET="$tmp/socket"
-mkdir "$tmp/policy.d"
+mkdir "$tmp/policy.d" "$tmp/granted"
+# Files only root may read; user nobody is granted one directory of them.
+printf 'granted' >"$tmp/granted/secret"
+printf 'denied' >"$tmp/secret"
+chmod 0600 "$tmp/granted/secret" "$tmp/secret"
+cat >"$tmp/policy.d/test.conf" <<EOF
+[Grant]
+Path=$tmp/granted
+Users=65534
+EOF
 "$daemon" --listen "$SAFE_MMAP_SOCKET" --policy-dir "$tmp/policy.d" 2>"$tmp/daemon.log" &
 daemon_pid=$!
 
@@ -133,6 +142,25 @@ run "cat directory" 1 "$tool" cat --no-fallback "$tmp" &&
 run "cat fifo" 1 timeout 20 "$tool" cat --no-fallback "$tmp/fifo" &&
         expect_grep "cat fifo" "$tmp/err" "^safe-mmap: $tmp/fifo: not a regular file\$" &&
         pass "cat --no-fallback of a FIFO fails without blocking"
+
+# The tool reaches files through the daemon's grants when its own open is denied.
+as_nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
+        echo "ok - cat through a policy grant # SKIP needs root and setpriv to drop to nobody"
+elif ! chmod 0755 "$tmp" || ! "${as_nobody[@]}" "$tool" --version >/dev/null 2>&1; then
+        echo "ok - cat through a policy grant # SKIP user nobody cannot run the built tool here"
+else
+        run "cat granted" 0 "${as_nobody[@]}" "$tool" cat --no-fallback "$tmp/granted/secret" &&
+                if [ "$(cat "$tmp/out")" = "granted" ]; then
+                        pass "cat of a file the caller may not open, through a grant for its uid"
+                else
+                        fail "cat granted: got '$(cat "$tmp/out")'"
+                fi
+        run "cat not granted" 1 "${as_nobody[@]}" "$tool" cat "$tmp/secret" &&
+                expect_grep "cat not granted" "$tmp/err" "^safe-mmap: $tmp/secret: Permission denied\$" &&
+                pass "cat of a file neither the caller nor a grant allows"
+        chmod 0700 "$tmp"
+fi
 
 run "status served" 0 "$tool" status &&
         expect_grep "status served" "$tmp/out" '^served: +[1-9][0-9]*$' &&
