@@ -168,11 +168,15 @@ static int on_accept(sd_event_source *s, int lfd, uint32_t revents, void *userda
         fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) {
                 if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                        log_errno(LOG_WARNING, negative_errno(), "Cannot accept, pausing: %m");
+                        /* One line per episode, not one per pause. */
+                        if (!m->accept_starved)
+                                log_errno(LOG_WARNING, negative_errno(), "Cannot accept, pausing: %m");
+                        m->accept_starved = true;
                         manager_accept_pause(m, true);
                 }
                 return 0;
         }
+        m->accept_starved = false;
         /* Identity comes from the kernel only, as of connect(); never from NSS or the client. */
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
                 log_errno(LOG_WARNING, negative_errno(), "Cannot get peer credentials: %m");

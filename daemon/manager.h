@@ -43,6 +43,7 @@ typedef struct Manager {
         unsigned n_listen;
         bool own_socket;                /* --listen: ours to unlink at exit */
         sd_event_source *resume_accept; /* accepting paused after EMFILE */
+        bool accept_starved;
 
         sd_event_source *exit_idle;
         sd_event_source *gc_timer;
