@@ -21,7 +21,7 @@ Account *account_get(AccountTable *t, uid_t uid) {
         return a;
 }
 
-static void account_release_unused(Account *a) {
+void account_release_unused(Account *a) {
         static bool warned;
 
         for (Holder **h = &a->holders; *h;) {

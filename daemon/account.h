@@ -47,6 +47,9 @@ Account *account_get(AccountTable *t, uid_t uid);
  */
 int account_charge(Account *a, Snapshot *s, uint64_t max_bytes);
 
+/* Releases the snapshots of @a that nobody holds any more. */
+void account_release_unused(Account *a);
+
 /* Releases snapshots nobody holds any more and frees idle accounts. */
 void account_table_gc(AccountTable *t);
 void account_table_clear(AccountTable *t);

@@ -6,6 +6,8 @@
 #include "cache.h"
 
 #define CACHE_BUCKETS 1024u
+/* Each entry pins a descriptor; many tiny files must not exhaust them. */
+#define CACHE_ENTRIES_MAX 1024u
 
 struct Cache {
         pthread_mutex_t lock;
@@ -126,7 +128,7 @@ Snapshot *cache_insert(Cache *c, Snapshot *s) {
                 pthread_mutex_unlock(&c->lock);
                 return existing;
         }
-        while (c->lru_tail && c->used + s->cost > c->budget)
+        while (c->lru_tail && (c->used + s->cost > c->budget || c->n_entries >= CACHE_ENTRIES_MAX))
                 cache_remove(c, c->lru_tail);
 
         s->hash_next = c->buckets[bucket_of(&s->key)];

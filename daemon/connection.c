@@ -346,6 +346,8 @@ Connection *connection_free(Connection *c) {
                 c->next->prev = c->prev;
         m->n_connections--;
         c->account->n_connections--;
+        /* A client that goes away usually lets go of its snapshots at the same time. */
+        account_release_unused(c->account);
         free(c->groups);
         free(c);
         manager_connection_gone(m);
