@@ -169,8 +169,11 @@ int safe_mmap_kind(const safe_mmap *m);
  * @m: a mapping
  *
  * The descriptor is owned by @m and closed by safe_mmap_free(); it is
- * close-on-exec and read-only. dup() it to keep it (for example to pass
- * a verified snapshot to another process).
+ * close-on-exec. For a snapshot it is a read-only open file description of
+ * its own. For safe_mmap_map_fd() and safe_mmap_map_fd_unsafe() it is a
+ * duplicate of the caller's descriptor and shares its open file description
+ * (access mode and file offset: use pread()). dup() it to keep it (for
+ * example to pass a verified snapshot to another process).
  *
  * Return: the descriptor; -EINVAL if @m is NULL.
  */
