@@ -512,6 +512,47 @@ START_TEST(test_never_prints) {
 }
 END_TEST
 
+/* Virtual memory in use now, in bytes. */
+static uint64_t vm_size(void) {
+        FILE *f = fopen("/proc/self/status", "re");
+        char line[256];
+        uint64_t kb = 0;
+
+        ck_assert_ptr_nonnull(f);
+        while (fgets(line, sizeof(line), f))
+                if (sscanf(line, "VmSize: %" SCNu64 " kB", &kb) == 1)
+                        break;
+        fclose(f);
+        ck_assert_uint_gt(kb, 0);
+        return kb * 1024;
+}
+
+START_TEST(test_enomem) {
+        uint64_t big = UINT64_C(1) << 30;
+        int memfd = memfd_new(MFD_ALLOW_SEALING, NULL, (size_t) big, SEALS_IMMUTABLE);
+        int disk = disk_file_new(NULL, (size_t) big, O_RDONLY);
+        struct rlimit saved, rl;
+        safe_mmap *m;
+
+        /* Room for the test's own allocations, not for a 1 GiB mapping: mmap() fails with
+         * ENOMEM after the proof, and that path must give back the duplicate too. */
+        ck_assert_int_eq(getrlimit(RLIMIT_AS, &saved), 0);
+        rl = saved;
+        rl.rlim_cur = (rlim_t) (vm_size() + (UINT64_C(64) << 20));
+        ck_assert_int_eq(setrlimit(RLIMIT_AS, &rl), 0);
+        expect_map_fd(memfd, 0, -ENOMEM);
+        expect_map_fd(memfd, SAFE_MMAP_POPULATE, -ENOMEM);
+        expect_map_fd_unsafe(disk, 0, 0, 0, -ENOMEM);
+        ck_assert_int_eq(setrlimit(RLIMIT_AS, &saved), 0);
+
+        m = expect_map_fd(memfd, 0, 0);
+        ck_assert_uint_eq(safe_mmap_size(m), big);
+        mapping_release(m);
+        close(disk);
+        close(memfd);
+}
+END_TEST
+
 int main(int argc, char **argv) {
         Suite *s = suite_create("unit");
         TCase *tc;
@@ -536,6 +577,7 @@ int main(int argc, char **argv) {
 
         tc = tcase_create("environment");
         tcase_add_test(tc, test_emfile);
+        tcase_add_test(tc, test_enomem);
         tcase_add_test(tc, test_threads);
         tcase_add_test(tc, test_never_prints);
         suite_add_tcase(s, tc);

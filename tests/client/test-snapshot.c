@@ -566,6 +566,64 @@ START_TEST(test_torn) {
 }
 END_TEST
 
+/* What a stable pseudo file holds, read here with read(). */
+static size_t pseudo_read(const char *path, char *buf, size_t size) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        size_t n = 0;
+
+        ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+        for (;;) {
+                ssize_t k = read(fd, buf + n, size - n);
+
+                ck_assert_int_ge(k, 0);
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+                ck_assert_uint_lt(n, size);
+        }
+        close(fd);
+        return n;
+}
+
+/*
+ * st_size 0, content of a known length: /proc/version can be spliced (sendfile)
+ * while /proc/self/cmdline cannot (read only); each takes its own copy path.
+ * The limit holds exactly at the content's length on both.
+ */
+START_TEST(test_pseudo_files) {
+        static const char *const paths[] = { "/proc/version", "/proc/self/cmdline" };
+        const char *path = paths[_i];
+        char want[8192], limit[32];
+        size_t n = pseudo_read(path, want, sizeof(want));
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        safe_mmap *m;
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_uint_gt(n, 1);
+        m = expect_snapshot(path, SAFE_MMAP_NO_DAEMON, 0);
+        assert_snapshot(m, want, n);
+        mapping_release(m);
+
+        ck_assert_int_eq(lseek(fd, 1, SEEK_SET), 1);
+        m = expect_snapshot_fd(fd, SAFE_MMAP_NO_DAEMON, 0);
+        ck_assert_int_eq(lseek(fd, 0, SEEK_CUR), 1);
+        assert_snapshot(m, want, n);
+        mapping_release(m);
+
+        snprintf(limit, sizeof(limit), "%zu", n);
+        ck_assert_int_eq(setenv("SAFE_MMAP_SIZE_MAX", limit, 1), 0);
+        m = expect_snapshot(path, SAFE_MMAP_NO_DAEMON, 0);
+        assert_snapshot(m, want, n);
+        mapping_release(m);
+        snprintf(limit, sizeof(limit), "%zu", n - 1);
+        ck_assert_int_eq(setenv("SAFE_MMAP_SIZE_MAX", limit, 1), 0);
+        expect_snapshot(path, SAFE_MMAP_NO_DAEMON, -EFBIG);
+        expect_snapshot_fd(fd, SAFE_MMAP_NO_DAEMON, -EFBIG);
+        ck_assert_int_eq(unsetenv("SAFE_MMAP_SIZE_MAX"), 0);
+        close(fd);
+}
+END_TEST
+
 int main(int argc, char **argv) {
         Suite *s = suite_create("unit");
         TCase *tc;
@@ -584,6 +642,7 @@ int main(int argc, char **argv) {
         tcase_add_test(tc, test_snapshot_of_sealed_memfd);
         tcase_add_loop_test(tc, test_empty_file, 0, N_LOCAL_FLAGS);
         tcase_add_loop_test(tc, test_procfs, 0, N_LOCAL_FLAGS);
+        tcase_add_loop_test(tc, test_pseudo_files, 0, 2);
         tcase_add_loop_test(tc, test_offset_untouched, 0, N_LOCAL_FLAGS);
         tcase_add_loop_test(tc, test_sparse, 0, N_LOCAL_FLAGS);
         suite_add_tcase(s, tc);
