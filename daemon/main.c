@@ -138,7 +138,7 @@ int main(int argc, char *argv[]) {
                 log_errno(LOG_ERR, r, "Failed to start: %m");
                 return EXIT_FAILURE;
         }
-        r = sandbox_apply();
+        r = sandbox_apply(config.listen_path);
         if (r >= 0)
                 r = manager_run(m);
         manager_free(m);
