@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "macro.h"
+#include "raw-client.h"
+
+/* A slow, shared machine running a sanitizer build: give start-up time. */
+#define START_TIMEOUT_USEC (30u * 1000u * 1000u)
+#define STOP_TIMEOUT_USEC (10u * 1000u * 1000u)
+#define LOG_TAIL_BYTES 8192
+
+uint64_t harness_now_usec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static char *xasprintf(const char *fmt, ...) _printf_(1, 2);
+static char *xasprintf(const char *fmt, ...) {
+        va_list ap;
+        char *s;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                abort();
+        return s;
+}
+
+char *harness_path(const Harness *h, const char *name) {
+        return xasprintf("%s/%s", h->dir, name);
+}
+
+int harness_setup(Harness *h) {
+        char template[] = "/tmp/safe-mmap-itest.XXXXXX";
+
+        *h = (Harness) {};
+        if (!mkdtemp(template))
+                return negative_errno();
+        /* The socket must be reachable by the unprivileged clients of the root suite. */
+        if (chmod(template, 0755) < 0)
+                return negative_errno();
+        h->dir = strdup(template);
+        if (!h->dir)
+                return -ENOMEM;
+        h->socket_path = harness_path(h, "socket");
+        h->policy_dir = harness_path(h, "policy.d");
+        h->log_path = harness_path(h, "daemon.log");
+        if (mkdir(h->policy_dir, 0755) < 0)
+                return negative_errno();
+        if (setenv("SAFE_MMAP_SOCKET", h->socket_path, 1) < 0)
+                return negative_errno();
+        return 0;
+}
+
+int harness_write_file(const char *path, unsigned mode, const void *data, size_t size) {
+        _cleanup_close_ int fd = -EBADF;
+        const uint8_t *p = data;
+
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+        if (fd < 0)
+                return negative_errno();
+        if (fchmod(fd, mode) < 0)
+                return negative_errno();
+        while (size > 0) {
+                ssize_t n = write(fd, p, size);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                p += n;
+                size -= (size_t) n;
+        }
+        return 0;
+}
+
+int harness_fill_file(const char *path, unsigned mode, uint8_t byte, size_t size) {
+        _cleanup_free_ void *buf = NULL;
+
+        buf = malloc(size ? size : 1);
+        if (!buf)
+                return -ENOMEM;
+        memset(buf, byte, size);
+        return harness_write_file(path, mode, buf, size);
+}
+
+int harness_write_policy(Harness *h, const char *name, const char *text) {
+        _cleanup_free_ char *p = NULL;
+
+        p = xasprintf("%s/%s", h->policy_dir, name);
+        return harness_write_file(p, 0644, text, strlen(text));
+}
+
+bool harness_have_program(const char *name) {
+        const char *path = getenv("PATH");
+        _cleanup_free_ char *copy = NULL;
+        char *saveptr = NULL;
+
+        if (!path)
+                path = "/usr/local/bin:/usr/bin:/bin";
+        copy = strdup(path);
+        if (!copy)
+                return false;
+        for (char *d = strtok_r(copy, ":", &saveptr); d; d = strtok_r(NULL, ":", &saveptr)) {
+                _cleanup_free_ char *p = xasprintf("%s/%s", d, name);
+                if (access(p, X_OK) == 0)
+                        return true;
+        }
+        return false;
+}
+
+static const char *daemon_binary(void) {
+        static char buf[PATH_MAX];
+        const char *e = getenv("SAFE_MMAPD");
+
+        if (e && *e)
+                return e;
+        e = getenv("SAFE_MMAP_BUILD_ROOT");
+        if (!e)
+                return NULL;
+        snprintf(buf, sizeof(buf), "%s/daemon/safe-mmapd", e);
+        return buf;
+}
+
+static _noreturn_ void child_exec(const Harness *h, pid_t parent, const char *const *argv) {
+        int fd;
+
+        /* The daemon must not outlive a test that failed half-way. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                _exit(127);
+
+        fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || dup2(fd, STDIN_FILENO) < 0)
+                _exit(127);
+        fd = open(h->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
+                _exit(127);
+        /* Nothing of the test process (Check's pipes, open test files) leaks into the daemon. */
+        if (close_range(3, ~0u, 0) < 0)
+                _exit(127);
+
+        sigset_t all;
+        sigemptyset(&all);
+        (void) sigprocmask(SIG_SETMASK, &all, NULL);
+        (void) signal(SIGPIPE, SIG_DFL);
+
+        execvp(argv[0], (char *const *) argv);
+        fprintf(stderr, "exec %s: %m\n", argv[0]);
+        _exit(127);
+}
+
+static int wait_ready(Harness *h, HarnessMode mode) {
+        uint64_t deadline = harness_now_usec() + START_TIMEOUT_USEC;
+
+        for (;;) {
+                _cleanup_close_ int sock = -EBADF;
+                int status, r;
+
+                if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
+                        h->pid = 0;
+                        return -ECHILD;
+                }
+                if (harness_now_usec() > deadline)
+                        return -ETIMEDOUT;
+
+                r = raw_connect(h->socket_path, &sock);
+                if (r >= 0) {
+                        ProtoReply reply;
+
+                        if (mode == HARNESS_LISTEN)
+                                return 0;
+                        /* The first connection makes systemd-socket-activate exec the daemon. */
+                        r = raw_status(sock, 30000, &reply);
+                        if (r >= 0 && reply.status == 0)
+                                return 0;
+                }
+                (void) usleep(20 * 1000);
+        }
+}
+
+int harness_start(Harness *h, HarnessMode mode, const char *const *args) {
+        const char *argv[64];
+        size_t n = 0;
+        const char *daemon = daemon_binary();
+        pid_t parent = getpid(), pid;
+        int r;
+
+        if (!daemon || access(daemon, X_OK) < 0)
+                return -ENOENT;
+        if (mode == HARNESS_ACTIVATION) {
+                if (!harness_have_program("systemd-socket-activate"))
+                        return -ENOENT;
+                argv[n++] = "systemd-socket-activate";
+                argv[n++] = "--seqpacket";
+                argv[n++] = "-l";
+                argv[n++] = h->socket_path;
+                argv[n++] = daemon;
+        } else {
+                argv[n++] = daemon;
+                argv[n++] = "--listen";
+                argv[n++] = h->socket_path;
+        }
+        argv[n++] = "--policy-dir";
+        argv[n++] = h->policy_dir;
+        for (size_t i = 0; args && args[i]; i++) {
+                if (n + 2 > ELEMENTSOF(argv))
+                        return -E2BIG;
+                argv[n++] = args[i];
+        }
+        argv[n] = NULL;
+
+        pid = fork();
+        if (pid < 0)
+                return negative_errno();
+        if (pid == 0)
+                child_exec(h, parent, argv);
+        h->pid = pid;
+
+        r = wait_ready(h, mode);
+        if (r < 0)
+                (void) harness_kill(h);
+        return r;
+}
+
+/* Reaps the daemon within @timeout_usec; returns its exit status (128 + signal) or -ETIMEDOUT. */
+static int reap(Harness *h, uint64_t timeout_usec) {
+        uint64_t deadline = harness_now_usec() + timeout_usec;
+
+        for (;;) {
+                int status;
+                pid_t p = waitpid(h->pid, &status, WNOHANG);
+
+                if (p == h->pid) {
+                        h->pid = 0;
+                        if (WIFEXITED(status))
+                                return WEXITSTATUS(status);
+                        return 128 + WTERMSIG(status);
+                }
+                if (p < 0)
+                        return negative_errno();
+                if (harness_now_usec() > deadline)
+                        return -ETIMEDOUT;
+                (void) usleep(10 * 1000);
+        }
+}
+
+int harness_stop(Harness *h) {
+        int r;
+
+        if (h->pid <= 0)
+                return -ESRCH;
+        if (kill(h->pid, SIGTERM) < 0)
+                return negative_errno();
+        r = reap(h, STOP_TIMEOUT_USEC);
+        if (r == -ETIMEDOUT) {
+                (void) harness_kill(h);
+                return -ETIMEDOUT;
+        }
+        return r;
+}
+
+int harness_kill(Harness *h) {
+        if (h->pid <= 0)
+                return -ESRCH;
+        if (kill(h->pid, SIGKILL) < 0)
+                return negative_errno();
+        return reap(h, STOP_TIMEOUT_USEC);
+}
+
+static void dump_log_tail(const Harness *h) {
+        _cleanup_close_ int fd = -EBADF;
+        char buf[LOG_TAIL_BYTES];
+        struct stat st;
+        ssize_t n;
+
+        fd = open(h->log_path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &st) < 0 || st.st_size == 0)
+                return;
+        if (st.st_size > LOG_TAIL_BYTES)
+                (void) lseek(fd, st.st_size - LOG_TAIL_BYTES, SEEK_SET);
+        n = read(fd, buf, sizeof(buf));
+        if (n <= 0)
+                return;
+        fprintf(stderr, "---- safe-mmapd log%s ----\n%.*s---- end of log ----\n",
+                st.st_size > LOG_TAIL_BYTES ? " (tail)" : "", (int) n, buf);
+}
+
+static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+        (void) remove(path);
+        return 0;
+}
+
+void harness_teardown(Harness *h) {
+        if (h->pid > 0)
+                (void) harness_kill(h);
+        if (h->dir) {
+                dump_log_tail(h);
+                (void) nftw(h->dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+        }
+        free(h->dir);
+        free(h->socket_path);
+        free(h->policy_dir);
+        free(h->log_path);
+        *h = (Harness) {};
+}
+
+int harness_fd_count(const Harness *h) {
+        char path[64];
+        DIR *d;
+        struct dirent *de;
+        int n = 0;
+
+        snprintf(path, sizeof(path), "/proc/%d/fd", (int) h->pid);
+        d = opendir(path);
+        if (!d)
+                return negative_errno();
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.')
+                        n++;
+        closedir(d);
+        return n;
+}
+
+int harness_wait_fd_count(const Harness *h, int max, int timeout_ms) {
+        uint64_t deadline = harness_now_usec() + (uint64_t) timeout_ms * 1000u;
+        int n;
+
+        for (;;) {
+                n = harness_fd_count(h);
+                if (n <= max || harness_now_usec() > deadline)
+                        return n;
+                (void) usleep(20 * 1000);
+        }
+}
+
+long harness_rss_kib(const Harness *h) {
+        char path[64], line[256];
+        FILE *f;
+        long kib = -ENODATA;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) h->pid);
+        f = fopen(path, "re");
+        if (!f)
+                return negative_errno();
+        while (fgets(line, sizeof(line), f))
+                if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+                        break;
+        fclose(f);
+        return kib;
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+#pragma once
+
+/*
+ * Runs the real safe-mmapd for one test: a private directory (mode 0755, so
+ * that an unprivileged child can reach the socket) holding the socket, the
+ * policy directory and the daemon's log. The daemon dies with the test
+ * process (PR_SET_PDEATHSIG), so a failed assertion never leaves it behind.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef enum HarnessMode {
+        HARNESS_LISTEN,         /* safe-mmapd --listen PATH */
+        HARNESS_ACTIVATION,     /* systemd-socket-activate --seqpacket -l PATH safe-mmapd */
+} HarnessMode;
+
+typedef struct Harness {
+        pid_t pid;              /* the daemon, or 0 */
+        char *dir;
+        char *socket_path;
+        char *policy_dir;
+        char *log_path;
+} Harness;
+
+/* Creates the private directory and its empty policy directory; sets SAFE_MMAP_SOCKET. */
+int harness_setup(Harness *h);
+/* Writes policy_dir/NAME (e.g. "grant.conf") before the daemon starts. */
+int harness_write_policy(Harness *h, const char *name, const char *text);
+/*
+ * Starts the daemon with --policy-dir and the NULL-terminated @args (may be
+ * NULL) and waits until it accepts connections (activation: until it has
+ * answered a status request, which makes systemd-socket-activate exec it).
+ * Returns 0, -ENOENT if a needed program is missing, -ECHILD if the daemon
+ * died, -ETIMEDOUT.
+ */
+int harness_start(Harness *h, HarnessMode mode, const char *const *args);
+/* SIGTERM and wait: returns the exit status (128 + signal if killed), or -ETIMEDOUT (then SIGKILLed). */
+int harness_stop(Harness *h);
+/* SIGKILL and reap. */
+int harness_kill(Harness *h);
+/* Kills a running daemon, prints the tail of its log to stderr, removes the directory. */
+void harness_teardown(Harness *h);
+
+/* Descriptors the daemon holds (/proc/PID/fd), or -errno. */
+int harness_fd_count(const Harness *h);
+/* Waits up to @timeout_ms for the count to drop to @max or below; returns the last count. */
+int harness_wait_fd_count(const Harness *h, int max, int timeout_ms);
+/* VmRSS in KiB (/proc/PID/status), or -errno. */
+long harness_rss_kib(const Harness *h);
+
+/* DIR/NAME, malloc'ed (aborts on OOM: tests only). */
+char *harness_path(const Harness *h, const char *name);
+/* Creates (truncates) @path with @mode and writes @size bytes of @data. */
+int harness_write_file(const char *path, unsigned mode, const void *data, size_t size);
+/* Creates @path of @size bytes all equal to @byte. */
+int harness_fill_file(const char *path, unsigned mode, uint8_t byte, size_t size);
+/* CLOCK_MONOTONIC in microseconds. */
+uint64_t harness_now_usec(void);
+/* Whether an executable named @name is on $PATH. */
+bool harness_have_program(const char *name);
