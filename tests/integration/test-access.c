@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+/*
+ * Who may read what, asked of a root daemon by a client running as nobody.
+ * A file nobody opens itself is served through its own descriptor; a file it
+ * cannot open is served only under a grant for its uid or one of its groups,
+ * and never through a symlink or `..` that leads out of the granted tree.
+ * Files that are not regular (FIFO, directory, device) are refused at once,
+ * never waited on.
+ */
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "macro.h"
+#include "raw-client.h"
+#include "run-as.h"
+#include "safe-mmap.h"
+
+#define REQUIRED_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+#define GRANT_GID ((gid_t) 4242)
+/* Refusals must come at once; a daemon that waits on a FIFO takes the full transport timeout. */
+#define FAST_USEC (1000u * 1000u)
+
+static Harness h;
+
+static const char content[] = "granted bytes\n";
+
+static char *P(const char *name) {
+        return harness_path(&h, name);
+}
+
+static void make_file(const char *name, unsigned mode) {
+        _cleanup_free_ char *p = P(name);
+
+        ck_assert_int_eq(harness_write_file(p, mode, content, sizeof(content) - 1), 0);
+}
+
+static void make_dir(const char *name, unsigned mode) {
+        _cleanup_free_ char *p = P(name);
+
+        ck_assert_int_eq(mkdir(p, mode), 0);
+        ck_assert_int_eq(chmod(p, mode), 0);
+}
+
+static void make_symlink(const char *target, const char *name) {
+        _cleanup_free_ char *p = P(name);
+
+        ck_assert_int_eq(symlink(target, p), 0);
+}
+
+static void write_grant(const char *name, const char *path_name, const char *extra) {
+        _cleanup_free_ char *p = P(path_name), *text = NULL;
+
+        ck_assert_int_ge(asprintf(&text, "[Grant]\nPath=%s\n%s", p, extra), 0);
+        ck_assert_int_eq(harness_write_policy(&h, name, text), 0);
+}
+
+static void setup(void) {
+        _cleanup_free_ char *secret = NULL, *fifo = NULL, *dev = NULL, *pubfifo = NULL;
+
+        ck_assert_int_eq(harness_setup(&h), 0);
+
+        make_file("public", 0644);
+        make_file("secret", 0600);         /* root only, outside every grant */
+        make_file("granted-file", 0600);   /* a single-file grant */
+
+        make_dir("g", 0700);               /* a tree granted to nobody */
+        make_file("g/data", 0600);
+        make_dir("g/sub", 0700);
+        make_file("g/sub/inner", 0600);
+        secret = P("secret");
+        make_symlink(secret, "g/abs");     /* absolute: escapes */
+        make_symlink("../secret", "g/rel");/* relative: escapes */
+        make_symlink("sub/../../secret", "g/rel2");
+        make_symlink("/dev/null", "g/devnull");
+        make_symlink("sub/inner", "g/inner-link"); /* stays beneath the root */
+        fifo = P("g/fifo");
+        ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+        dev = P("g/null");
+        ck_assert_int_eq(mknod(dev, S_IFCHR | 0600, makedev(1, 3)), 0);
+
+        make_dir("nosym", 0700);           /* granted with NoSymlinks=yes */
+        make_file("nosym/data", 0600);
+        make_symlink("data", "nosym/link");
+
+        make_dir("grp", 0700);             /* granted to a group only */
+        make_file("grp/data", 0600);
+
+        make_dir("rootonly", 0700);        /* granted to root only */
+        make_file("rootonly/data", 0600);
+
+        make_dir("pub", 0755);             /* things nobody may open itself */
+        pubfifo = P("pub/fifo");
+        ck_assert_int_eq(mkfifo(pubfifo, 0666), 0);
+        ck_assert_int_eq(chmod(pubfifo, 0666), 0);
+
+        /* One grant per file: a policy file the daemon rejects takes down only its own test. */
+        write_grant("10-file.conf", "granted-file", "Users=nobody\n");
+        write_grant("20-tree.conf", "g", "Users=65534\n");
+        write_grant("30-nosym.conf", "nosym", "Users=nobody\nNoSymlinks=yes\n");
+        write_grant("40-group.conf", "grp", "Groups=4242\n");
+        write_grant("50-root.conf", "rootonly", "Users=0\n");
+
+        ck_assert_int_eq(harness_start(&h, HARNESS_LISTEN, NULL), 0);
+}
+
+static void teardown(void) {
+        harness_teardown(&h);
+}
+
+static int run_as_nobody(run_as_fn fn, void *userdata) {
+        return run_as(NOBODY_UID, NOBODY_GID, NULL, 0, 60, fn, userdata);
+}
+
+/* Checks a served snapshot: status 0, sealed, read-only, the granted bytes. */
+static int check_served(const char *what, int r, const ProtoReply *reply, int fd) {
+        char buf[sizeof(content)];
+
+        if (r < 0 || reply->status != 0) {
+                fprintf(stderr, "%s: expected a snapshot, got r=%d status=%d\n",
+                        what, r, r < 0 ? 0 : reply->status);
+                safe_close(fd);
+                return -1;
+        }
+        CHILD_CHECK_INT(reply->kind, ==, PROTO_KIND_SEALED_MEMFD);
+        CHILD_CHECK_INT(reply->size, ==, sizeof(content) - 1);
+        CHILD_CHECK(fd >= 0);
+        CHILD_CHECK_INT(fcntl(fd, F_GET_SEALS) & REQUIRED_SEALS, ==, REQUIRED_SEALS);
+        CHILD_CHECK_INT(fcntl(fd, F_GETFL) & O_ACCMODE, ==, O_RDONLY);
+        CHILD_CHECK_INT(pread(fd, buf, sizeof(buf), 0), ==, sizeof(content) - 1);
+        CHILD_CHECK(memcmp(buf, content, sizeof(content) - 1) == 0);
+        safe_close(fd);
+        return 0;
+}
+
+static int path_request(const char *name, ProtoReply *ret_reply, int *ret_fd) {
+        _cleanup_free_ char *p = P(name);
+
+        return raw_oneshot_path(h.socket_path, p, 0, ret_reply, ret_fd);
+}
+
+/* A path request that must be refused with one of the listed errnos (0-terminated), fast. */
+static int check_refused_path(const char *name, const int *allowed) {
+        uint64_t t0 = harness_now_usec(), dt;
+        ProtoReply reply;
+        int fd = -EBADF, r;
+
+        r = path_request(name, &reply, &fd);
+        dt = harness_now_usec() - t0;
+        safe_close(fd);
+        if (r < 0) {
+                fprintf(stderr, "%s: request failed: %s\n", name, strerror(-r));
+                return -1;
+        }
+        for (const int *a = allowed; *a; a++)
+                if (reply.status == -*a) {
+                        if (dt >= FAST_USEC) {
+                                fprintf(stderr, "%s: refused only after %llu us\n", name,
+                                        (unsigned long long) dt);
+                                return -1;
+                        }
+                        return 0;
+                }
+        fprintf(stderr, "%s: expected refusal, got status %d (%s)\n", name, reply.status,
+                reply.status < 0 ? strerror(-reply.status) : "served");
+        return -1;
+}
+
+static int do_public_by_fd(void *userdata) {
+        _cleanup_free_ char *p = P("public");
+        _cleanup_close_ int file = -EBADF;
+        ProtoReply reply;
+        int fd = -EBADF, r;
+        safe_mmap *m = NULL;
+
+        file = open(p, O_RDONLY | O_CLOEXEC);
+        CHILD_CHECK(file >= 0);
+        r = raw_oneshot_fd(h.socket_path, file, 0, &reply, &fd);
+        CHILD_CHECK_INT(check_served("public by fd", r, &reply, fd), ==, 0);
+
+        r = safe_mmap_snapshot(p, SAFE_MMAP_NO_FALLBACK, &m);
+        CHILD_CHECK_INT(r, ==, 0);
+        CHILD_CHECK_INT(safe_mmap_size(m), ==, sizeof(content) - 1);
+        CHILD_CHECK(memcmp(safe_mmap_data(m), content, sizeof(content) - 1) == 0);
+        safe_mmap_free(m);
+        return 0;
+}
+
+START_TEST(test_nobody_own_file_by_fd) {
+        ck_assert_int_eq(run_as_nobody(do_public_by_fd, NULL), 0);
+}
+END_TEST
+
+static int do_secret_refused(void *userdata) {
+        _cleanup_free_ char *p = P("secret");
+        safe_mmap *m = NULL;
+        int r;
+
+        CHILD_CHECK(open(p, O_RDONLY | O_CLOEXEC) < 0 && errno == EACCES);
+        CHILD_CHECK_INT(check_refused_path("secret", (const int[]) { EACCES, 0 }), ==, 0);
+        r = safe_mmap_snapshot(p, SAFE_MMAP_NO_FALLBACK, &m);
+        CHILD_CHECK_INT(r, ==, -EACCES);
+        CHILD_CHECK(m == NULL);
+        /* Without NO_FALLBACK there is nothing to fall back to: the caller cannot read it. */
+        r = safe_mmap_snapshot(p, 0, &m);
+        CHILD_CHECK_INT(r, ==, -EACCES);
+        /* A grant to root is no grant to nobody. */
+        CHILD_CHECK_INT(check_refused_path("rootonly/data", (const int[]) { EACCES, 0 }), ==, 0);
+        /* Nor is a grant to a group nobody is not in. */
+        CHILD_CHECK_INT(check_refused_path("grp/data", (const int[]) { EACCES, 0 }), ==, 0);
+        return 0;
+}
+
+START_TEST(test_nobody_secret_refused) {
+        ck_assert_int_eq(run_as_nobody(do_secret_refused, NULL), 0);
+}
+END_TEST
+
+static int do_granted(void *userdata) {
+        const char *const names[] = { "granted-file", "g/data", "g/sub/inner", "g/inner-link", "nosym/data" };
+        safe_mmap *m = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                ProtoReply reply;
+                int fd = -EBADF, r;
+
+                r = path_request(names[i], &reply, &fd);
+                CHILD_CHECK_INT(check_served(names[i], r, &reply, fd), ==, 0);
+        }
+
+        _cleanup_free_ char *p = P("granted-file");
+        CHILD_CHECK_INT(safe_mmap_snapshot(p, SAFE_MMAP_NO_FALLBACK, &m), ==, 0);
+        CHILD_CHECK_INT(safe_mmap_kind(m), ==, SAFE_MMAP_SEALED_MEMFD);
+        CHILD_CHECK(memcmp(safe_mmap_data(m), content, sizeof(content) - 1) == 0);
+        safe_mmap_free(m);
+        return 0;
+}
+
+START_TEST(test_nobody_granted) {
+        ck_assert_int_eq(run_as_nobody(do_granted, NULL), 0);
+}
+END_TEST
+
+static int do_escapes(void *userdata) {
+        const int escape[] = { EXDEV, ELOOP, EACCES, 0 };
+        const char *const names[] = {
+                "g/abs", "g/rel", "g/rel2", "g/devnull",
+                "g/../secret", "g/sub/../../secret", "g/sub/../../g/../secret",
+                "g/sub/../../rootonly/data",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                CHILD_CHECK_INT(check_refused_path(names[i], escape), ==, 0);
+        /* NoSymlinks=yes refuses even a link that stays inside. */
+        CHILD_CHECK_INT(check_refused_path("nosym/link", (const int[]) { ELOOP, 0 }), ==, 0);
+        return 0;
+}
+
+START_TEST(test_nobody_escapes_refused) {
+        ck_assert_int_eq(run_as_nobody(do_escapes, NULL), 0);
+}
+END_TEST
+
+static int do_special_paths(void *userdata) {
+        CHILD_CHECK_INT(check_refused_path("g/fifo", (const int[]) { EINVAL, 0 }), ==, 0);
+        CHILD_CHECK_INT(check_refused_path("g/sub", (const int[]) { EISDIR, 0 }), ==, 0);
+        CHILD_CHECK_INT(check_refused_path("g", (const int[]) { EISDIR, 0 }), ==, 0);
+        CHILD_CHECK_INT(check_refused_path("g/null", (const int[]) { EINVAL, 0 }), ==, 0);
+        return 0;
+}
+
+START_TEST(test_nobody_special_paths_refused_fast) {
+        ck_assert_int_eq(run_as_nobody(do_special_paths, NULL), 0);
+}
+END_TEST
+
+static int check_refused_fd(const char *what, int file, int expected) {
+        uint64_t t0 = harness_now_usec(), dt;
+        ProtoReply reply;
+        int fd = -EBADF, r;
+
+        r = raw_oneshot_fd(h.socket_path, file, 0, &reply, &fd);
+        dt = harness_now_usec() - t0;
+        safe_close(fd);
+        if (r < 0 || reply.status != -expected || dt >= FAST_USEC) {
+                fprintf(stderr, "%s: expected %s within 1 s, got r=%d status=%d after %llu us\n",
+                        what, strerror(expected), r, r < 0 ? 0 : reply.status, (unsigned long long) dt);
+                return -1;
+        }
+        return 0;
+}
+
+static int do_special_fds(void *userdata) {
+        _cleanup_free_ char *fifo = P("pub/fifo"), *dir = P("pub"), *pub = P("public");
+        _cleanup_close_ int f = -EBADF, d = -EBADF, n = -EBADF, o = -EBADF, w = -EBADF;
+        int pipefd[2], sv[2];
+
+        f = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        CHILD_CHECK(f >= 0);
+        CHILD_CHECK_INT(check_refused_fd("fifo", f, EINVAL), ==, 0);
+        d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        CHILD_CHECK(d >= 0);
+        CHILD_CHECK_INT(check_refused_fd("directory", d, EISDIR), ==, 0);
+        n = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        CHILD_CHECK(n >= 0);
+        CHILD_CHECK_INT(check_refused_fd("/dev/null", n, EINVAL), ==, 0);
+        o = open(pub, O_PATH | O_CLOEXEC);
+        CHILD_CHECK(o >= 0);
+        CHILD_CHECK_INT(check_refused_fd("O_PATH", o, EBADF), ==, 0);
+        w = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        CHILD_CHECK(w >= 0);
+        CHILD_CHECK_INT(check_refused_fd("write-only", w, EBADF), ==, 0);
+
+        /* A pipe's read end with a live writer that never writes: must not block. */
+        CHILD_CHECK(pipe2(pipefd, O_CLOEXEC) == 0);
+        CHILD_CHECK_INT(check_refused_fd("pipe", pipefd[0], EINVAL), ==, 0);
+        safe_close(pipefd[0]);
+        safe_close(pipefd[1]);
+        CHILD_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+        CHILD_CHECK_INT(check_refused_fd("socket", sv[0], EINVAL), ==, 0);
+        safe_close(sv[0]);
+        safe_close(sv[1]);
+        return 0;
+}
+
+START_TEST(test_nobody_special_fds_refused_fast) {
+        ck_assert_int_eq(run_as_nobody(do_special_fds, NULL), 0);
+}
+END_TEST
+
+static int do_group(void *userdata) {
+        ProtoReply reply;
+        int fd = -EBADF, r;
+
+        r = path_request("grp/data", &reply, &fd);
+        CHILD_CHECK_INT(check_served("grp/data via group 4242", r, &reply, fd), ==, 0);
+        /* The group opens that tree only. */
+        CHILD_CHECK_INT(check_refused_path("secret", (const int[]) { EACCES, 0 }), ==, 0);
+        return 0;
+}
+
+START_TEST(test_group_grant) {
+        const gid_t groups[] = { GRANT_GID };
+
+        ck_assert_int_eq(run_as(NOBODY_UID, NOBODY_GID, groups, ELEMENTSOF(groups), 60, do_group, NULL), 0);
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("access");
+        TCase *tc = tcase_create("access");
+        SRunner *sr;
+        int failed;
+
+        if (geteuid() != 0) {
+                fprintf(stderr, "SKIP: needs root (drops to nobody, creates a device node)\n");
+                return 77;
+        }
+
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 120);
+        tcase_add_test(tc, test_nobody_own_file_by_fd);
+        tcase_add_test(tc, test_nobody_secret_refused);
+        tcase_add_test(tc, test_nobody_granted);
+        tcase_add_test(tc, test_nobody_escapes_refused);
+        tcase_add_test(tc, test_nobody_special_paths_refused_fast);
+        tcase_add_test(tc, test_nobody_special_fds_refused_fast);
+        tcase_add_test(tc, test_group_grant);
+        suite_add_tcase(s, tc);
+
+        sr = srunner_create(s);
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? 0 : 1;
+}
