@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pwd.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "client-test.h"
+#include "fake-daemon.h"
+#include "proto.h"
+
+/* The child cannot use Check assertions; any surprise ends it with this status. */
+#define FAKE_BROKEN 99
+
+static void fake_die(const char *what) {
+        fprintf(stderr, "fake daemon: %s: %s\n", what, strerror(errno));
+        _exit(FAKE_BROKEN);
+}
+
+static int fake_memfd(unsigned seals) {
+        int fd = memfd_create("fake-daemon", MFD_CLOEXEC | MFD_ALLOW_SEALING), ro;
+        char p[64];
+
+        if (fd < 0)
+                fake_die("memfd_create");
+        if (write(fd, FAKE_CONTENT, strlen(FAKE_CONTENT)) != (ssize_t) strlen(FAKE_CONTENT))
+                fake_die("write");
+        if (seals && fcntl(fd, F_ADD_SEALS, seals) < 0)
+                fake_die("F_ADD_SEALS");
+        /* As the real daemon does: a fresh read-only description. */
+        snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+        ro = open(p, O_RDONLY | O_CLOEXEC);
+        if (ro < 0)
+                fake_die("reopen");
+        close(fd);
+        return ro;
+}
+
+static int fake_disk_file(void) {
+        char t[] = "/var/tmp/safe-mmap-fake.XXXXXX";
+        int fd = mkostemp(t, O_CLOEXEC), ro;
+
+        if (fd < 0)
+                fake_die("mkostemp");
+        if (write(fd, FAKE_CONTENT, strlen(FAKE_CONTENT)) < 0)
+                fake_die("write");
+        ro = open(t, O_RDONLY | O_CLOEXEC);
+        if (ro < 0)
+                fake_die("open");
+        (void) unlink(t);
+        close(fd);
+        return ro;
+}
+
+static void fake_send(int conn, const void *buf, size_t len, const int *fds, unsigned n_fds) {
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(int) * 4)];
+        } control = {};
+        struct iovec iov = { (void *) buf, len };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+        if (n_fds > 0) {
+                struct cmsghdr *c;
+
+                mh.msg_control = control.buf;
+                mh.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
+                c = CMSG_FIRSTHDR(&mh);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+                memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
+        }
+        /* The client may have given up already (EPIPE): that is its business. */
+        (void) sendmsg(conn, &mh, MSG_NOSIGNAL);
+}
+
+static void fake_reply(int conn, enum fake_mode mode) {
+        ProtoReply reply = { .type = PROTO_REPLY_SNAPSHOT, .kind = PROTO_KIND_SEALED_MEMFD,
+                             .size = strlen(FAKE_CONTENT) };
+        uint8_t buf[PROTO_MESSAGE_MAX + 64];
+        int fds[2] = { -1, -1 }, len;
+        unsigned n_fds = 1;
+
+        switch (mode) {
+        case FAKE_GOOD:
+        case FAKE_OVERSIZED:
+                fds[0] = fake_memfd(SEALS_IMMUTABLE | F_SEAL_SEAL);
+                break;
+        case FAKE_UNSEALED:
+                fds[0] = fake_memfd(0);
+                break;
+        case FAKE_DISK_FILE:
+                fds[0] = fake_disk_file();
+                break;
+        case FAKE_WRONG_SIZE:
+                fds[0] = fake_memfd(SEALS_IMMUTABLE | F_SEAL_SEAL);
+                reply.size++;
+                break;
+        case FAKE_WRONG_KIND:
+                fds[0] = fake_memfd(SEALS_IMMUTABLE | F_SEAL_SEAL);
+                reply.kind = PROTO_KIND_FS_VERITY;
+                break;
+        case FAKE_ERROR:
+                reply = (ProtoReply) { .type = PROTO_REPLY_SNAPSHOT, .status = -FAKE_ERRNO };
+                n_fds = 0;
+                break;
+        case FAKE_ERROR_WITH_FD:
+                reply = (ProtoReply) { .type = PROTO_REPLY_SNAPSHOT, .status = -FAKE_ERRNO };
+                fds[0] = fake_memfd(SEALS_IMMUTABLE | F_SEAL_SEAL);
+                break;
+        case FAKE_NO_FD:
+                n_fds = 0;
+                break;
+        case FAKE_TWO_FDS:
+                fds[0] = fake_memfd(SEALS_IMMUTABLE | F_SEAL_SEAL);
+                fds[1] = fake_memfd(SEALS_IMMUTABLE | F_SEAL_SEAL);
+                n_fds = 2;
+                break;
+        case FAKE_GARBAGE:
+                memset(buf, 0xa5, 40);
+                fake_send(conn, buf, 40, NULL, 0);
+                return;
+        case FAKE_STATUS_REPLY:
+                reply = (ProtoReply) { .type = PROTO_REPLY_STATUS };
+                n_fds = 0;
+                break;
+        case FAKE_HANG_UP:
+        default:
+                return;
+        }
+
+        len = proto_reply_encode(&reply, buf, sizeof(buf));
+        if (len < 0) {
+                errno = -len;
+                fake_die("proto_reply_encode");
+        }
+        if (mode == FAKE_OVERSIZED) {
+                memset(buf + len, 0, 64);
+                len += 64;
+        }
+        fake_send(conn, buf, (size_t) len, fds, n_fds);
+        for (unsigned i = 0; i < 2; i++)
+                if (fds[i] >= 0)
+                        close(fds[i]);
+}
+
+static void fake_serve_one(int listener, int report, enum fake_mode mode) {
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(int) * 8)];
+        } control;
+        uint8_t buf[PROTO_MESSAGE_MAX + 1];
+        struct iovec iov = { buf, sizeof(buf) };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+                             .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+        struct fake_request info = {};
+        ProtoRequest req;
+        ssize_t n;
+        int conn;
+
+        conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+        if (conn < 0)
+                fake_die("accept4");
+        n = recvmsg(conn, &mh, MSG_CMSG_CLOEXEC);
+        if (n < 0)
+                fake_die("recvmsg");
+        if (n == 0) {
+                /* The client hung up without asking: nothing to report. */
+                close(conn);
+                return;
+        }
+
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+                int fds[8];
+                unsigned k;
+
+                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                        continue;
+                k = (unsigned) ((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+                memcpy(fds, CMSG_DATA(c), k * sizeof(int));
+                for (unsigned i = 0; i < k; i++) {
+                        if (info.n_fds == 0) {
+                                struct stat st;
+
+                                info.fd_flags = fcntl(fds[i], F_GETFL);
+                                if (fstat(fds[i], &st) == 0) {
+                                        info.dev = st.st_dev;
+                                        info.ino = st.st_ino;
+                                }
+                        }
+                        info.n_fds++;
+                        close(fds[i]);
+                }
+        }
+
+        info.decoded = proto_request_decode(buf, (size_t) n, &req);
+        if (info.decoded == 0) {
+                info.type = req.type;
+                if (req.type == PROTO_REQUEST_SNAPSHOT_PATH)
+                        snprintf(info.path, sizeof(info.path), "%.*s", (int) req.path_length, req.path);
+        }
+        if (write(report, &info, sizeof(info)) != sizeof(info))
+                fake_die("report");
+
+        fake_reply(conn, mode);
+        close(conn);
+}
+
+static int fake_listen(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+        if (fd < 0)
+                return -errno;
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+        /* Anyone may connect, as to the real socket; the client decides whom it trusts. */
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || chmod(path, 0666) < 0 || listen(fd, 16) < 0) {
+                int r = -errno;
+
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
+void fake_daemon_start(struct fake_daemon *d, enum fake_mode mode, unsigned n_conns, int as_nobody) {
+        int report[2], ready[2];
+        char *dir, ok;
+
+        /* A directory of its own that user nobody may create the socket in. */
+        dir = scratch_path("daemon");
+        ck_assert_int_eq(mkdir(dir, 0777), 0);
+        ck_assert_int_eq(chmod(dir, 0777), 0);
+        ck_assert_int_gt(asprintf(&d->socket_path, "%s/socket", dir), 0);
+        free(dir);
+
+        ck_assert_int_eq(pipe2(report, O_CLOEXEC), 0);
+        ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
+        d->pid = fork();
+        ck_assert_int_ge(d->pid, 0);
+        if (d->pid == 0) {
+                int listener;
+
+                close(report[0]);
+                close(ready[0]);
+                /* SO_PEERCRED reports who called listen(): drop before that. */
+                if (as_nobody && geteuid() == 0) {
+                        struct passwd *pw = getpwnam("nobody");
+
+                        if (setgroups(0, NULL) < 0 || setgid(pw ? pw->pw_gid : 65534) < 0 ||
+                            setuid(pw ? pw->pw_uid : 65534) < 0)
+                                fake_die("drop privileges");
+                }
+                listener = fake_listen(d->socket_path);
+                if (listener < 0) {
+                        errno = -listener;
+                        fake_die("listen");
+                }
+                if (write(ready[1], "R", 1) != 1)
+                        fake_die("ready");
+                close(ready[1]);
+                for (unsigned i = 0; i < n_conns; i++)
+                        fake_serve_one(listener, report[1], mode);
+                _exit(0);
+        }
+        close(report[1]);
+        close(ready[1]);
+        ck_assert_msg(read(ready[0], &ok, 1) == 1, "the fake daemon did not start");
+        close(ready[0]);
+        d->report_fd = report[0];
+}
+
+int fake_daemon_next(struct fake_daemon *d, struct fake_request *ret) {
+        struct pollfd p = { .fd = d->report_fd, .events = POLLIN };
+
+        /* The report is written before the reply, so a request the library made is there
+         * by the time the library returns; the wait only bounds "no request at all". */
+        if (poll(&p, 1, 300) <= 0)
+                return -ENODATA;
+        if (read(d->report_fd, ret, sizeof(*ret)) != sizeof(*ret))
+                return -ENODATA;
+        return 0;
+}
+
+void fake_daemon_stop(struct fake_daemon *d) {
+        int status;
+
+        (void) kill(d->pid, SIGKILL);
+        ck_assert_int_eq(waitpid(d->pid, &status, 0), d->pid);
+        ck_assert_msg(!WIFEXITED(status) || WEXITSTATUS(status) != FAKE_BROKEN, "the fake daemon broke");
+        close(d->report_fd);
+        (void) unlink(d->socket_path);
+        free(d->socket_path);
+        *d = (struct fake_daemon) { .pid = 0, .report_fd = -1 };
+}

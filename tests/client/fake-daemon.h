@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+#pragma once
+
+/*
+ * A stand-in for safe-mmapd that answers each request the way a test asks:
+ * correctly, or with exactly the kind of wrong answer the library must
+ * refuse (an unsealed memfd, a size that does not match, extra descriptors,
+ * garbage). It runs in a child process, serves a fixed number of
+ * connections, and reports what each request looked like.
+ */
+
+#include <stdint.h>
+#include <sys/types.h>
+
+enum fake_mode {
+        FAKE_GOOD,              /* a sealed memfd holding FAKE_CONTENT */
+        FAKE_UNSEALED,          /* a memfd without seals */
+        FAKE_DISK_FILE,         /* an ordinary file */
+        FAKE_WRONG_SIZE,        /* a sealed memfd, the size in the reply one more */
+        FAKE_WRONG_KIND,        /* a sealed memfd announced as fs-verity */
+        FAKE_ERROR,             /* status FAKE_ERRNO, no descriptor */
+        FAKE_ERROR_WITH_FD,     /* status FAKE_ERRNO, with a descriptor anyway */
+        FAKE_NO_FD,             /* status 0, no descriptor */
+        FAKE_TWO_FDS,           /* status 0, two good descriptors */
+        FAKE_GARBAGE,           /* bytes that are no message */
+        FAKE_STATUS_REPLY,      /* a status reply to a snapshot request */
+        FAKE_OVERSIZED,         /* a valid reply followed by more bytes in the same packet */
+        FAKE_HANG_UP,           /* closes the connection without a word */
+        _FAKE_MODE_MAX,
+};
+
+#define FAKE_CONTENT "served by the fake daemon"
+#define FAKE_ERRNO EXDEV
+
+/* What one request looked like. */
+struct fake_request {
+        int decoded;            /* 0, or the decoder's negative errno */
+        uint32_t type;
+        uint32_t n_fds;         /* descriptors that came with it */
+        int fd_flags;           /* F_GETFL of the first one */
+        dev_t dev;              /* its file */
+        ino_t ino;
+        char path[256];         /* for path requests */
+};
+
+struct fake_daemon {
+        pid_t pid;
+        char *socket_path;
+        int report_fd;
+};
+
+/*
+ * Starts serving @n_conns connections in @mode at a new socket path. With
+ * @as_nobody, the listening socket belongs to user nobody (root only).
+ */
+void fake_daemon_start(struct fake_daemon *d, enum fake_mode mode, unsigned n_conns, int as_nobody);
+/* Reads the report of the next request; 0, or -ENODATA if there was none. */
+int fake_daemon_next(struct fake_daemon *d, struct fake_request *ret);
+/* Stops the daemon (whether or not it served everything) and frees @d. */
+void fake_daemon_stop(struct fake_daemon *d);
