@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+/*
+ * A file rewritten while it is snapshotted. Another process writes whole
+ * versions of 64 KiB, each a single write() of one repeated byte; every
+ * snapshot the daemon serves is either one whole version or comes without
+ * PROTO_REPLY_CONSISTENT. The writer either keeps the file open (no read
+ * lease can ever be taken) or opens it for every version.
+ */
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "macro.h"
+#include "raw-client.h"
+
+#define VERSION_SIZE (64u * 1024u)
+#define SNAPSHOTS 200
+
+static Harness h;
+static char *file_path;
+
+static void setup(void) {
+        ck_assert_int_eq(harness_setup(&h), 0);
+        file_path = harness_path(&h, "data");
+        ck_assert_int_eq(harness_fill_file(file_path, 0644, 1, VERSION_SIZE), 0);
+        ck_assert_int_eq(harness_start(&h, HARNESS_LISTEN, NULL), 0);
+}
+
+static void teardown(void) {
+        harness_teardown(&h);
+        free(file_path);
+}
+
+static _noreturn_ void writer(bool reopen, volatile uint64_t *versions) {
+        static uint8_t buf[VERSION_SIZE];
+        int fd = -EBADF;
+
+        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+        for (uint8_t v = 2;; v = (uint8_t) (v % 250 + 1)) {
+                memset(buf, v, sizeof(buf));
+                if (fd < 0) {
+                        fd = open(file_path, O_WRONLY | O_CLOEXEC);
+                        if (fd < 0)
+                                _exit(2);
+                }
+                if (pwrite(fd, buf, sizeof(buf), 0) != (ssize_t) sizeof(buf))
+                        _exit(3);
+                if (reopen)
+                        fd = safe_close(fd);
+                __atomic_add_fetch(versions, 1, __ATOMIC_RELAXED);
+        }
+}
+
+static bool whole_version(const uint8_t *p, size_t n) {
+        for (size_t i = 1; i < n; i++)
+                if (p[i] != p[0])
+                        return false;
+        return true;
+}
+
+START_TEST(test_rewritten_file) {
+        bool reopen = _i == 1;
+        volatile uint64_t *versions;
+        unsigned consistent = 0, unproven = 0, torn_unproven = 0, again = 0;
+        uint64_t before;
+        pid_t pid;
+        int status;
+
+        versions = mmap(NULL, sizeof(*versions), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        ck_assert(versions != MAP_FAILED);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0)
+                writer(reopen, versions);
+        while (*versions < 10)
+                usleep(1000);
+        before = *versions;
+
+        for (int i = 0; i < SNAPSHOTS; i++) {
+                _cleanup_close_ int file = -EBADF, fd = -EBADF;
+                static uint8_t buf[VERSION_SIZE + 1];
+                ProtoReply reply;
+                ssize_t n;
+
+                file = open(file_path, O_RDONLY | O_CLOEXEC);
+                ck_assert_int_ge(file, 0);
+                ck_assert_int_eq(raw_oneshot_fd(h.socket_path, file, 0, &reply, &fd), 0);
+                if (reply.status == -EAGAIN) {
+                        again++;
+                        continue;
+                }
+                ck_assert_msg(reply.status == 0, "snapshot %d: %s", i, strerror(-reply.status));
+                ck_assert_uint_eq(reply.size, VERSION_SIZE);
+                n = pread(fd, buf, sizeof(buf), 0);
+                ck_assert_int_eq(n, VERSION_SIZE);
+                if (reply.flags & PROTO_REPLY_CONSISTENT) {
+                        ck_assert_msg(whole_version(buf, VERSION_SIZE),
+                                      "snapshot %d claims consistency but mixes versions %u and %u",
+                                      i, buf[0], buf[VERSION_SIZE - 1]);
+                        consistent++;
+                } else {
+                        unproven++;
+                        if (!whole_version(buf, VERSION_SIZE))
+                                torn_unproven++;
+                }
+        }
+
+        ck_assert_int_eq(kill(pid, SIGKILL), 0);
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert(WIFSIGNALED(status));
+        fprintf(stderr, "writer %s: %llu versions written during %d snapshots: "
+                "%u consistent, %u unproven (%u of them torn), %u -EAGAIN\n",
+                reopen ? "reopening" : "keeping the file open",
+                (unsigned long long) (*versions - before), SNAPSHOTS, consistent, unproven,
+                torn_unproven, again);
+        /* The writer really ran alongside. */
+        ck_assert_uint_gt(*versions - before, SNAPSHOTS);
+        munmap((void *) versions, sizeof(*versions));
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("torn");
+        TCase *tc = tcase_create("torn");
+        SRunner *sr;
+        int failed;
+
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 300);
+        tcase_add_loop_test(tc, test_rewritten_file, 0, 2);
+        suite_add_tcase(s, tc);
+
+        sr = srunner_create(s);
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? 0 : 1;
+}
