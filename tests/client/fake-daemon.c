@@ -21,6 +21,8 @@
 
 /* The child cannot use Check assertions; any surprise ends it with this status. */
 #define FAKE_BROKEN 99
+/* More than any client makes room for. */
+#define FAKE_FDS_MAX 16
 
 static void fake_die(const char *what) {
         fprintf(stderr, "fake daemon: %s: %s\n", what, strerror(errno));
@@ -65,7 +67,7 @@ static int fake_disk_file(void) {
 static void fake_send(int conn, const void *buf, size_t len, const int *fds, unsigned n_fds) {
         union {
                 struct cmsghdr h;
-                char buf[CMSG_SPACE(sizeof(int) * 4)];
+                char buf[CMSG_SPACE(sizeof(int) * FAKE_FDS_MAX)];
         } control = {};
         struct iovec iov = { (void *) buf, len };
         struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
@@ -88,9 +90,12 @@ static void fake_send(int conn, const void *buf, size_t len, const int *fds, uns
 static void fake_reply(int conn, enum fake_mode mode) {
         ProtoReply reply = { .type = PROTO_REPLY_SNAPSHOT, .kind = PROTO_KIND_SEALED_MEMFD,
                              .size = strlen(FAKE_CONTENT) };
-        uint8_t buf[PROTO_MESSAGE_MAX + 64];
-        int fds[2] = { -1, -1 }, len;
+        static uint8_t buf[2 * PROTO_MESSAGE_MAX + 64];
+        int fds[FAKE_FDS_MAX], len;
         unsigned n_fds = 1;
+
+        for (unsigned i = 0; i < FAKE_FDS_MAX; i++)
+                fds[i] = -1;
 
         switch (mode) {
         case FAKE_GOOD:
@@ -127,6 +132,14 @@ static void fake_reply(int conn, enum fake_mode mode) {
                 fds[1] = fake_memfd(SEALS_IMMUTABLE | F_SEAL_SEAL);
                 n_fds = 2;
                 break;
+        case FAKE_MANY_FDS:
+                for (unsigned i = 0; i < FAKE_FDS_MAX; i++)
+                        fds[i] = fake_memfd(SEALS_IMMUTABLE | F_SEAL_SEAL);
+                n_fds = FAKE_FDS_MAX;
+                break;
+        case FAKE_HUGE:
+                fds[0] = fake_memfd(SEALS_IMMUTABLE | F_SEAL_SEAL);
+                break;
         case FAKE_GARBAGE:
                 memset(buf, 0xa5, 40);
                 fake_send(conn, buf, 40, NULL, 0);
@@ -148,9 +161,12 @@ static void fake_reply(int conn, enum fake_mode mode) {
         if (mode == FAKE_OVERSIZED) {
                 memset(buf + len, 0, 64);
                 len += 64;
+        } else if (mode == FAKE_HUGE) {
+                memset(buf + len, 0, sizeof(buf) - (size_t) len);
+                len = (int) sizeof(buf);
         }
         fake_send(conn, buf, (size_t) len, fds, n_fds);
-        for (unsigned i = 0; i < 2; i++)
+        for (unsigned i = 0; i < FAKE_FDS_MAX; i++)
                 if (fds[i] >= 0)
                         close(fds[i]);
 }

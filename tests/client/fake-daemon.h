@@ -22,9 +22,11 @@ enum fake_mode {
         FAKE_ERROR_WITH_FD,     /* status FAKE_ERRNO, with a descriptor anyway */
         FAKE_NO_FD,             /* status 0, no descriptor */
         FAKE_TWO_FDS,           /* status 0, two good descriptors */
+        FAKE_MANY_FDS,          /* status 0, more descriptors than the client makes room for */
         FAKE_GARBAGE,           /* bytes that are no message */
         FAKE_STATUS_REPLY,      /* a status reply to a snapshot request */
         FAKE_OVERSIZED,         /* a valid reply followed by more bytes in the same packet */
+        FAKE_HUGE,              /* a packet larger than any message, with a descriptor */
         FAKE_HANG_UP,           /* closes the connection without a word */
         _FAKE_MODE_MAX,
 };

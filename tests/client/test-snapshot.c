@@ -701,6 +701,8 @@ static const struct {
         { FAKE_ERROR_WITH_FD, "error status with a descriptor", -EPROTO },
         { FAKE_NO_FD, "success without a descriptor", -EPROTO },
         { FAKE_TWO_FDS, "two descriptors", -EPROTO },
+        { FAKE_MANY_FDS, "descriptors cut off (MSG_CTRUNC)", -EPROTO },
+        { FAKE_HUGE, "message cut off (MSG_TRUNC)", -EPROTO },
         { FAKE_GARBAGE, "garbage", -EPROTO },
         { FAKE_STATUS_REPLY, "reply of the wrong type", -EPROTO },
         { FAKE_OVERSIZED, "trailing bytes", -EPROTO },
