@@ -372,6 +372,30 @@ void assert_fd_readonly_cloexec(int fd) {
         }
 }
 
+/* Everything a snapshot promises, for a file that held @want. */
+void assert_snapshot(safe_mmap *m, const void *want, size_t size) {
+        int fd = safe_mmap_fd(m), kind = 0;
+        uint64_t checked = 0;
+        struct stat st;
+
+        ck_assert_int_eq(safe_mmap_kind(m), SAFE_MMAP_SEALED_MEMFD);
+        ck_assert_uint_eq(safe_mmap_size(m), size);
+        ck_assert_ptr_nonnull(safe_mmap_data(m));
+        if (want)
+                assert_bytes_eq(safe_mmap_data(m), want, size);
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_msg((fd_seals(fd) & SEALS_SNAPSHOT) == SEALS_SNAPSHOT, "snapshot seals %#x lack %#x",
+                      fd_seals(fd), SEALS_SNAPSHOT);
+        ck_assert_int_eq(fstat(fd, &st), 0);
+        ck_assert(S_ISREG(st.st_mode));
+        ck_assert_int_eq(st.st_size, (off_t) size);
+        assert_fd_readonly_cloexec(fd);
+        expect_check_fd(fd, 0, &kind, &checked);
+        ck_assert_int_eq(kind, SAFE_MMAP_SEALED_MEMFD);
+        ck_assert_uint_eq(checked, size);
+}
+
 int run_as_nobody(int (*fn)(void *arg), void *arg) {
         int p[2], status, result = INT_MIN;
         pid_t pid;

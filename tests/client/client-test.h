@@ -8,9 +8,11 @@
  * failure, and that no descriptor is left behind.
  */
 
+#include <check.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <check.h>
+#include <sys/mman.h>
 
 #include "safe-mmap.h"
 
@@ -29,6 +31,8 @@
 #endif
 
 #define SEALS_IMMUTABLE (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)
+/* What every snapshot carries: no seal can be added or removed any more. */
+#define SEALS_SNAPSHOT (SEALS_IMMUTABLE | F_SEAL_SEAL)
 
 /* Never a valid pointer or value: proves that a failing call left ret_* alone. */
 #define SENTINEL_MAP ((safe_mmap *) (uintptr_t) 0x5afe0001)
@@ -104,6 +108,11 @@ void mapping_release_at(const char *file, int line, safe_mmap *m);
  * because the file is sealed.
  */
 void assert_fd_readonly_cloexec(int fd);
+
+/* Everything a snapshot promises, for a file that held @want (NULL: any bytes):
+ * a sealed memfd of @size bytes, sealed WRITE|SHRINK|GROW|SEAL, read-only,
+ * close-on-exec, passing safe_mmap_check_fd(). */
+void assert_snapshot(safe_mmap *m, const void *want, size_t size);
 
 /* Runs @fn(@arg) in a child that has dropped to user nobody (or stays as it
  * is when not root); returns what @fn returned, or INT_MIN if the child died. */
