@@ -553,6 +553,122 @@ START_TEST(test_enomem) {
 }
 END_TEST
 
+START_TEST(test_huge_sparse) {
+        /* 4 EiB: a memfd may be that large (sparse), no address space is. */
+        int fd = memfd_new(MFD_ALLOW_SEALING, NULL, 0, 0), before, r;
+        uint64_t size = 0;
+        safe_mmap *m = SENTINEL_MAP;
+
+        ck_assert_int_eq(ftruncate(fd, (off_t) (UINT64_C(1) << 62)), 0);
+        ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, SEALS_SNAPSHOT), 0);
+        expect_check_fd(fd, 0, NULL, &size);
+        ck_assert_uint_eq(size, UINT64_C(1) << 62);
+
+        /* The header names both: -ENOMEM (the mapping failed) and -EFBIG (does not fit). */
+        before = fd_count();
+        r = safe_mmap_map_fd(fd, 0, &m);
+        ck_assert_msg(r == -ENOMEM || r == -EFBIG, "safe_mmap_map_fd() of 4 EiB = %d", r);
+        ck_assert_ptr_eq(m, SENTINEL_MAP);
+        r = safe_mmap_map_fd_unsafe(fd, 0, 0, 0, &m);
+        ck_assert_msg(r == -ENOMEM || r == -EFBIG, "safe_mmap_map_fd_unsafe() of 4 EiB = %d", r);
+        ck_assert_ptr_eq(m, SENTINEL_MAP);
+        ck_assert_int_eq(fd_count(), before);
+        close(fd);
+}
+END_TEST
+
+START_TEST(test_dup_outlives_free) {
+        size_t size = 2 * page_size() + 3;
+        void *data = pattern_new(size, 11);
+        int fd = memfd_new(MFD_ALLOW_SEALING, data, size, SEALS_SNAPSHOT), kept;
+        safe_mmap *m = expect_map_fd(fd, 0, 0);
+
+        /* One closed, one kept: the count at the release is the one before the call. */
+        close(fd);
+        kept = fcntl(safe_mmap_fd(m), F_DUPFD_CLOEXEC, 3);
+        ck_assert_int_ge(kept, 0);
+        mapping_release(m);
+
+        /* The duplicate still proves itself and maps the same bytes. */
+        expect_check_fd(kept, 0, NULL, NULL);
+        m = expect_map_fd(kept, 0, 0);
+        assert_bytes_eq(safe_mmap_data(m), data, size);
+        mapping_release(m);
+        close(kept);
+        free(data);
+}
+END_TEST
+
+/* Sends @fd over @sock. */
+static void send_fd(int sock, int fd) {
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        struct iovec iov = { (void *) "F", 1 };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                             .msg_controllen = sizeof(control.buf) };
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof(int));
+        ck_assert_int_eq(sendmsg(sock, &mh, MSG_NOSIGNAL), 1);
+}
+
+/* In the child: receive, verify, map, compare. Exit status 0 only if all of it held. */
+static _Noreturn void receive_and_map(int sock, const void *want, size_t size) {
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } control;
+        char byte;
+        struct iovec iov = { &byte, 1 };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                             .msg_controllen = sizeof(control.buf) };
+        safe_mmap *m = NULL;
+        int fd;
+
+        if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != 1 || !CMSG_FIRSTHDR(&mh))
+                _exit(10);
+        memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(int));
+        if (safe_mmap_map_fd(fd, 0, &m) < 0)
+                _exit(11);
+        close(fd);
+        if (safe_mmap_kind(m) != SAFE_MMAP_SEALED_MEMFD || safe_mmap_size(m) != size ||
+            memcmp(safe_mmap_data(m), want, size) != 0)
+                _exit(12);
+        (void) safe_mmap_free(m);
+        _exit(0);
+}
+
+START_TEST(test_pass_to_other_process) {
+        size_t size = 5 * page_size() + 9;
+        void *data = pattern_new(size, 12);
+        char *path = scratch_file(data, size, 0644);
+        int sv[2], status;
+        safe_mmap *m;
+        pid_t pid;
+
+        /* The use safe_mmap_fd() is documented for: hand a verified snapshot on. */
+        m = expect_snapshot(path, SAFE_MMAP_NO_DAEMON, 0);
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0)
+                receive_and_map(sv[1], data, size);
+        send_fd(sv[0], safe_mmap_fd(m));
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the receiver failed (status %#x)", status);
+        close(sv[0]);
+        close(sv[1]);
+        mapping_release(m);
+        free(path);
+        free(data);
+}
+END_TEST
+
 int main(int argc, char **argv) {
         Suite *s = suite_create("unit");
         TCase *tc;
@@ -565,6 +681,9 @@ int main(int argc, char **argv) {
         tcase_add_test(tc, test_accessors);
         tcase_add_test(tc, test_size_zero);
         tcase_add_test(tc, test_populate);
+        tcase_add_test(tc, test_huge_sparse);
+        tcase_add_test(tc, test_dup_outlives_free);
+        tcase_add_test(tc, test_pass_to_other_process);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("unsafe");

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,12 +209,28 @@ START_TEST(test_not_regular) {
 END_TEST
 
 START_TEST(test_missing) {
-        char *path = scratch_path("missing"), *below;
+        char *path = scratch_path("missing"), *below, *long_name;
         char *file = scratch_file("x", 1, 0644);
 
         ck_assert_int_gt(asprintf(&below, "%s/below", file), 0);
         expect_snapshot(path, local_flags[_i], -ENOENT);
         expect_snapshot(below, local_flags[_i], -ENOTDIR);
+
+        /* A symlink loop, a name longer than NAME_MAX, a path longer than PATH_MAX. */
+        ck_assert_int_eq(symlink(path, path), 0);
+        expect_snapshot(path, local_flags[_i], -ELOOP);
+        ck_assert_int_eq(unlink(path), 0);
+        long_name = malloc(PATH_MAX + 2);
+        ck_assert_ptr_nonnull(long_name);
+        memset(long_name, 'n', NAME_MAX + 1);
+        long_name[NAME_MAX + 1] = '\0';
+        expect_snapshot(long_name, local_flags[_i], -ENAMETOOLONG);
+        for (size_t i = 0; i < PATH_MAX; i += 2)
+                memcpy(long_name + i, "./", 2);
+        long_name[PATH_MAX + 1] = '\0';
+        long_name[PATH_MAX] = 'x';
+        expect_snapshot(long_name, local_flags[_i], -ENAMETOOLONG);
+        free(long_name);
         free(below);
         free(file);
         free(path);
@@ -598,6 +615,33 @@ START_TEST(test_pseudo_files) {
 }
 END_TEST
 
+START_TEST(test_names) {
+        size_t size = page_size() + 1;
+        void *data = pattern_new(size, 13);
+        char *path = scratch_file(data, size, 0644), *link = scratch_path("link");
+        int cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        safe_mmap *m;
+
+        /* Symlinks are followed, and names are relative to the working directory. */
+        ck_assert_int_ge(cwd, 0);
+        ck_assert_int_eq(symlink(path, link), 0);
+        m = expect_snapshot(link, local_flags[_i], 0);
+        assert_snapshot(m, data, size);
+        mapping_release(m);
+
+        ck_assert_int_eq(chdir(scratch_dir()), 0);
+        m = expect_snapshot(strrchr(path, '/') + 1, local_flags[_i], 0);
+        assert_snapshot(m, data, size);
+        mapping_release(m);
+        ck_assert_int_eq(fchdir(cwd), 0);
+
+        close(cwd);
+        free(link);
+        free(path);
+        free(data);
+}
+END_TEST
+
 int main(int argc, char **argv) {
         Suite *s = suite_create("unit");
         TCase *tc;
@@ -619,6 +663,7 @@ int main(int argc, char **argv) {
         tcase_add_loop_test(tc, test_pseudo_files, 0, 2);
         tcase_add_loop_test(tc, test_offset_untouched, 0, N_LOCAL_FLAGS);
         tcase_add_loop_test(tc, test_sparse, 0, N_LOCAL_FLAGS);
+        tcase_add_loop_test(tc, test_names, 0, N_LOCAL_FLAGS);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("refused");
