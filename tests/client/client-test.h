@@ -103,15 +103,15 @@ void mapping_adjust(safe_mmap *m, int delta);
 void mapping_release_at(const char *file, int line, safe_mmap *m);
 
 /*
- * The descriptor behind a mapping is close-on-exec and cannot be used to
- * change the file: either it is O_RDONLY, or writes and truncation fail
- * because the file is sealed.
+ * safe_mmap_map_fd() and safe_mmap_map_fd_unsafe() keep a close-on-exec
+ * duplicate of the caller's descriptor: same open file description, so the
+ * same access mode and file offset (@mine must be seekable).
  */
-void assert_fd_readonly_cloexec(int fd);
+void assert_fd_shares_description(int mine, int theirs);
 
 /* Everything a snapshot promises, for a file that held @want (NULL: any bytes):
- * a sealed memfd of @size bytes, sealed WRITE|SHRINK|GROW|SEAL, read-only,
- * close-on-exec, passing safe_mmap_check_fd(). */
+ * a sealed memfd of @size bytes, sealed WRITE|SHRINK|GROW|SEAL, behind a
+ * read-only close-on-exec descriptor, passing safe_mmap_check_fd(). */
 void assert_snapshot(safe_mmap *m, const void *want, size_t size);
 
 /* Runs @fn(@arg) in a child that has dropped to user nobody (or stays as it

@@ -137,13 +137,14 @@ START_TEST(test_fd_flags) {
         ck_assert_int_eq(fcntl(fd, F_SETFD, 0), 0);
         ck_assert_int_eq(fcntl(ro, F_SETFD, 0), 0);
 
+        /* A duplicate: the caller's description (O_RDWR here, harmless once sealed). */
         m = expect_map_fd(fd, 0, 0);
-        assert_fd_readonly_cloexec(safe_mmap_fd(m));
+        assert_fd_shares_description(fd, safe_mmap_fd(m));
         ck_assert_int_eq(fcntl(fd, F_GETFD), 0);
         mapping_release(m);
 
         m = expect_map_fd(ro, 0, 0);
-        assert_fd_readonly_cloexec(safe_mmap_fd(m));
+        assert_fd_shares_description(ro, safe_mmap_fd(m));
         ck_assert_int_eq(fcntl(safe_mmap_fd(m), F_GETFL) & O_ACCMODE, O_RDONLY);
         ck_assert_int_eq(fcntl(ro, F_GETFD), 0);
         mapping_release(m);
@@ -194,7 +195,7 @@ START_TEST(test_size_zero) {
         ck_assert_ptr_nonnull(safe_mmap_data(m));
         ck_assert_uint_eq(safe_mmap_size(m), 0);
         ck_assert_int_eq(safe_mmap_kind(m), SAFE_MMAP_SEALED_MEMFD);
-        assert_fd_readonly_cloexec(safe_mmap_fd(m));
+        assert_fd_shares_description(fd, safe_mmap_fd(m));
         mapping_release(m);
 
         m = expect_map_fd(fd, SAFE_MMAP_POPULATE, 0);
@@ -253,7 +254,7 @@ START_TEST(test_unsafe_disk) {
         ck_assert_int_eq(safe_mmap_kind(m), SAFE_MMAP_UNVERIFIED);
         ck_assert_uint_eq(safe_mmap_size(m), size);
         assert_bytes_eq(safe_mmap_data(m), data, size);
-        assert_fd_readonly_cloexec(safe_mmap_fd(m));
+        assert_fd_shares_description(fd, safe_mmap_fd(m));
         mapping_release(m);
 
         /* Offset page-aligned, length 0: to the end of the file. */
@@ -301,12 +302,13 @@ START_TEST(test_unsafe_sealed_memfd) {
 }
 END_TEST
 
-START_TEST(test_unsafe_fd_readonly) {
+START_TEST(test_unsafe_fd_shared) {
         int fd = disk_file_new("writable", 8, O_RDWR);
         safe_mmap *m = expect_map_fd_unsafe(fd, 0, 0, 0, 0);
 
-        /* safe_mmap_fd() promises a read-only descriptor, whatever the caller passed. */
-        assert_fd_readonly_cloexec(safe_mmap_fd(m));
+        /* No proof, no reopening: the caller's description, writable as the caller's is. */
+        assert_fd_shares_description(fd, safe_mmap_fd(m));
+        ck_assert_int_eq(fcntl(safe_mmap_fd(m), F_GETFL) & O_ACCMODE, O_RDWR);
         mapping_release(m);
         close(fd);
 }
@@ -689,7 +691,7 @@ int main(int argc, char **argv) {
         tc = tcase_create("unsafe");
         tcase_add_test(tc, test_unsafe_disk);
         tcase_add_test(tc, test_unsafe_sealed_memfd);
-        tcase_add_test(tc, test_unsafe_fd_readonly);
+        tcase_add_test(tc, test_unsafe_fd_shared);
         tcase_add_test(tc, test_unsafe_bad_args);
         tcase_add_test(tc, test_unsafe_bad_fds);
         suite_add_tcase(s, tc);

@@ -464,9 +464,9 @@ END_TEST
 
 START_TEST(test_emfile) {
         char *path = scratch_file("limits", 6, 0644);
-        int src = open(path, O_RDONLY | O_CLOEXEC), fds[64], n = 0;
+        int src = open(path, O_RDONLY | O_CLOEXEC), fds[64], n = 0, before, r;
+        safe_mmap *m = SENTINEL_MAP;
         struct rlimit rl;
-        safe_mmap *m;
 
         ck_assert_int_ge(src, 0);
         ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
@@ -487,8 +487,24 @@ START_TEST(test_emfile) {
         expect_snapshot_fd(src, 0, -EMFILE);
         expect_snapshot(path, 0, -EMFILE);
 
-        /* Two slots are enough: the memfd, then its read-only reopening. */
+        /* One slot: the memfd fits, its read-only reopening does not. The writable
+         * descriptor must not be handed out instead. */
         close(fds[--n]);
+        before = fd_count();
+        r = safe_mmap_snapshot_fd(src, SAFE_MMAP_NO_DAEMON, &m);
+        if (r == 0) {
+                int fl = fcntl(safe_mmap_fd(m), F_GETFL);
+
+                ck_assert_msg((fl & O_ACCMODE) == O_RDONLY,
+                              "with one descriptor slot left, the snapshot came back with F_GETFL %#x", (unsigned) fl);
+                ck_assert_ptr_null(safe_mmap_free(m));
+        } else {
+                ck_assert_int_eq(r, -EMFILE);
+                ck_assert_ptr_eq(m, SENTINEL_MAP);
+        }
+        ck_assert_int_eq(fd_count(), before);
+
+        /* Two slots are enough: the memfd, then its read-only reopening. */
         close(fds[--n]);
         m = expect_snapshot_fd(src, SAFE_MMAP_NO_DAEMON, 0);
         assert_snapshot(m, "limits", 6);

@@ -84,7 +84,7 @@ START_TEST(test_verity_accepted) {
         ck_assert_int_eq(safe_mmap_kind(m), SAFE_MMAP_FS_VERITY);
         ck_assert_uint_eq(safe_mmap_size(m), VERITY_SIZE);
         assert_bytes_eq(safe_mmap_data(m), verity_data, VERITY_SIZE);
-        assert_fd_readonly_cloexec(safe_mmap_fd(m));
+        assert_fd_shares_description(fd, safe_mmap_fd(m));
         mapping_release(m);
 
         m = expect_map_fd(fd, SAFE_MMAP_POPULATE, 0);
