@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -253,6 +254,7 @@ static int fake_listen(const char *path) {
 void fake_daemon_start(struct fake_daemon *d, enum fake_mode mode, unsigned n_conns, int as_nobody) {
         int report[2], ready[2];
         char *dir, ok;
+        pid_t parent;
 
         /* A directory of its own that user nobody may create the socket in. */
         dir = scratch_path("daemon");
@@ -263,6 +265,7 @@ void fake_daemon_start(struct fake_daemon *d, enum fake_mode mode, unsigned n_co
 
         ck_assert_int_eq(pipe2(report, O_CLOEXEC), 0);
         ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
+        parent = getpid();
         d->pid = fork();
         ck_assert_int_ge(d->pid, 0);
         if (d->pid == 0) {
@@ -278,6 +281,10 @@ void fake_daemon_start(struct fake_daemon *d, enum fake_mode mode, unsigned n_co
                             setuid(pw ? pw->pw_uid : 65534) < 0)
                                 fake_die("drop privileges");
                 }
+                /* A test that fails ends without stopping us: go with it. Set after the
+                 * credentials change, which clears it. */
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                        _exit(0);
                 listener = fake_listen(d->socket_path);
                 if (listener < 0) {
                         errno = -listener;

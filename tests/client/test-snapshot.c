@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -539,8 +540,12 @@ START_TEST(test_torn) {
         ck_assert(count != MAP_FAILED);
         pid = fork();
         ck_assert_int_ge(pid, 0);
-        if (pid == 0)
+        if (pid == 0) {
+                /* Never outlive a failed test, rewriting a file for ever. */
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                        _exit(1);
                 writer_run(fd, count);
+        }
         while (*count < 1000)
                 usleep(1000);
 

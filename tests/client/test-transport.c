@@ -66,13 +66,13 @@ START_TEST(test_daemon_good) {
         ck_assert_int_ne(req.fd_flags & O_ACCMODE, O_WRONLY);
         ck_assert_int_eq(req.fd_flags & O_PATH, 0);
 
-        /* NO_DAEMON does not even connect. */
+        /* NO_DAEMON never asks. */
         m = expect_snapshot_fd(fd, SAFE_MMAP_NO_DAEMON, 0);
         assert_snapshot(m, LOCAL_CONTENT, strlen(LOCAL_CONTENT));
         mapping_release(m);
         assert_no_request(&d);
 
-        /* A FIFO or a directory never reaches the daemon either. */
+        /* Neither does a snapshot of a directory or a device. */
         expect_snapshot(scratch_dir(), 0, -EISDIR);
         expect_snapshot("/dev/null", 0, -EINVAL);
         assert_no_request(&d);
