@@ -658,8 +658,11 @@ START_TEST(test_pass_to_other_process) {
         ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
         pid = fork();
         ck_assert_int_ge(pid, 0);
-        if (pid == 0)
+        if (pid == 0) {
+                /* Only the parent's end left open: its death reads as end of file. */
+                close(sv[0]);
                 receive_and_map(sv[1], data, size);
+        }
         send_fd(sv[0], safe_mmap_fd(m));
         ck_assert_int_eq(waitpid(pid, &status, 0), pid);
         ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the receiver failed (status %#x)", status);
