@@ -10,6 +10,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -94,6 +95,12 @@ static void setup(void) {
         make_dir("grp", 0700);             /* granted to a group only */
         make_file("grp/data", 0600);
 
+        make_dir("g-evil", 0700);          /* shares a prefix with "g", granted to nobody else */
+        make_file("g-evil/data", 0600);
+
+        make_dir("moved", 0700);           /* its root is swapped for a symlink once loaded */
+        make_file("moved/data", 0600);
+
         make_dir("rootonly", 0700);        /* granted to root only */
         make_file("rootonly/data", 0600);
 
@@ -108,6 +115,7 @@ static void setup(void) {
         write_grant("30-nosym.conf", "nosym", "Users=nobody\nNoSymlinks=yes\n");
         write_grant("40-group.conf", "grp", "Groups=4242\n");
         write_grant("50-root.conf", "rootonly", "Users=0\n");
+        write_grant("60-moved.conf", "moved", "Users=nobody\n");
 
         ck_assert_int_eq(harness_start(&h, HARNESS_LISTEN, NULL), 0);
 }
@@ -347,6 +355,135 @@ static int do_group(void *userdata) {
         return 0;
 }
 
+static int do_prefix(void *userdata) {
+        const int refused[] = { EACCES, EXDEV, ELOOP, ENOTDIR, ENOENT, 0 };
+        const char *const names[] = {
+                "g-evil/data",              /* "g" is a prefix of "g-evil", not its parent */
+                "g/../g-evil/data",
+                "granted-file/",            /* a single-file grant covers nothing beneath it */
+                "granted-file/..",
+                "granted-file/../secret",
+                "granted-file/../g-evil/data",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                CHILD_CHECK_INT(check_refused_path(names[i], refused), ==, 0);
+        return 0;
+}
+
+START_TEST(test_nobody_grant_prefix_is_not_a_parent) {
+        ck_assert_int_eq(run_as_nobody(do_prefix, NULL), 0);
+}
+END_TEST
+
+static int do_odd_spellings(void *userdata) {
+        /* Spellings that stay inside: served or refused, but never anything but the granted bytes. */
+        const char *const names[] = { "g//data", "g/./data", "g/sub/../data", "g/sub/./inner" };
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                ProtoReply reply;
+                int fd = -EBADF, r;
+
+                r = path_request(names[i], &reply, &fd);
+                CHILD_CHECK_INT(r, ==, 0);
+                if (reply.status == 0)
+                        CHILD_CHECK_INT(check_served(names[i], r, &reply, fd), ==, 0);
+                else
+                        safe_close(fd);
+        }
+        return 0;
+}
+
+START_TEST(test_nobody_odd_spellings) {
+        ck_assert_int_eq(run_as_nobody(do_odd_spellings, NULL), 0);
+}
+END_TEST
+
+static int do_moved_root(void *userdata) {
+        const char *shadow_path = userdata;
+        ProtoReply reply;
+        int fd = -EBADF, r;
+
+        /* "moved" now points at /etc: the grant must not follow it there. */
+        r = path_request(shadow_path, &reply, &fd);
+        CHILD_CHECK_INT(r, ==, 0);
+        if (reply.status == 0) {
+                fprintf(stderr, "%s served through a grant root replaced by a symlink\n", shadow_path);
+                safe_close(fd);
+                return -1;
+        }
+        return 0;
+}
+
+START_TEST(test_nobody_grant_root_replaced) {
+        _cleanup_free_ char *moved = P("moved"), *old = P("moved.old");
+
+        ck_assert_int_eq(rename(moved, old), 0);
+        ck_assert_int_eq(symlink("/etc", moved), 0);
+        ck_assert_int_eq(run_as_nobody(do_moved_root, (void *) "moved/shadow"), 0);
+        ck_assert_int_eq(run_as_nobody(do_moved_root, (void *) "moved/passwd"), 0);
+}
+END_TEST
+
+static int do_secret_after_root(void *userdata) {
+        /* Root's snapshot of the same file sits in the cache: it must not answer nobody's request. */
+        CHILD_CHECK_INT(check_refused_path("secret", (const int[]) { EACCES, 0 }), ==, 0);
+        return 0;
+}
+
+START_TEST(test_nobody_cache_is_not_a_grant) {
+        _cleanup_free_ char *secret = P("secret");
+        _cleanup_close_ int file = -EBADF, fd = -EBADF;
+        ProtoReply reply;
+
+        file = open(secret, O_RDONLY | O_CLOEXEC);
+        ck_assert_int_ge(file, 0);
+        ck_assert_int_eq(raw_oneshot_fd(h.socket_path, file, 0, &reply, &fd), 0);
+        ck_assert_int_eq(reply.status, 0);
+        ck_assert_int_eq(run_as_nobody(do_secret_after_root, NULL), 0);
+        /* Same with root's own path request (root has no grant for it either). */
+        ck_assert_int_eq(run_as_nobody(do_secret_after_root, NULL), 0);
+}
+END_TEST
+
+static int do_secret_granted(void *userdata) {
+        uint64_t deadline = harness_now_usec() + 10u * 1000u * 1000u;
+        _cleanup_free_ char *p = P("secret");
+        safe_mmap *m = NULL;
+
+        /* The reload is asynchronous: poll until the new grant is in force. */
+        for (;;) {
+                ProtoReply reply;
+                int fd = -EBADF, r;
+
+                r = path_request("secret", &reply, &fd);
+                CHILD_CHECK_INT(r, ==, 0);
+                if (reply.status == 0)
+                        return check_served("secret after reload", r, &reply, fd) < 0 ? -1 :
+                               (safe_mmap_snapshot(p, SAFE_MMAP_NO_FALLBACK, &m) == 0 ?
+                                (safe_mmap_free(m), 0) : -1);
+                CHILD_CHECK_INT(reply.status, ==, -EACCES);
+                CHILD_CHECK(harness_now_usec() < deadline);
+                usleep(50 * 1000);
+        }
+}
+
+START_TEST(test_nobody_secret_granted_on_reload) {
+        ck_assert_int_eq(run_as_nobody(do_secret_refused, NULL), 0);
+        write_grant("70-secret.conf", "secret", "Users=nobody\n");
+        ck_assert_int_eq(kill(h.pid, SIGHUP), 0);
+        ck_assert_int_eq(run_as_nobody(do_secret_granted, NULL), 0);
+
+        /* And taken away again. */
+        _cleanup_free_ char *p = NULL;
+        ck_assert_int_ge(asprintf(&p, "%s/70-secret.conf", h.policy_dir), 0);
+        ck_assert_int_eq(unlink(p), 0);
+        ck_assert_int_eq(kill(h.pid, SIGHUP), 0);
+        usleep(500 * 1000);
+        ck_assert_int_eq(run_as_nobody(do_secret_refused, NULL), 0);
+}
+END_TEST
+
 START_TEST(test_group_grant) {
         const gid_t groups[] = { GRANT_GID };
 
@@ -374,6 +511,11 @@ int main(void) {
         tcase_add_test(tc, test_nobody_special_paths_refused_fast);
         tcase_add_test(tc, test_nobody_special_fds_refused_fast);
         tcase_add_test(tc, test_group_grant);
+        tcase_add_test(tc, test_nobody_grant_prefix_is_not_a_parent);
+        tcase_add_test(tc, test_nobody_odd_spellings);
+        tcase_add_test(tc, test_nobody_grant_root_replaced);
+        tcase_add_test(tc, test_nobody_cache_is_not_a_grant);
+        tcase_add_test(tc, test_nobody_secret_granted_on_reload);
         suite_add_tcase(s, tc);
 
         sr = srunner_create(s);
