@@ -199,6 +199,12 @@ static int wait_ready(Harness *h, HarnessMode mode) {
         }
 }
 
+static const char *const passed_env[] = {
+        "NOTIFY_SOCKET", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "MALLOC_PERTURB_",
+};
+#define FOREACH_PASSED_ENV(name) \
+        for (const char *const *_p = passed_env, *name; _p < passed_env + ELEMENTSOF(passed_env) && (name = *_p); _p++)
+
 int harness_start(Harness *h, HarnessMode mode, const char *const *args) {
         const char *argv[64];
         size_t n = 0;
@@ -206,13 +212,21 @@ int harness_start(Harness *h, HarnessMode mode, const char *const *args) {
         pid_t parent = getpid(), pid;
         int r;
 
-        if (!daemon || access(daemon, X_OK) < 0)
+        if (!daemon || access(daemon, X_OK) < 0) {
+                fprintf(stderr, "safe-mmapd not found: set SAFE_MMAPD or SAFE_MMAP_BUILD_ROOT\n");
                 return -ENOENT;
+        }
         if (mode == HARNESS_ACTIVATION) {
                 if (!harness_have_program("systemd-socket-activate"))
                         return -ENOENT;
                 argv[n++] = "systemd-socket-activate";
                 argv[n++] = "--seqpacket";
+                /* It hands the daemon a fresh environment: pass on what the daemon needs. */
+                FOREACH_PASSED_ENV(name)
+                        if (getenv(name)) {
+                                argv[n++] = "-E";
+                                argv[n++] = name;
+                        }
                 argv[n++] = "-l";
                 argv[n++] = h->socket_path;
                 argv[n++] = daemon;

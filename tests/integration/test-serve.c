@@ -9,10 +9,14 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -184,6 +188,190 @@ START_TEST(test_sigterm_exits_cleanly) {
 }
 END_TEST
 
+/* Snapshot of a kernel file whose st_size is a lie (0 in procfs, 4096 in sysfs). */
+static void assert_pseudo_file(const char *path) {
+        _cleanup_close_ int file = -EBADF, fd = -EBADF;
+        char expected[8192], got[8193];
+        ssize_t n;
+        ProtoReply reply;
+
+        file = open(path, O_RDONLY | O_CLOEXEC);
+        ck_assert_int_ge(file, 0);
+        n = read(file, expected, sizeof(expected));
+        ck_assert_int_gt(n, 0);
+        ck_assert_int_lt(n, sizeof(expected));
+        ck_assert_int_eq(lseek(file, 0, SEEK_SET), 0);
+        ck_assert_int_eq(raw_oneshot_fd(h.socket_path, file, 0, &reply, &fd), 0);
+        ck_assert_msg(reply.status == 0, "%s: %s", path, strerror(-reply.status));
+        ck_assert_uint_eq(reply.size, (uint64_t) n);
+        ck_assert_int_eq(pread(fd, got, sizeof(got), 0), n);
+        ck_assert_mem_eq(got, expected, (size_t) n);
+}
+
+START_TEST(test_pseudo_files) {
+        _cleanup_close_ int maps = -EBADF, fd = -EBADF;
+        ProtoReply reply;
+
+        assert_pseudo_file("/proc/version");
+        if (access("/sys/devices/system/cpu/online", R_OK) == 0)
+                assert_pseudo_file("/sys/devices/system/cpu/online");
+
+        /* st_size 0 does not make a large file small: the limit still holds. */
+        maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+        ck_assert_int_ge(maps, 0);
+        ck_assert_int_eq(raw_oneshot_fd(h.socket_path, maps, 256, &reply, &fd), 0);
+        ck_assert_int_eq(reply.status, -EFBIG);
+}
+END_TEST
+
+/* Rewrites file_path in place with @byte, keeping its size, and puts the old mtime back. */
+static void rewrite_keeping_mtime(uint8_t byte) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        struct timespec times[2];
+        _cleanup_free_ uint8_t *buf = malloc(FILE_SIZE);
+
+        ck_assert_ptr_nonnull(buf);
+        memset(buf, byte, FILE_SIZE);
+        fd = open(file_path, O_WRONLY | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(fstat(fd, &st), 0);
+        ck_assert_int_eq(pwrite(fd, buf, FILE_SIZE, 0), FILE_SIZE);
+        times[0] = st.st_atim;
+        times[1] = st.st_mtim;
+        ck_assert_int_eq(futimens(fd, times), 0);
+        memset(file_data, byte, FILE_SIZE);
+}
+
+START_TEST(test_cache_sees_changes) {
+        uint32_t flags;
+        uint8_t buf[FILE_SIZE];
+
+        for (int i = 0; i < 3; i++) {
+                _cleanup_close_ int a = snapshot(NULL), b = snapshot(&flags);
+
+                /* The second request of an unchanged file comes from the cache... */
+                ck_assert_msg(flags & PROTO_REPLY_CACHED, "round %d: not served from the cache", i);
+                ck_assert_int_eq(pread(b, buf, FILE_SIZE, 0), FILE_SIZE);
+                ck_assert_mem_eq(buf, file_data, FILE_SIZE);
+                /* ...but a change the size and mtime do not show must still be seen. */
+                rewrite_keeping_mtime((uint8_t) ('A' + i));
+                _cleanup_close_ int c = snapshot(NULL);
+                ck_assert_int_eq(pread(c, buf, FILE_SIZE, 0), FILE_SIZE);
+                ck_assert_msg(memcmp(buf, file_data, FILE_SIZE) == 0,
+                              "round %d: stale snapshot from the cache (got '%c')", i, buf[0]);
+                /* The earlier snapshots are the client's, and do not change. */
+                ck_assert_int_eq(pread(a, buf, 1, 0), 1);
+                ck_assert_int_ne(buf[0], 'A' + i);
+        }
+}
+END_TEST
+
+START_TEST(test_exit_idle) {
+        const char *const args[] = { "--exit-idle", "1", NULL };
+        uint64_t t0;
+        int status;
+
+        ck_assert_int_eq(harness_stop(&h), 0);
+        ck_assert_int_eq(harness_start(&h, mode, args), 0);
+        /* A client keeps it alive... */
+        {
+                _cleanup_close_ int sock = -EBADF;
+                ProtoReply reply;
+
+                ck_assert_int_eq(raw_connect(h.socket_path, &sock), 0);
+                usleep(1500 * 1000);
+                ck_assert_int_eq(raw_status(sock, 30000, &reply), 0);
+                ck_assert_int_eq(reply.status, 0);
+        }
+        /* ...and once it has gone, the daemon exits cleanly by itself. */
+        t0 = harness_now_usec();
+        for (;;) {
+                pid_t p = waitpid(h.pid, &status, WNOHANG);
+                if (p == h.pid)
+                        break;
+                ck_assert_int_eq(p, 0);
+                ck_assert_msg(harness_now_usec() - t0 < 20u * 1000u * 1000u, "still running after 20 s idle");
+                usleep(20 * 1000);
+        }
+        h.pid = 0;
+        ck_assert(WIFEXITED(status));
+        ck_assert_int_eq(WEXITSTATUS(status), 0);
+        ck_assert_uint_ge(harness_now_usec() - t0, 500u * 1000u);
+}
+END_TEST
+
+START_TEST(test_live_socket_not_taken_over) {
+        const char *daemon = getenv("SAFE_MMAPD");
+        _cleanup_close_ int null = -EBADF;
+        ProtoReply reply;
+        uint64_t t0;
+        int status;
+        pid_t pid;
+
+        ck_assert_ptr_nonnull(daemon);
+        null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        ck_assert_int_ge(null, 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                (void) dup2(null, STDERR_FILENO);
+                execl(daemon, daemon, "--listen", h.socket_path, "--policy-dir", h.policy_dir, (char *) NULL);
+                _exit(127);
+        }
+        t0 = harness_now_usec();
+        for (;;) {
+                pid_t p = waitpid(pid, &status, WNOHANG);
+                if (p == pid)
+                        break;
+                if (harness_now_usec() - t0 > 20u * 1000u * 1000u) {
+                        (void) kill(pid, SIGKILL);
+                        (void) waitpid(pid, NULL, 0);
+                        ck_abort_msg("a second daemon took over a live socket");
+                }
+                usleep(20 * 1000);
+        }
+        ck_assert(WIFEXITED(status));
+        ck_assert_int_ne(WEXITSTATUS(status), 0);
+        ck_assert_int_ne(WEXITSTATUS(status), 127);
+
+        /* The first one still owns the socket. */
+        _cleanup_close_ int sock = -EBADF;
+        ck_assert_int_eq(raw_connect(h.socket_path, &sock), 0);
+        ck_assert_int_eq(raw_status(sock, 30000, &reply), 0);
+        ck_assert_int_eq(reply.status, 0);
+}
+END_TEST
+
+START_TEST(test_notify_ready) {
+        _cleanup_free_ char *path = harness_path(&h, "notify");
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_close_ int ns = -EBADF;
+        bool ready = false;
+
+        ck_assert_int_eq(harness_stop(&h), 0);
+        ns = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(ns, 0);
+        ck_assert_uint_lt(strlen(path), sizeof(sa.sun_path));
+        strcpy(sa.sun_path, path);
+        ck_assert_int_eq(bind(ns, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        ck_assert_int_eq(setenv("NOTIFY_SOCKET", path, 1), 0);
+        ck_assert_int_eq(harness_start(&h, mode, NULL), 0);
+        ck_assert_int_eq(unsetenv("NOTIFY_SOCKET"), 0);
+
+        for (int i = 0; i < 20 && !ready; i++) {
+                char buf[4096];
+                ssize_t n = raw_recv(ns, buf, sizeof(buf) - 1, 10000, NULL, NULL);
+
+                ck_assert_int_gt(n, 0);
+                buf[n] = '\0';
+                for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+                        ready = ready || strcmp(line, "READY=1") == 0;
+        }
+        ck_assert_msg(ready, "no READY=1 on $NOTIFY_SOCKET");
+}
+END_TEST
+
 int main(int argc, char *argv[]) {
         Suite *s = suite_create("serve");
         TCase *tc = tcase_create("serve");
@@ -207,6 +395,12 @@ int main(int argc, char *argv[]) {
         tcase_add_test(tc, test_library);
         tcase_add_test(tc, test_status);
         tcase_add_test(tc, test_sigterm_exits_cleanly);
+        tcase_add_test(tc, test_pseudo_files);
+        tcase_add_test(tc, test_cache_sees_changes);
+        tcase_add_test(tc, test_exit_idle);
+        tcase_add_test(tc, test_notify_ready);
+        if (mode == HARNESS_LISTEN)
+                tcase_add_test(tc, test_live_socket_not_taken_over);
         suite_add_tcase(s, tc);
 
         sr = srunner_create(s);
