@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -116,6 +117,10 @@ static void setup(void) {
         write_grant("40-group.conf", "grp", "Groups=4242\n");
         write_grant("50-root.conf", "rootonly", "Users=0\n");
         write_grant("60-moved.conf", "moved", "Users=nobody\n");
+        /* A file with one bad line is skipped whole: its valid grant for "secret" never applies. */
+        write_grant("05-bad.conf", "secret", "Users=nobody\nMaxSize=lots\n");
+        ck_assert_int_eq(harness_write_policy(&h, "06-bad.conf", "[Grant]\nPath=relative/path\nUsers=nobody\n"), 0);
+        ck_assert_int_eq(harness_write_policy(&h, "07-bad.conf", "[Bogus]\nPath=/\nUsers=nobody\n"), 0);
 
         ck_assert_int_eq(harness_start(&h, HARNESS_LISTEN, NULL), 0);
 }
@@ -484,6 +489,66 @@ START_TEST(test_nobody_secret_granted_on_reload) {
 }
 END_TEST
 
+static int flood_ready[2], flood_go[2];
+
+static int do_flood(void *userdata) {
+        int socks[24], served = 0;
+        char c = 'r';
+
+        for (size_t i = 0; i < ELEMENTSOF(socks); i++)
+                CHILD_CHECK_INT(raw_connect(h.socket_path, &socks[i]), ==, 0);
+        usleep(300 * 1000);
+        for (size_t i = 0; i < ELEMENTSOF(socks); i++) {
+                ProtoReply reply;
+                if (raw_status(socks[i], 30000, &reply) == 0 && reply.status == 0)
+                        served++;
+        }
+        /* Hold the connections while root checks that it is still served. */
+        CHILD_CHECK_INT(write(flood_ready[1], &c, 1), ==, 1);
+        CHILD_CHECK_INT(read(flood_go[0], &c, 1), ==, 0);
+        for (size_t i = 0; i < ELEMENTSOF(socks); i++)
+                safe_close(socks[i]);
+        CHILD_CHECK_INT(served, ==, 4);
+        return 0;
+}
+
+START_TEST(test_nobody_flood_leaves_others_served) {
+        const char *const args[] = { "--max-connections-per-uid", "4", NULL };
+        _cleanup_close_ int sock = -EBADF;
+        ProtoReply reply;
+        int status;
+        char c;
+        pid_t pid;
+
+        ck_assert_int_eq(harness_stop(&h), 0);
+        ck_assert_int_eq(harness_start(&h, HARNESS_LISTEN, args), 0);
+        ck_assert_int_eq(pipe2(flood_ready, O_CLOEXEC), 0);
+        ck_assert_int_eq(pipe2(flood_go, O_CLOEXEC), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                safe_close(flood_ready[0]);
+                safe_close(flood_go[1]);
+                _exit(run_as_nobody(do_flood, NULL));
+        }
+        flood_ready[1] = safe_close(flood_ready[1]);
+        flood_go[0] = safe_close(flood_go[0]);
+        ck_assert_int_eq(read(flood_ready[0], &c, 1), 1);
+
+        /* nobody holds its 4 connections (and was refused 20 more): root is still served. */
+        ck_assert_int_eq(raw_connect(h.socket_path, &sock), 0);
+        ck_assert_int_eq(raw_status(sock, 30000, &reply), 0);
+        ck_assert_int_eq(reply.status, 0);
+        ck_assert_uint_eq(reply.connections, 5);
+
+        flood_go[1] = safe_close(flood_go[1]);
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        safe_close(flood_ready[0]);
+        ck_assert(WIFEXITED(status));
+        ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+END_TEST
+
 START_TEST(test_group_grant) {
         const gid_t groups[] = { GRANT_GID };
 
@@ -516,6 +581,7 @@ int main(void) {
         tcase_add_test(tc, test_nobody_grant_root_replaced);
         tcase_add_test(tc, test_nobody_cache_is_not_a_grant);
         tcase_add_test(tc, test_nobody_secret_granted_on_reload);
+        tcase_add_test(tc, test_nobody_flood_leaves_others_served);
         suite_add_tcase(s, tc);
 
         sr = srunner_create(s);
