@@ -419,6 +419,48 @@ int run_as_nobody(int (*fn)(void *arg), void *arg) {
         return result;
 }
 
+static struct {
+        int fds[64];
+        int n;
+        int lowered;
+        struct rlimit saved;
+} exhausted;
+
+void fds_exhaust(void) {
+        struct rlimit rl;
+
+        ck_assert_int_eq(exhausted.lowered, 0);
+        ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &exhausted.saved), 0);
+        rl = exhausted.saved;
+        rl.rlim_cur = (rlim_t) fd_count() + 8;
+        ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+        exhausted.lowered = 1;
+        for (;;) {
+                int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+                if (fd < 0) {
+                        ck_assert_int_eq(errno, EMFILE);
+                        return;
+                }
+                ck_assert_int_lt(exhausted.n, 64);
+                exhausted.fds[exhausted.n++] = fd;
+        }
+}
+
+void fds_release(int k) {
+        ck_assert_int_le(k, exhausted.n);
+        while (k-- > 0)
+                close(exhausted.fds[--exhausted.n]);
+}
+
+void fds_restore(void) {
+        while (exhausted.n > 0)
+                close(exhausted.fds[--exhausted.n]);
+        if (exhausted.lowered)
+                (void) setrlimit(RLIMIT_NOFILE, &exhausted.saved);
+        exhausted.lowered = 0;
+}
+
 int run_suite(Suite *s, const char *tcase) {
         SRunner *sr = srunner_create(s);
         int failed;

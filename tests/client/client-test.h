@@ -118,5 +118,15 @@ void assert_snapshot(safe_mmap *m, const void *want, size_t size);
  * is when not root); returns what @fn returned, or INT_MIN if the child died. */
 int run_as_nobody(int (*fn)(void *arg), void *arg);
 
+/*
+ * Takes every free descriptor slot (under a lowered RLIMIT_NOFILE), gives @k
+ * of them back, restores everything. fds_restore() also serves as a checked
+ * teardown, so that a failed test does not starve the next one when Check
+ * runs tests without forking (CK_FORK=no).
+ */
+void fds_exhaust(void);
+void fds_release(int k);
+void fds_restore(void);
+
 /* Runs the suite (only test case @tcase if not NULL) and returns the exit code. */
 int run_suite(Suite *s, const char *tcase);

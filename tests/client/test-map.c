@@ -364,33 +364,13 @@ START_TEST(test_unsafe_bad_fds) {
 }
 END_TEST
 
-/* Fills every free descriptor slot below a lowered RLIMIT_NOFILE; returns how many it opened. */
-static int fds_exhaust(int *fds, int max) {
-        struct rlimit rl;
-        int n = 0;
-
-        ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
-        rl.rlim_cur = (rlim_t) fd_count() + 8;
-        ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
-        for (;;) {
-                int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-                if (fd < 0) {
-                        ck_assert_int_eq(errno, EMFILE);
-                        return n;
-                }
-                ck_assert_int_lt(n, max);
-                fds[n++] = fd;
-        }
-}
-
 START_TEST(test_emfile) {
         int memfd = memfd_new(MFD_ALLOW_SEALING, "limits", 6, SEALS_IMMUTABLE);
-        int fds[64], n, kind = 0;
+        int kind = 0;
         uint64_t size = 0;
         safe_mmap *m;
 
-        n = fds_exhaust(fds, 64);
+        fds_exhaust();
         /* A check needs no descriptor of its own. */
         expect_check_fd(memfd, 0, &kind, &size);
         ck_assert_uint_eq(size, 6);
@@ -399,15 +379,14 @@ START_TEST(test_emfile) {
         expect_map_fd_unsafe(memfd, 0, 0, 0, -EMFILE);
 
         /* Exactly one free slot is enough. */
-        close(fds[--n]);
+        fds_release(1);
         m = expect_map_fd(memfd, 0, 0);
         assert_bytes_eq(safe_mmap_data(m), "limits", 6);
         mapping_release(m);
         m = expect_map_fd_unsafe(memfd, 0, 0, 0, 0);
         mapping_release(m);
 
-        while (n > 0)
-                close(fds[--n]);
+        fds_restore();
         close(memfd);
 }
 END_TEST
@@ -700,6 +679,7 @@ int main(int argc, char **argv) {
         suite_add_tcase(s, tc);
 
         tc = tcase_create("environment");
+        tcase_add_checked_fixture(tc, NULL, fds_restore);
         tcase_add_test(tc, test_emfile);
         tcase_add_test(tc, test_enomem);
         tcase_add_test(tc, test_threads);

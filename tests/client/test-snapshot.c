@@ -15,7 +15,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -465,22 +464,11 @@ END_TEST
 
 START_TEST(test_emfile) {
         char *path = scratch_file("limits", 6, 0644);
-        int src = open(path, O_RDONLY | O_CLOEXEC), fds[64], n = 0, before, r;
+        int src = open(path, O_RDONLY | O_CLOEXEC), before, r;
         safe_mmap *m = SENTINEL_MAP;
-        struct rlimit rl;
 
         ck_assert_int_ge(src, 0);
-        ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
-        rl.rlim_cur = (rlim_t) fd_count() + 8;
-        ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
-        for (;;) {
-                int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-                if (fd < 0)
-                        break;
-                ck_assert_int_lt(n, 64);
-                fds[n++] = fd;
-        }
+        fds_exhaust();
 
         /* Not one slot: a clean -EMFILE, whether from the open, the socket or the memfd. */
         expect_snapshot(path, SAFE_MMAP_NO_DAEMON, -EMFILE);
@@ -490,15 +478,15 @@ START_TEST(test_emfile) {
 
         /* One slot: the memfd fits, its read-only reopening does not. The writable
          * descriptor must not be handed out instead. */
-        close(fds[--n]);
+        fds_release(1);
         before = fd_count();
         r = safe_mmap_snapshot_fd(src, SAFE_MMAP_NO_DAEMON, &m);
         if (r == 0) {
                 int fl = fcntl(safe_mmap_fd(m), F_GETFL);
 
+                ck_assert_ptr_null(safe_mmap_free(m));
                 ck_assert_msg((fl & O_ACCMODE) == O_RDONLY,
                               "with one descriptor slot left, the snapshot came back with F_GETFL %#x", (unsigned) fl);
-                ck_assert_ptr_null(safe_mmap_free(m));
         } else {
                 ck_assert_int_eq(r, -EMFILE);
                 ck_assert_ptr_eq(m, SENTINEL_MAP);
@@ -506,13 +494,12 @@ START_TEST(test_emfile) {
         ck_assert_int_eq(fd_count(), before);
 
         /* Two slots are enough: the memfd, then its read-only reopening. */
-        close(fds[--n]);
+        fds_release(1);
         m = expect_snapshot_fd(src, SAFE_MMAP_NO_DAEMON, 0);
         assert_snapshot(m, "limits", 6);
         mapping_release(m);
 
-        while (n > 0)
-                close(fds[--n]);
+        fds_restore();
         close(src);
         free(path);
 }
@@ -663,6 +650,13 @@ START_TEST(test_names) {
 }
 END_TEST
 
+/* What a test may have changed, put back even when it failed (matters with CK_FORK=no). */
+static void environment_restore(void) {
+        fds_restore();
+        (void) unsetenv("SAFE_MMAP_SIZE_MAX");
+        (void) setenv("SAFE_MMAP_SOCKET", no_daemon_socket, 1);
+}
+
 int main(int argc, char **argv) {
         Suite *s = suite_create("unit");
         TCase *tc;
@@ -675,6 +669,7 @@ int main(int argc, char **argv) {
         (void) unsetenv("SAFE_MMAP_SIZE_MAX");
 
         tc = tcase_create("content");
+        tcase_add_checked_fixture(tc, NULL, environment_restore);
         tcase_add_loop_test(tc, test_snapshot_path, 0, N_LOCAL_FLAGS);
         tcase_add_loop_test(tc, test_snapshot_fd, 0, N_LOCAL_FLAGS);
         tcase_add_test(tc, test_snapshot_is_a_copy);
@@ -688,6 +683,7 @@ int main(int argc, char **argv) {
         suite_add_tcase(s, tc);
 
         tc = tcase_create("refused");
+        tcase_add_checked_fixture(tc, NULL, environment_restore);
         tcase_add_loop_test(tc, test_fifo, 0, N_LOCAL_FLAGS);
         tcase_add_loop_test(tc, test_not_regular, 0, N_LOCAL_FLAGS);
         tcase_add_loop_test(tc, test_missing, 0, N_LOCAL_FLAGS);
@@ -703,6 +699,7 @@ int main(int argc, char **argv) {
         suite_add_tcase(s, tc);
 
         tc = tcase_create("daemon-fallback");
+        tcase_add_checked_fixture(tc, NULL, environment_restore);
         tcase_add_test(tc, test_no_daemon_fallback);
         suite_add_tcase(s, tc);
 

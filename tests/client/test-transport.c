@@ -237,6 +237,11 @@ START_TEST(test_daemon_foreign_owner) {
 }
 END_TEST
 
+/* Even after a failed test (matters with CK_FORK=no): no fake daemon between tests. */
+static void socket_restore(void) {
+        (void) setenv("SAFE_MMAP_SOCKET", no_daemon_socket, 1);
+}
+
 int main(int argc, char **argv) {
         Suite *s = suite_create("unit");
         TCase *tc;
@@ -248,6 +253,7 @@ int main(int argc, char **argv) {
                 return EXIT_FAILURE;
 
         tc = tcase_create("daemon");
+        tcase_add_checked_fixture(tc, NULL, socket_restore);
         tcase_add_test(tc, test_daemon_good);
         tcase_add_loop_test(tc, test_daemon_bad_reply, 0, (int) (sizeof(bad_replies) / sizeof(bad_replies[0])));
         tcase_add_test(tc, test_daemon_hang_up);
