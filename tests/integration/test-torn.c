@@ -3,8 +3,11 @@
  * A file rewritten while it is snapshotted. Another process writes whole
  * versions of 64 KiB, each a single write() of one repeated byte; every
  * snapshot the daemon serves is either one whole version or comes without
- * PROTO_REPLY_CONSISTENT. The writer either keeps the file open (no read
- * lease can ever be taken) or opens it for every version.
+ * PROTO_REPLY_CONSISTENT. The writer keeps the file open (no read lease can
+ * ever be taken), or opens it for every version, or truncates it to 0 before
+ * each version (the file shrinks under the copy: the daemon never maps the
+ * source, so this must not kill it, and the size it reports is the size of
+ * what it sends).
  */
 
 #include <check.h>
@@ -15,6 +18,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,7 +44,20 @@ static void teardown(void) {
         free(file_path);
 }
 
-static _noreturn_ void writer(bool reopen, volatile uint64_t *versions) {
+typedef enum WriterMode {
+        WRITER_KEEP_OPEN,
+        WRITER_REOPEN,
+        WRITER_TRUNCATE,
+        _WRITER_MAX,
+} WriterMode;
+
+static const char *const writer_names[_WRITER_MAX] = {
+        [WRITER_KEEP_OPEN] = "keeping the file open",
+        [WRITER_REOPEN] = "reopening",
+        [WRITER_TRUNCATE] = "truncating",
+};
+
+static _noreturn_ void writer(WriterMode mode, volatile uint64_t *versions) {
         static uint8_t buf[VERSION_SIZE];
         int fd = -EBADF;
 
@@ -52,9 +69,11 @@ static _noreturn_ void writer(bool reopen, volatile uint64_t *versions) {
                         if (fd < 0)
                                 _exit(2);
                 }
+                if (mode == WRITER_TRUNCATE && ftruncate(fd, 0) < 0)
+                        _exit(3);
                 if (pwrite(fd, buf, sizeof(buf), 0) != (ssize_t) sizeof(buf))
                         _exit(3);
-                if (reopen)
+                if (mode == WRITER_REOPEN)
                         fd = safe_close(fd);
                 __atomic_add_fetch(versions, 1, __ATOMIC_RELAXED);
         }
@@ -68,7 +87,7 @@ static bool whole_version(const uint8_t *p, size_t n) {
 }
 
 START_TEST(test_rewritten_file) {
-        bool reopen = _i == 1;
+        WriterMode mode = (WriterMode) _i;
         volatile uint64_t *versions;
         unsigned consistent = 0, unproven = 0, torn_unproven = 0, again = 0;
         uint64_t before;
@@ -80,7 +99,7 @@ START_TEST(test_rewritten_file) {
         pid = fork();
         ck_assert_int_ge(pid, 0);
         if (pid == 0)
-                writer(reopen, versions);
+                writer(mode, versions);
         while (*versions < 10)
                 usleep(1000);
         before = *versions;
@@ -89,6 +108,7 @@ START_TEST(test_rewritten_file) {
                 _cleanup_close_ int file = -EBADF, fd = -EBADF;
                 static uint8_t buf[VERSION_SIZE + 1];
                 ProtoReply reply;
+                struct stat st;
                 ssize_t n;
 
                 file = open(file_path, O_RDONLY | O_CLOEXEC);
@@ -99,17 +119,23 @@ START_TEST(test_rewritten_file) {
                         continue;
                 }
                 ck_assert_msg(reply.status == 0, "snapshot %d: %s", i, strerror(-reply.status));
-                ck_assert_uint_eq(reply.size, VERSION_SIZE);
+                if (mode != WRITER_TRUNCATE)
+                        ck_assert_uint_eq(reply.size, VERSION_SIZE);
+                ck_assert_int_eq(fstat(fd, &st), 0);
+                ck_assert_uint_eq((uint64_t) st.st_size, reply.size);
                 n = pread(fd, buf, sizeof(buf), 0);
-                ck_assert_int_eq(n, VERSION_SIZE);
+                ck_assert_int_eq(n, (ssize_t) reply.size);
                 if (reply.flags & PROTO_REPLY_CONSISTENT) {
-                        ck_assert_msg(whole_version(buf, VERSION_SIZE),
+                        /* An empty file between truncate and write is a version too. */
+                        ck_assert_msg(n == 0 || n == VERSION_SIZE,
+                                      "snapshot %d claims consistency but holds %zd bytes", i, n);
+                        ck_assert_msg(n == 0 || whole_version(buf, VERSION_SIZE),
                                       "snapshot %d claims consistency but mixes versions %u and %u",
                                       i, buf[0], buf[VERSION_SIZE - 1]);
                         consistent++;
                 } else {
                         unproven++;
-                        if (!whole_version(buf, VERSION_SIZE))
+                        if (n != VERSION_SIZE || !whole_version(buf, VERSION_SIZE))
                                 torn_unproven++;
                 }
         }
@@ -119,7 +145,7 @@ START_TEST(test_rewritten_file) {
         ck_assert(WIFSIGNALED(status));
         fprintf(stderr, "writer %s: %llu versions written during %d snapshots: "
                 "%u consistent, %u unproven (%u of them torn), %u -EAGAIN\n",
-                reopen ? "reopening" : "keeping the file open",
+                writer_names[mode],
                 (unsigned long long) (*versions - before), SNAPSHOTS, consistent, unproven,
                 torn_unproven, again);
         /* The writer really ran alongside. */
@@ -136,7 +162,7 @@ int main(void) {
 
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 300);
-        tcase_add_loop_test(tc, test_rewritten_file, 0, 2);
+        tcase_add_loop_test(tc, test_rewritten_file, 0, _WRITER_MAX);
         suite_add_tcase(s, tc);
 
         sr = srunner_create(s);
