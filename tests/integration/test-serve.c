@@ -372,6 +372,52 @@ START_TEST(test_notify_ready) {
 }
 END_TEST
 
+/* Under activation, a stream socket is not the daemon's to serve: it closes it and, left with none, exits. */
+START_TEST(test_activation_stream_socket_refused) {
+        _cleanup_free_ char *path = harness_path(&h, "stream"), *log = harness_path(&h, "stream.log");
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_close_ int sock = -EBADF;
+        uint64_t t0;
+        int status;
+        pid_t pid;
+
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                int fd = open(log, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+                if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
+                        _exit(127);
+                execlp("systemd-socket-activate", "systemd-socket-activate", "-l", path,
+                       "-E", "ASAN_OPTIONS", "-E", "UBSAN_OPTIONS",
+                       getenv("SAFE_MMAPD"), "--policy-dir", h.policy_dir, (char *) NULL);
+                _exit(127);
+        }
+        ck_assert_uint_lt(strlen(path), sizeof(sa.sun_path));
+        strcpy(sa.sun_path, path);
+        sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(sock, 0);
+        t0 = harness_now_usec();
+        while (connect(sock, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                ck_assert_msg(harness_now_usec() - t0 < 20u * 1000u * 1000u, "no stream socket: %m");
+                usleep(20 * 1000);
+        }
+        for (;;) {
+                pid_t p = waitpid(pid, &status, WNOHANG);
+                if (p == pid)
+                        break;
+                if (harness_now_usec() - t0 > 20u * 1000u * 1000u) {
+                        (void) kill(pid, SIGKILL);
+                        (void) waitpid(pid, NULL, 0);
+                        ck_abort_msg("the daemon kept running on a stream socket");
+                }
+                usleep(20 * 1000);
+        }
+        ck_assert(WIFEXITED(status));
+        ck_assert_int_ne(WEXITSTATUS(status), 0);
+        ck_assert_int_ne(WEXITSTATUS(status), 127);
+}
+END_TEST
+
 int main(int argc, char *argv[]) {
         Suite *s = suite_create("serve");
         TCase *tc = tcase_create("serve");
@@ -401,6 +447,8 @@ int main(int argc, char *argv[]) {
         tcase_add_test(tc, test_notify_ready);
         if (mode == HARNESS_LISTEN)
                 tcase_add_test(tc, test_live_socket_not_taken_over);
+        else
+                tcase_add_test(tc, test_activation_stream_socket_refused);
         suite_add_tcase(s, tc);
 
         sr = srunner_create(s);
