@@ -92,6 +92,24 @@ START_TEST(test_max_size) {
 }
 END_TEST
 
+START_TEST(test_sparse_huge_file) {
+        _cleanup_free_ char *p = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        ProtoReply reply;
+        uint64_t t0;
+
+        start(NULL, false);
+        p = harness_path(&h, "sparse");
+        fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(ftruncate(fd, (off_t) (UINT64_C(1) << 40)), 0);
+        /* 1 TiB of holes against the default 256 MiB: refused, and not after reading a terabyte. */
+        t0 = harness_now_usec();
+        ck_assert_int_eq(fd_request("sparse", 0, &reply), -EFBIG);
+        ck_assert_uint_lt(harness_now_usec() - t0, 30u * 1000u * 1000u);
+}
+END_TEST
+
 START_TEST(test_request_max_size) {
         ProtoReply reply;
 
@@ -194,6 +212,7 @@ int main(void) {
         tcase_set_timeout(tc, 120);
         tcase_add_test(tc, test_max_size);
         tcase_add_test(tc, test_request_max_size);
+        tcase_add_test(tc, test_sparse_huge_file);
         tcase_add_test(tc, test_grant_max_size);
         tcase_add_test(tc, test_bytes_per_uid);
         tcase_add_test(tc, test_max_connections);
