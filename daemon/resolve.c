@@ -1,14 +1,36 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "macro.h"
 #include "resolve.h"
+
+/* FUSE servers make up what they like; configfs files are attributes. */
+#define FUSE_SUPER_MAGIC_LOCAL 0x65735546
+#define CONFIGFS_MAGIC_LOCAL 0x62656570
+
+bool resolve_fs_is_synthetic(int fd) {
+        static const long magics[] = {
+                PROC_SUPER_MAGIC, SYSFS_MAGIC, DEBUGFS_MAGIC, TRACEFS_MAGIC, SECURITYFS_MAGIC,
+                CGROUP_SUPER_MAGIC, CGROUP2_SUPER_MAGIC, BPF_FS_MAGIC, EFIVARFS_MAGIC,
+                PSTOREFS_MAGIC, FUSE_SUPER_MAGIC_LOCAL, CONFIGFS_MAGIC_LOCAL,
+        };
+        struct statfs sfs;
+
+        if (fstatfs(fd, &sfs) < 0)
+                return true;
+        for (size_t i = 0; i < ELEMENTSOF(magics); i++)
+                if ((long) sfs.f_type == magics[i])
+                        return true;
+        return false;
+}
 
 int resolve_reopen(int fd, int *ret_fd) {
         char path[sizeof("/proc/self/fd/") + 11];
@@ -57,7 +79,8 @@ static int reopen_regular(int fd, int *ret_fd, struct statx *ret_stx) {
 }
 
 int resolve_fd(int client_fd, int *ret_fd, struct statx *ret_stx) {
-        int flags;
+        struct statx stx;
+        int flags, fd, r;
 
         flags = fcntl(client_fd, F_GETFL);
         if (flags < 0)
@@ -72,7 +95,29 @@ int resolve_fd(int client_fd, int *ret_fd, struct statx *ret_stx) {
         if ((flags & O_ACCMODE) != O_RDONLY && (flags & O_ACCMODE) != O_RDWR)
                 return -EBADF;
 
-        return reopen_regular(client_fd, ret_fd, ret_stx);
+        r = statx_regular(client_fd, &stx);
+        if (r < 0)
+                return r;
+        /*
+         * Synthetic files check the reader at open time (kallsyms, /proc/PID
+         * files, FUSE's allow_other): a reopen by the daemon would read them
+         * with root's rights and hand the client what its own open never
+         * allowed. Those are copied through the client's own description
+         * (at explicit offsets, so its file offset stays put).
+         */
+        if (resolve_fs_is_synthetic(client_fd)) {
+                fd = fcntl(client_fd, F_DUPFD_CLOEXEC, 3);
+                if (fd < 0)
+                        return negative_errno();
+                *ret_fd = fd;
+                *ret_stx = stx;
+                return 0;
+        }
+        r = resolve_reopen(client_fd, ret_fd);
+        if (r < 0)
+                return r;
+        *ret_stx = stx;
+        return 0;
 }
 
 int resolve_path(int root_fd, const char *relative, uint64_t resolve_flags, int *ret_fd, struct statx *ret_stx) {

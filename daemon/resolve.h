@@ -9,8 +9,12 @@
  * devices are never opened for real and never block.
  */
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
+
+/* Whether @fd lives on a filesystem whose content is made up when read (procfs, sysfs, FUSE, ...). */
+bool resolve_fs_is_synthetic(int fd);
 
 /* Fresh O_RDONLY|O_NONBLOCK|O_NOCTTY|O_CLOEXEC description of the file behind @fd, via /proc/self/fd. */
 int resolve_reopen(int fd, int *ret_fd);
@@ -18,7 +22,8 @@ int resolve_reopen(int fd, int *ret_fd);
 /*
  * Validates a descriptor a client sent: -EBADF for O_PATH or write-only
  * descriptors, -EISDIR for directories, -EINVAL for anything but a regular
- * file. Returns the daemon's own O_RDONLY reopen and its statx.
+ * file. Returns the daemon's own O_RDONLY reopen and its statx; for a
+ * synthetic file, a duplicate of @client_fd instead.
  */
 int resolve_fd(int client_fd, int *ret_fd, struct statx *ret_stx);
 

@@ -21,9 +21,6 @@
 #ifndef F_SEAL_EXEC
 #define F_SEAL_EXEC 0x0020
 #endif
-/* FUSE servers report what they like as mtime; configfs files are attributes. */
-#define FUSE_SUPER_MAGIC_LOCAL 0x65735546
-#define CONFIGFS_MAGIC_LOCAL 0x62656570
 #ifndef F2FS_SUPER_MAGIC
 #define F2FS_SUPER_MAGIC 0xF2F52010
 #endif
@@ -67,30 +64,6 @@ bool snapshot_source_is_verity(int fd, const struct statx *stx) {
         /* Only filesystems whose verity the client library also accepts. */
         return sfs.f_type == EXT4_SUPER_MAGIC || sfs.f_type == (typeof(sfs.f_type)) F2FS_SUPER_MAGIC ||
                 sfs.f_type == BTRFS_SUPER_MAGIC;
-}
-
-/*
- * Files whose content is made up when read (procfs, sysfs, ...) change
- * without any writer and without mtime moving: neither provably consistent
- * nor cacheable, whatever statx says.
- */
-static bool source_is_synthetic(int fd, const struct statx *stx, uint64_t copied) {
-        static const long magics[] = {
-                PROC_SUPER_MAGIC, SYSFS_MAGIC, DEBUGFS_MAGIC, TRACEFS_MAGIC, SECURITYFS_MAGIC,
-                CGROUP_SUPER_MAGIC, CGROUP2_SUPER_MAGIC, BPF_FS_MAGIC, EFIVARFS_MAGIC,
-                FUSE_SUPER_MAGIC_LOCAL, PSTOREFS_MAGIC, CONFIGFS_MAGIC_LOCAL,
-        };
-        struct statfs sfs;
-
-        /* A regular file nobody writes has exactly as many bytes as it says. */
-        if (stx->stx_size != copied)
-                return true;
-        if (fstatfs(fd, &sfs) < 0)
-                return true;
-        for (size_t i = 0; i < ELEMENTSOF(magics); i++)
-                if ((long) sfs.f_type == magics[i])
-                        return true;
-        return false;
 }
 
 static int snapshot_alloc(int fd, enum proto_kind kind, uint64_t size, Snapshot **ret) {
@@ -238,7 +211,7 @@ static int memfd_seal(int memfd) {
 int snapshot_new_copy(int src, uint64_t limit, Snapshot **ret) {
         _cleanup_close_ int memfd = -EBADF, ro = -EBADF;
         struct statx before, after;
-        bool consistent = false;
+        bool consistent = false, synthetic;
         uint64_t size = 0;
         Snapshot *s;
         int r;
@@ -249,6 +222,7 @@ int snapshot_new_copy(int src, uint64_t limit, Snapshot **ret) {
         memfd = memfd_new();
         if (memfd < 0)
                 return memfd;
+        synthetic = resolve_fs_is_synthetic(src);
 
         for (unsigned attempt = 0; attempt < SNAPSHOT_COPY_ATTEMPTS; attempt++) {
                 bool leased, unchanged, held = false;
@@ -259,7 +233,8 @@ int snapshot_new_copy(int src, uint64_t limit, Snapshot **ret) {
                                 return r;
                 }
 
-                leased = fcntl(src, F_SETLEASE, F_RDLCK) >= 0;
+                /* A synthetic file may be the client's own description: no lease on that. */
+                leased = !synthetic && fcntl(src, F_SETLEASE, F_RDLCK) >= 0;
                 r = statx_fd(src, &before);
                 if (r >= 0)
                         r = copy_to_memfd(src, memfd, limit, &size);
@@ -274,7 +249,13 @@ int snapshot_new_copy(int src, uint64_t limit, Snapshot **ret) {
                         return r;
 
                 unchanged = statx_unchanged(&before, &after);
-                if (unchanged && source_is_synthetic(src, &after, size))
+                /*
+                 * Files whose content is made up when read change without any
+                 * writer and without mtime moving: never consistent nor
+                 * cached. A regular file nobody writes has exactly as many
+                 * bytes as it says.
+                 */
+                if (unchanged && (synthetic || after.stx_size != size))
                         break;
                 if (unchanged && held) {
                         consistent = true;
