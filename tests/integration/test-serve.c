@@ -301,10 +301,10 @@ START_TEST(test_exit_idle) {
 }
 END_TEST
 
-START_TEST(test_live_socket_not_taken_over) {
+/* Runs a second daemon on @socket_path and returns its exit status; it must exit within 20 s. */
+static int run_second_daemon(const char *socket_path) {
         const char *daemon = getenv("SAFE_MMAPD");
         _cleanup_close_ int null = -EBADF;
-        ProtoReply reply;
         uint64_t t0;
         int status;
         pid_t pid;
@@ -316,7 +316,7 @@ START_TEST(test_live_socket_not_taken_over) {
         ck_assert_int_ge(pid, 0);
         if (pid == 0) {
                 (void) dup2(null, STDERR_FILENO);
-                execl(daemon, daemon, "--listen", h.socket_path, "--policy-dir", h.policy_dir, (char *) NULL);
+                execl(daemon, daemon, "--listen", socket_path, "--policy-dir", h.policy_dir, (char *) NULL);
                 _exit(127);
         }
         t0 = harness_now_usec();
@@ -327,19 +327,39 @@ START_TEST(test_live_socket_not_taken_over) {
                 if (harness_now_usec() - t0 > 20u * 1000u * 1000u) {
                         (void) kill(pid, SIGKILL);
                         (void) waitpid(pid, NULL, 0);
-                        ck_abort_msg("a second daemon took over a live socket");
+                        ck_abort_msg("a second daemon started on %s", socket_path);
                 }
                 usleep(20 * 1000);
         }
         ck_assert(WIFEXITED(status));
-        ck_assert_int_ne(WEXITSTATUS(status), 0);
         ck_assert_int_ne(WEXITSTATUS(status), 127);
+        return WEXITSTATUS(status);
+}
 
-        /* The first one still owns the socket. */
+START_TEST(test_live_socket_not_taken_over) {
         _cleanup_close_ int sock = -EBADF;
+        ProtoReply reply;
+
+        ck_assert_int_ne(run_second_daemon(h.socket_path), 0);
+        /* The first one still owns the socket. */
         ck_assert_int_eq(raw_connect(h.socket_path, &sock), 0);
         ck_assert_int_eq(raw_status(sock, 30000, &reply), 0);
         ck_assert_int_eq(reply.status, 0);
+}
+END_TEST
+
+START_TEST(test_non_socket_left_alone) {
+        _cleanup_free_ char *path = harness_path(&h, "not-a-socket");
+        char buf[16] = {};
+        _cleanup_close_ int fd = -EBADF;
+
+        /* Only a stale socket may be replaced; a file in the way is somebody's data. */
+        ck_assert_int_eq(harness_write_file(path, 0644, "precious", 8), 0);
+        ck_assert_int_ne(run_second_daemon(path), 0);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(read(fd, buf, sizeof(buf)), 8);
+        ck_assert_str_eq(buf, "precious");
 }
 END_TEST
 
@@ -445,9 +465,10 @@ int main(int argc, char *argv[]) {
         tcase_add_test(tc, test_cache_sees_changes);
         tcase_add_test(tc, test_exit_idle);
         tcase_add_test(tc, test_notify_ready);
-        if (mode == HARNESS_LISTEN)
+        if (mode == HARNESS_LISTEN) {
                 tcase_add_test(tc, test_live_socket_not_taken_over);
-        else
+                tcase_add_test(tc, test_non_socket_left_alone);
+        } else
                 tcase_add_test(tc, test_activation_stream_socket_refused);
         suite_add_tcase(s, tc);
 
