@@ -187,7 +187,11 @@ static int memfd_reopen_rdonly(int fd) {
 
         (void) snprintf(path, sizeof(path), "/proc/self/fd/%i", fd);
         ro = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        return ro >= 0 ? ro : fd;
+        if (ro >= 0)
+                return ro;
+        if (errno == ENOENT)
+                return fd;
+        return errno == EMFILE || errno == ENFILE || errno == ENOMEM ? -errno : -EIO;
 }
 
 int snapshot_local(int src, uint64_t max_size, int *ret_fd) {
@@ -227,6 +231,8 @@ int snapshot_local(int src, uint64_t max_size, int *ret_fd) {
                 if (r < 0)
                         return r;
                 ro = memfd_reopen_rdonly(memfd);
+                if (ro < 0)
+                        return ro;
                 *ret_fd = ro == memfd ? TAKE_FD(memfd) : ro;
                 return 0;
         }
