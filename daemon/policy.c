@@ -489,9 +489,10 @@ int policy_load(const char *dir, Policy **ret) {
 
 /*
  * Matches @path against the grant path component by component, skipping
- * empty and "." components of the request. Returns the rest of @path (what is
- * resolved beneath the grant root), or NULL when the grant does not cover it.
- * ".." in the rest is left to RESOLVE_BENEATH, which refuses any escape.
+ * empty and "." components of the request. Returns where the request goes on
+ * after the last component of the grant (at a '/' or the end), or NULL when
+ * the grant does not cover it. ".." in the rest is left to RESOLVE_BENEATH,
+ * which refuses any escape.
  */
 static const char *path_beneath(const char *grant_path, const char *path) {
         const char *g = grant_path, *p = path;
@@ -501,6 +502,9 @@ static const char *path_beneath(const char *grant_path, const char *path) {
 
                 while (*g == '/')
                         g++;
+                glen = strcspn(g, "/");
+                if (glen == 0)
+                        return p;
                 for (;;) {
                         while (*p == '/')
                                 p++;
@@ -509,9 +513,6 @@ static const char *path_beneath(const char *grant_path, const char *path) {
                         else
                                 break;
                 }
-                glen = strcspn(g, "/");
-                if (glen == 0)
-                        return p;
                 plen = strcspn(p, "/");
                 if (glen != plen || memcmp(g, p, glen) != 0)
                         return NULL;
@@ -544,11 +545,13 @@ const Grant *policy_lookup(const Policy *p, uid_t uid, const gid_t *groups, size
                 if (!rest)
                         continue;
                 if (g->file_name) {
-                        /* A file grant covers that one name and nothing beneath it. */
+                        /* A file grant covers that one name, not "name/" and nothing beneath it. */
                         if (*rest != '\0')
                                 continue;
                         rest = g->file_name;
-                }
+                } else
+                        /* Relative to the grant root: a leading slash would make it absolute. */
+                        rest += strspn(rest, "/");
                 *ret_relative = rest;
                 return g;
         }
