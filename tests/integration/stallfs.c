@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fuse.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "stallfs.h"
+
+enum {
+        NODE_ROOT = FUSE_ROOT_ID,
+        NODE_DATA,
+        NODE_STUCK,
+};
+
+static void reply(int fd, uint64_t unique, int error, const void *data, size_t size) {
+        struct fuse_out_header out = {
+                .len = (uint32_t) (sizeof(out) + (error ? 0 : size)),
+                .error = error,
+                .unique = unique,
+        };
+        struct iovec iov[2] = {
+                { .iov_base = &out, .iov_len = sizeof(out) },
+                { .iov_base = (void *) data, .iov_len = error ? 0 : size },
+        };
+
+        (void) writev(fd, iov, data && !error ? 2 : 1);
+}
+
+static void fill_attr(uint64_t node, struct fuse_attr *a) {
+        *a = (struct fuse_attr) {
+                .ino = node,
+                .nlink = 1,
+                .blksize = 4096,
+        };
+        if (node == NODE_ROOT) {
+                a->mode = S_IFDIR | 0755;
+                a->nlink = 2;
+        } else {
+                a->mode = S_IFREG | 0444;
+                a->size = STALLFS_DATA_SIZE;
+                a->blocks = STALLFS_DATA_SIZE / 512;
+        }
+}
+
+static _noreturn_ void serve(int fd) {
+        static uint8_t buf[256 * 1024];
+        static uint8_t data[STALLFS_DATA_SIZE];
+
+        memset(data, 'f', sizeof(data));
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof(buf));
+                struct fuse_in_header *in = (struct fuse_in_header *) buf;
+                const void *arg = buf + sizeof(*in);
+
+                if (n < 0 && (errno == EINTR || errno == ENOENT))
+                        continue;       /* ENOENT: a request was interrupted before we read it */
+                if (n < (ssize_t) sizeof(*in))
+                        _exit(0);       /* unmounted */
+
+                switch (in->opcode) {
+                case FUSE_INIT: {
+                        const struct fuse_init_in *ii = arg;
+                        struct fuse_init_out o = {
+                                .major = FUSE_KERNEL_VERSION,
+                                .minor = FUSE_KERNEL_MINOR_VERSION,
+                                .max_readahead = ii->max_readahead,
+                                .max_write = 4096,
+                                .max_background = 16,
+                                .congestion_threshold = 12,
+                                .time_gran = 1,
+                        };
+                        reply(fd, in->unique, 0, &o, sizeof(o));
+                        break;
+                }
+                case FUSE_LOOKUP: {
+                        const char *name = arg;
+                        struct fuse_entry_out o = { .attr_valid = 3600, .entry_valid = 3600 };
+
+                        if (in->nodeid != NODE_ROOT) {
+                                reply(fd, in->unique, -ENOENT, NULL, 0);
+                                break;
+                        }
+                        if (strcmp(name, "data") == 0)
+                                o.nodeid = NODE_DATA;
+                        else if (strcmp(name, "stuck") == 0)
+                                o.nodeid = NODE_STUCK;
+                        else {
+                                reply(fd, in->unique, -ENOENT, NULL, 0);
+                                break;
+                        }
+                        fill_attr(o.nodeid, &o.attr);
+                        reply(fd, in->unique, 0, &o, sizeof(o));
+                        break;
+                }
+                case FUSE_GETATTR: {
+                        struct fuse_attr_out o = { .attr_valid = 3600 };
+
+                        fill_attr(in->nodeid, &o.attr);
+                        reply(fd, in->unique, 0, &o, sizeof(o));
+                        break;
+                }
+                case FUSE_OPEN:
+                case FUSE_OPENDIR: {
+                        struct fuse_open_out o = { .fh = in->nodeid };
+
+                        reply(fd, in->unique, 0, &o, sizeof(o));
+                        break;
+                }
+                case FUSE_READ: {
+                        const struct fuse_read_in *ri = arg;
+                        size_t len = 0;
+
+                        if (in->nodeid == NODE_STUCK)
+                                break;  /* never answered */
+                        if (ri->offset < STALLFS_DATA_SIZE)
+                                len = STALLFS_DATA_SIZE - ri->offset;
+                        if (len > ri->size)
+                                len = ri->size;
+                        reply(fd, in->unique, 0, data + (ri->offset < STALLFS_DATA_SIZE ? ri->offset : 0), len);
+                        break;
+                }
+                case FUSE_STATFS: {
+                        struct fuse_statfs_out o = { .st = { .bsize = 4096, .frsize = 4096, .namelen = 255 } };
+
+                        reply(fd, in->unique, 0, &o, sizeof(o));
+                        break;
+                }
+                case FUSE_FLUSH:
+                case FUSE_RELEASE:
+                case FUSE_RELEASEDIR:
+                case FUSE_ACCESS:
+                case FUSE_SETLK:
+                        reply(fd, in->unique, 0, NULL, 0);
+                        break;
+                case FUSE_FORGET:
+                case FUSE_BATCH_FORGET:
+                case FUSE_INTERRUPT:
+                        break;  /* no reply expected */
+                case FUSE_DESTROY:
+                        reply(fd, in->unique, 0, NULL, 0);
+                        _exit(0);
+                default:
+                        reply(fd, in->unique, -ENOSYS, NULL, 0);
+                        break;
+                }
+        }
+}
+
+int stallfs_mount(StallFs *fs, const char *mountpoint) {
+        _cleanup_close_ int fd = -EBADF;
+        char options[128];
+        pid_t pid;
+
+        *fs = (StallFs) {};
+        fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        snprintf(options, sizeof(options), "fd=%d,rootmode=40000,user_id=0,group_id=0,allow_other", fd);
+        if (mount("stallfs", mountpoint, "fuse.stallfs", MS_NOSUID | MS_NODEV, options) < 0)
+                return negative_errno();
+        pid = fork();
+        if (pid < 0) {
+                int r = negative_errno();
+                (void) umount2(mountpoint, MNT_DETACH);
+                return r;
+        }
+        if (pid == 0) {
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                serve(fd);
+        }
+        fs->pid = pid;
+        fs->mountpoint = strdup(mountpoint);
+        return 0;
+}
+
+void stallfs_unmount(StallFs *fs) {
+        if (fs->pid > 0) {
+                (void) kill(fs->pid, SIGKILL);
+                (void) waitpid(fs->pid, NULL, 0);
+        }
+        if (fs->mountpoint)
+                (void) umount2(fs->mountpoint, MNT_DETACH);
+        free(fs->mountpoint);
+        *fs = (StallFs) {};
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+#pragma once
+
+/*
+ * A tiny FUSE file system (raw /dev/fuse protocol, no libfuse) that stands
+ * for a slow network file: it holds "data" (4096 bytes of 'f') and "stuck",
+ * whose reads are never answered. It lets a test prove that one file that
+ * never finishes reading does not stall the daemon for anybody else.
+ * Needs root (mount); the caller should be in a private mount namespace.
+ */
+
+#include <sys/types.h>
+
+#define STALLFS_DATA_SIZE 4096u
+
+typedef struct StallFs {
+        pid_t pid;              /* the server, or 0 */
+        char *mountpoint;
+} StallFs;
+
+/* Mounts at @mountpoint (an existing directory) and starts the server. 0 or -errno. */
+int stallfs_mount(StallFs *fs, const char *mountpoint);
+/* Kills the server (every pending read then fails) and detaches the mount. */
+void stallfs_unmount(StallFs *fs);
