@@ -177,6 +177,7 @@ int main(int argc, char *argv[]) {
                 fprintf(stderr, "setup: %s\n", strerror(-r));
                 return 1;
         }
+        h.quiet = true;
         file_path = harness_path(&h, "data");
         r = harness_fill_file(file_path, 0644, 's', FILE_SIZE);
         if (r >= 0)

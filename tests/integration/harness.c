@@ -316,8 +316,15 @@ static void dump_log_tail(const Harness *h) {
         n = read(fd, buf, sizeof(buf));
         if (n <= 0)
                 return;
+        const char *start = buf;
+        if (st.st_size > LOG_TAIL_BYTES) {
+                /* Start at a whole line. */
+                const char *nl = memchr(buf, '\n', (size_t) n);
+                if (nl)
+                        start = nl + 1;
+        }
         fprintf(stderr, "---- safe-mmapd log%s ----\n%.*s---- end of log ----\n",
-                st.st_size > LOG_TAIL_BYTES ? " (tail)" : "", (int) n, buf);
+                st.st_size > LOG_TAIL_BYTES ? " (tail)" : "", (int) (buf + n - start), start);
 }
 
 static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw) {
@@ -329,7 +336,8 @@ void harness_teardown(Harness *h) {
         if (h->pid > 0)
                 (void) harness_kill(h);
         if (h->dir) {
-                dump_log_tail(h);
+                if (!h->quiet)
+                        dump_log_tail(h);
                 (void) nftw(h->dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
         }
         free(h->dir);

@@ -24,6 +24,7 @@ typedef struct Harness {
         char *socket_path;
         char *policy_dir;
         char *log_path;
+        bool quiet;             /* teardown does not print the log */
 } Harness;
 
 /* Creates the private directory and its empty policy directory; sets SAFE_MMAP_SOCKET. */
