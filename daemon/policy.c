@@ -188,7 +188,9 @@ static int id_append(void **array, size_t *n, uint32_t id) {
 }
 
 static int parse_id(const char *token, bool group, uint32_t *ret) {
-        char buf[16384];
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 4096;
+        int r;
 
         if (isdigit((unsigned char) token[0])) {
                 unsigned long v;
@@ -202,20 +204,33 @@ static int parse_id(const char *token, bool group, uint32_t *ret) {
                 *ret = (uint32_t) v;
                 return 0;
         }
-        if (group) {
-                struct group gr, *res = NULL;
+        /* Large groups need large buffers: grow on ERANGE, within reason. */
+        for (;; size *= 4) {
+                char *b = realloc(buf, size);
 
-                if (getgrnam_r(token, &gr, buf, sizeof(buf), &res) != 0 || !res)
-                        return -ESRCH;
-                *ret = res->gr_gid;
-        } else {
-                struct passwd pw, *res = NULL;
+                if (!b)
+                        return -ENOMEM;
+                buf = b;
+                if (group) {
+                        struct group gr, *res = NULL;
 
-                if (getpwnam_r(token, &pw, buf, sizeof(buf), &res) != 0 || !res)
-                        return -ESRCH;
-                *ret = res->pw_uid;
+                        r = getgrnam_r(token, &gr, buf, size, &res);
+                        if (r == 0 && res)
+                                *ret = res->gr_gid;
+                        else if (r == 0)
+                                r = ESRCH;
+                } else {
+                        struct passwd pw, *res = NULL;
+
+                        r = getpwnam_r(token, &pw, buf, size, &res);
+                        if (r == 0 && res)
+                                *ret = res->pw_uid;
+                        else if (r == 0)
+                                r = ESRCH;
+                }
+                if (r != ERANGE || size >= 4u * 1024u * 1024u)
+                        return -r;
         }
-        return 0;
 }
 
 static int parse_ids(ParseState *st, const char *value, bool group, void **array, size_t *n) {
@@ -225,7 +240,7 @@ static int parse_ids(ParseState *st, const char *value, bool group, void **array
         if (!copy)
                 return -ENOMEM;
         for (char *t = strtok_r(copy, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save)) {
-                uint32_t id;
+                uint32_t id = 0;
                 int r;
 
                 r = parse_id(t, group, &id);
