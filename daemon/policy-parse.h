@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+#pragma once
+
+/* Parsing of one policy file; see policy.h for what a grant means. */
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "policy.h"
+
+/*
+ * Parses @f. Returns 0 and the grants in file order (roots not opened yet),
+ * or -EBADMSG with the line and text of the first error: a file with any
+ * error yields no grant at all.
+ */
+int policy_parse(FILE *f, Grant **ret_grants, unsigned *ret_error_line, char *error, size_t error_size);
+
+Grant *grant_free(Grant *g);
+void grants_free(Grant *g);
