@@ -10,6 +10,7 @@
  *   vm-client snapshot PATH      safe_mmap_snapshot(PATH, NO_FALLBACK)
  *   vm-client snapshot-fd PATH   open PATH, safe_mmap_snapshot_fd(NO_FALLBACK)
  *   vm-client hold SOCKET SECS   keep a connection to the daemon open
+ *   vm-client junk SOCKET        send a packet that is no request
  *
  * The mapped bytes go to standard output, so that the caller can compare
  * them with the file; one line on standard error tells what the mapping
@@ -138,25 +139,57 @@ static int map_path(const char *verb, const char *path) {
         return report(m);
 }
 
-/* Holds a connection open without speaking, so that a daemon started with
- * --exit-idle stays up while the caller looks at it. */
-static int hold(const char *socket_path, const char *seconds) {
+static int connect_daemon(const char *socket_path) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_close_ int fd = -EBADF;
-        unsigned n;
 
-        if (strlen(socket_path) >= sizeof(sa.sun_path) || sscanf(seconds, "%u", &n) != 1)
-                return 2;
+        if (strlen(socket_path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
         memcpy(sa.sun_path, socket_path, strlen(socket_path));
 
         fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
         if (fd < 0)
-                return fail(negative_errno());
+                return negative_errno();
         if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
-                return fail(negative_errno());
+                return negative_errno();
+        return TAKE_FD(fd);
+}
+
+/* Holds a connection open without speaking, so that a daemon started with
+ * --exit-idle stays up while the caller looks at it. */
+static int hold(const char *socket_path, const char *seconds) {
+        _cleanup_close_ int fd = -EBADF;
+        unsigned n;
+
+        if (sscanf(seconds, "%u", &n) != 1)
+                return 2;
+        fd = connect_daemon(socket_path);
+        if (fd < 0)
+                return fail(fd);
 
         fprintf(stderr, "vm-client: connected\n");
         sleep(n);
+        return 0;
+}
+
+/* Something no decoder accepts, so that the daemon logs a warning: the
+ * journal check looks for it at its priority. */
+static int junk(const char *socket_path) {
+        static const char packet[] = "no request at all";
+        _cleanup_close_ int fd = -EBADF;
+        char reply[4096];
+        ssize_t n;
+
+        fd = connect_daemon(socket_path);
+        if (fd < 0)
+                return fail(fd);
+        if (send(fd, packet, sizeof(packet), MSG_NOSIGNAL) < 0)
+                return fail(negative_errno());
+        /* The answer, then the end of the connection. */
+        do
+                n = recv(fd, reply, sizeof(reply), 0);
+        while (n > 0 || (n < 0 && errno == EINTR));
+        fprintf(stderr, "vm-client: dropped\n");
         return 0;
 }
 
@@ -167,8 +200,11 @@ int main(int argc, char **argv) {
                 return map_path(argv[1], argv[2]);
         if (argc == 4 && strcmp(argv[1], "hold") == 0)
                 return hold(argv[2], argv[3]);
+        if (argc == 3 && strcmp(argv[1], "junk") == 0)
+                return junk(argv[2]);
 
         fprintf(stderr, "usage: vm-client map-fd|snapshot|snapshot-fd PATH\n"
-                        "       vm-client hold SOCKET SECONDS\n");
+                        "       vm-client hold SOCKET SECONDS\n"
+                        "       vm-client junk SOCKET\n");
         return 2;
 }
