@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -417,6 +418,97 @@ START_TEST(test_idle_connection_dropped) {
 }
 END_TEST
 
+START_TEST(test_longest_paths) {
+        _cleanup_free_ char *path = malloc(PROTO_PATH_MAX + 2);
+        uint8_t buf[RAW_BUFFER_SIZE + 16];
+        ProtoRequest req = { .type = PROTO_REQUEST_SNAPSHOT_PATH };
+        int len;
+
+        ck_assert_ptr_nonnull(path);
+        memset(path, 'a', PROTO_PATH_MAX + 1);
+        for (size_t i = 0; i < PROTO_PATH_MAX; i += 200)
+                path[i] = '/';
+        path[PROTO_PATH_MAX + 1] = '\0';
+
+        /* The longest valid path: no grant covers it (and it exceeds NAME_MAX per component). */
+        req.path = path;
+        req.path_length = PROTO_PATH_MAX;
+        len = proto_request_encode(&req, buf, sizeof(buf));
+        ck_assert_int_eq(len, PROTO_MESSAGE_MAX);
+        attack("longest path", buf, (size_t) len, NULL, 0, (const int[]) { EACCES, ENAMETOOLONG, 0 });
+
+        /* One byte more, with a length field that tells the truth. */
+        req.path_length = PROTO_PATH_MAX - 1;
+        len = proto_request_encode(&req, buf, sizeof(buf));
+        ck_assert_int_gt(len, 0);
+        buf[len] = 'a';
+        put_le32(buf + 8, (uint32_t) len + 1);
+        put_le32(buf + 24, PROTO_PATH_MAX + 1);
+        attack("path one byte too long", buf, (size_t) len + 1, NULL, 0, bad_message);
+        assert_recovered();
+}
+END_TEST
+
+/* utime + stime of the daemon in clock ticks. */
+static long cpu_ticks(void) {
+        char path[64], line[1024];
+        unsigned long utime, stime;
+        FILE *f;
+        char *p;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) h.pid);
+        f = fopen(path, "re");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+        fclose(f);
+        p = strrchr(line, ')');
+        ck_assert_ptr_nonnull(p);
+        /* Fields 14 and 15 (utime, stime); the comm field before ')' may hold spaces. */
+        ck_assert_int_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime), 2);
+        return (long) (utime + stime);
+}
+
+START_TEST(test_out_of_descriptors) {
+        const char *const args[] = { "--max-connections-per-uid", "1000", "--max-connections", "1000", NULL };
+        struct rlimit rl = { .rlim_cur = 64, .rlim_max = 64 };
+        enum { N = 150 };
+        int socks[N];
+        long ticks, hz = sysconf(_SC_CLK_TCK);
+        uint64_t deadline;
+
+        /* This test runs its own daemon, with room for connections but few descriptors. */
+        teardown();
+        start(args);
+        ck_assert_int_eq(prlimit(h.pid, RLIMIT_NOFILE, &rl, NULL), 0);
+        for (int i = 0; i < N; i++)
+                ck_assert_int_eq(raw_connect(h.socket_path, &socks[i]), 0);
+        usleep(500 * 1000);
+
+        /* Out of descriptors with connections waiting: the daemon must wait, not spin. */
+        ticks = cpu_ticks();
+        usleep(2 * 1000 * 1000);
+        ticks = cpu_ticks() - ticks;
+        ck_assert_msg(ticks < hz / 2, "the daemon burned %ld ticks (of %ld per second) in 2 s at EMFILE",
+                      ticks, hz);
+
+        for (int i = 0; i < N; i++)
+                safe_close(socks[i]);
+        /* ...and serves again when descriptors come back. */
+        deadline = harness_now_usec() + SETTLE_TIMEOUT_MS * 1000ull;
+        for (;;) {
+                _cleanup_close_ int sock = -EBADF;
+                ProtoReply reply;
+
+                ck_assert_int_eq(raw_connect(h.socket_path, &sock), 0);
+                if (raw_status(sock, 5000, &reply) == 0 && reply.status == 0)
+                        break;
+                ck_assert_msg(harness_now_usec() < deadline, "never served again after EMFILE");
+                usleep(100 * 1000);
+        }
+        assert_recovered();
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("hostile");
         TCase *tc = tcase_create("hostile");
@@ -433,6 +525,8 @@ int main(void) {
         tcase_add_test(tc, test_client_leaves_before_reply);
         tcase_add_test(tc, test_connections_per_uid);
         tcase_add_test(tc, test_idle_connection_dropped);
+        tcase_add_test(tc, test_longest_paths);
+        tcase_add_test(tc, test_out_of_descriptors);
         suite_add_tcase(s, tc);
 
         sr = srunner_create(s);
