@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -159,6 +160,12 @@ static _noreturn_ void child_exec(const Harness *h, pid_t parent, const char *co
         fd = open(h->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
                 _exit(127);
+        if (h->daemon_uid != 0) {
+                gid_t gid = (gid_t) h->daemon_uid;
+                if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+                    setresuid(h->daemon_uid, h->daemon_uid, h->daemon_uid) < 0)
+                        _exit(127);
+        }
         /* Nothing of the test process (Check's pipes, open test files) leaks into the daemon. */
         if (close_range(3, ~0u, 0) < 0)
                 _exit(127);
@@ -246,6 +253,10 @@ int harness_start(Harness *h, HarnessMode mode, const char *const *args) {
                 argv[n++] = args[i];
         }
         argv[n] = NULL;
+
+        /* A daemon of another user must be able to bind its socket here. */
+        if (h->daemon_uid != 0 && chown(h->dir, h->daemon_uid, (gid_t) h->daemon_uid) < 0)
+                return negative_errno();
 
         pid = fork();
         if (pid < 0)

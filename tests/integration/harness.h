@@ -25,6 +25,7 @@ typedef struct Harness {
         char *policy_dir;
         char *log_path;
         bool quiet;             /* teardown does not print the log */
+        uid_t daemon_uid;       /* 0: run the daemon as we are; else as this uid (and its gid = uid) */
 } Harness;
 
 /* Creates the private directory and its empty policy directory; sets SAFE_MMAP_SOCKET. */

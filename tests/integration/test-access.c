@@ -549,6 +549,39 @@ START_TEST(test_nobody_flood_leaves_others_served) {
 }
 END_TEST
 
+static int do_own_daemon(void *userdata) {
+        _cleanup_free_ char *p = P("public");
+        safe_mmap *m = NULL;
+
+        /* A daemon of the caller's own uid is trusted. */
+        CHILD_CHECK_INT(safe_mmap_snapshot(p, SAFE_MMAP_NO_FALLBACK, &m), ==, 0);
+        CHILD_CHECK_INT(safe_mmap_kind(m), ==, SAFE_MMAP_SEALED_MEMFD);
+        safe_mmap_free(m);
+        return 0;
+}
+
+START_TEST(test_daemon_of_another_user_not_trusted) {
+        _cleanup_free_ char *p = P("public");
+        safe_mmap *m = NULL;
+        int r;
+
+        ck_assert_int_eq(harness_stop(&h), 0);
+        h.daemon_uid = NOBODY_UID;
+        ck_assert_int_eq(harness_start(&h, HARNESS_LISTEN, NULL), 0);
+
+        /* Whoever runs a socket at $SAFE_MMAP_SOCKET, root only trusts root (or itself). */
+        ck_assert_int_eq(safe_mmap_snapshot(p, SAFE_MMAP_NO_FALLBACK, &m), -EPERM);
+        ck_assert_ptr_null(m);
+        r = safe_mmap_snapshot(p, 0, &m);
+        ck_assert_msg(r == 0 || r == -EPERM, "%s", strerror(-r));
+        if (r == 0) {
+                ck_assert_int_eq(safe_mmap_kind(m), SAFE_MMAP_SEALED_MEMFD);
+                safe_mmap_free(m);
+        }
+        ck_assert_int_eq(run_as_nobody(do_own_daemon, NULL), 0);
+}
+END_TEST
+
 START_TEST(test_group_grant) {
         const gid_t groups[] = { GRANT_GID };
 
@@ -582,6 +615,7 @@ int main(void) {
         tcase_add_test(tc, test_nobody_cache_is_not_a_grant);
         tcase_add_test(tc, test_nobody_secret_granted_on_reload);
         tcase_add_test(tc, test_nobody_flood_leaves_others_served);
+        tcase_add_test(tc, test_daemon_of_another_user_not_trusted);
         suite_add_tcase(s, tc);
 
         sr = srunner_create(s);
