@@ -5,15 +5,18 @@
  * cannot open is served only under a grant for its uid or one of its groups,
  * and never through a symlink or `..` that leads out of the granted tree.
  * Files that are not regular (FIFO, directory, device) are refused at once,
- * never waited on.
+ * never waited on. Grant options (NoSymlinks, NoXDev, MaxSize elsewhere) hold;
+ * mounts live in a private mount namespace of each test.
  */
 
 #include <check.h>
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -65,9 +68,22 @@ static void write_grant(const char *name, const char *path_name, const char *ext
         ck_assert_int_eq(harness_write_policy(&h, name, text), 0);
 }
 
+/* Mounts a tmpfs on NAME (a new directory) holding "file" with the granted bytes. */
+static void make_mount(const char *name) {
+        _cleanup_free_ char *p = P(name), *file = NULL;
+
+        ck_assert_int_eq(mkdir(p, 0700), 0);
+        ck_assert_int_eq(mount("itest", p, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700"), 0);
+        ck_assert_int_ge(asprintf(&file, "%s/file", name), 0);
+        make_file(file, 0600);
+}
+
 static void setup(void) {
         _cleanup_free_ char *secret = NULL, *fifo = NULL, *dev = NULL, *pubfifo = NULL;
 
+        /* Mounts made here vanish with the test process. */
+        ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
+        ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
         ck_assert_int_eq(harness_setup(&h), 0);
 
         make_file("public", 0644);
@@ -88,6 +104,12 @@ static void setup(void) {
         ck_assert_int_eq(mkfifo(fifo, 0600), 0);
         dev = P("g/null");
         ck_assert_int_eq(mknod(dev, S_IFCHR | 0600, makedev(1, 3)), 0);
+
+        make_mount("g/mnt");               /* another file system inside the tree */
+
+        make_dir("xdev", 0700);            /* granted with NoXDev=yes */
+        make_file("xdev/data", 0600);
+        make_mount("xdev/mnt");
 
         make_dir("nosym", 0700);           /* granted with NoSymlinks=yes */
         make_file("nosym/data", 0600);
@@ -114,6 +136,7 @@ static void setup(void) {
         write_grant("10-file.conf", "granted-file", "Users=nobody\n");
         write_grant("20-tree.conf", "g", "Users=65534\n");
         write_grant("30-nosym.conf", "nosym", "Users=nobody\nNoSymlinks=yes\n");
+        write_grant("35-xdev.conf", "xdev", "Users=nobody\nNoXDev=yes\n");
         write_grant("40-group.conf", "grp", "Groups=4242\n");
         write_grant("50-root.conf", "rootonly", "Users=0\n");
         write_grant("60-moved.conf", "moved", "Users=nobody\n");
@@ -238,7 +261,10 @@ START_TEST(test_nobody_secret_refused) {
 END_TEST
 
 static int do_granted(void *userdata) {
-        const char *const names[] = { "granted-file", "g/data", "g/sub/inner", "g/inner-link", "nosym/data" };
+        const char *const names[] = {
+                "granted-file", "g/data", "g/sub/inner", "g/inner-link", "nosym/data",
+                "g/mnt/file", "xdev/data",
+        };
         safe_mmap *m = NULL;
 
         for (size_t i = 0; i < ELEMENTSOF(names); i++) {
@@ -272,6 +298,8 @@ static int do_escapes(void *userdata) {
 
         for (size_t i = 0; i < ELEMENTSOF(names); i++)
                 CHILD_CHECK_INT(check_refused_path(names[i], escape), ==, 0);
+        /* NoXDev=yes refuses a mount point inside the tree. */
+        CHILD_CHECK_INT(check_refused_path("xdev/mnt/file", (const int[]) { EXDEV, 0 }), ==, 0);
         /* NoSymlinks=yes refuses even a link that stays inside. */
         CHILD_CHECK_INT(check_refused_path("nosym/link", (const int[]) { ELOOP, 0 }), ==, 0);
         return 0;
