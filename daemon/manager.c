@@ -4,18 +4,15 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "connection.h"
+#include "listen.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -27,84 +24,39 @@
 
 static int manager_add_listener(Manager *m, int fd);
 
-static int listen_path(const char *path, int *ret_fd) {
-        _cleanup_close_ int fd = -EBADF;
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        socklen_t salen;
-        struct stat st;
-
-        if (strlen(path) >= sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        memcpy(sa.sun_path, path, strlen(path));
-        salen = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1);
-
-        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
-                return negative_errno();
-        if (bind(fd, (struct sockaddr *) &sa, salen) < 0) {
-                _cleanup_close_ int probe = -EBADF;
-
-                if (errno != EADDRINUSE)
-                        return negative_errno();
-                /* Only a socket nobody listens on any more is stale; a live daemon is left alone. */
-                if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
-                        return -EADDRINUSE;
-                probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-                if (probe < 0)
-                        return negative_errno();
-                if (connect(probe, (struct sockaddr *) &sa, salen) >= 0 || errno != ECONNREFUSED)
-                        return -EADDRINUSE;
-                if (unlink(path) < 0 || bind(fd, (struct sockaddr *) &sa, salen) < 0)
-                        return negative_errno();
-        }
-        /* Who may read what is decided per request; anybody may ask. */
-        if (chmod(path, 0666) < 0 || listen(fd, SOMAXCONN) < 0) {
-                int r = negative_errno();
-                (void) unlink(path);
-                return r;
-        }
-        *ret_fd = TAKE_FD(fd);
-        return 0;
-}
-
 static int manager_listen(Manager *m) {
-        char **names = NULL;
-        int n, r;
+        int *fds = NULL;
+        unsigned n = 0;
+        int r;
 
         if (m->config.listen_path) {
                 int fd;
 
-                r = listen_path(m->config.listen_path, &fd);
+                r = listen_unix_path(m->config.listen_path, &fd);
                 if (r < 0)
                         return log_errno(LOG_ERR, r, "Cannot listen on %s: %m", m->config.listen_path);
                 m->own_socket = true;
                 r = manager_add_listener(m, fd);
-                if (r < 0)
+                if (r < 0) {
+                        safe_close(fd);
+                        (void) unlink(m->config.listen_path);
                         return log_errno(LOG_ERR, r, "Cannot watch %s: %m", m->config.listen_path);
+                }
                 log_info("Listening on %s.", m->config.listen_path);
                 return 0;
         }
 
-        n = sd_listen_fds_with_names(1, &names);
-        if (n < 0)
-                return log_errno(LOG_ERR, n, "Cannot get sockets from systemd: %m");
-        for (int i = 0; i < n; i++) {
-                int fd = SD_LISTEN_FDS_START + i;
-                const char *name = names && names[i] ? names[i] : "?";
-
-                if (sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
-                        log_warning("Ignoring passed descriptor %i (%s): not a listening AF_UNIX SOCK_SEQPACKET socket.",
-                                    fd, name);
-                        safe_close(fd);
-                } else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
-                           manager_add_listener(m, fd) < 0) {
-                        log_errno(LOG_ERR, negative_errno(), "Cannot watch passed socket %i (%s): %m", fd, name);
-                        safe_close(fd);
+        r = listen_systemd(&fds, &n);
+        if (r < 0)
+                return log_errno(LOG_ERR, r, "Cannot get sockets from systemd: %m");
+        for (unsigned i = 0; i < n; i++) {
+                r = manager_add_listener(m, fds[i]);
+                if (r < 0) {
+                        log_errno(LOG_ERR, r, "Cannot watch passed socket %i: %m", fds[i]);
+                        safe_close(fds[i]);
                 }
-                if (names)
-                        free(names[i]);
         }
-        free(names);
+        free(fds);
         if (m->n_listen == 0) {
                 log_error("No listening socket: start through safe-mmapd.socket or with --listen PATH.");
                 return -EBADF;
@@ -124,33 +76,6 @@ static void manager_accept_pause(Manager *m, bool pause) {
 
 static int on_resume_accept(sd_event_source *s, uint64_t usec, void *userdata) {
         manager_accept_pause(userdata, false);
-        return 0;
-}
-
-static int peer_groups(int fd, gid_t primary, gid_t **ret, size_t *ret_n) {
-        socklen_t len = 32 * sizeof(gid_t);
-        gid_t *g = NULL;
-
-        for (;;) {
-                gid_t *ng = realloc(g, len + sizeof(gid_t));
-
-                if (!ng) {
-                        free(g);
-                        return -ENOMEM;
-                }
-                g = ng;
-                if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) >= 0)
-                        break;
-                /* The kernel said how much it needs; NGROUPS_MAX bounds it. */
-                if (errno != ERANGE || len > 65536 * sizeof(gid_t)) {
-                        int r = negative_errno();
-                        free(g);
-                        return r;
-                }
-        }
-        *ret_n = len / sizeof(gid_t);
-        g[(*ret_n)++] = primary;
-        *ret = g;
         return 0;
 }
 
@@ -194,7 +119,7 @@ static int on_accept(sd_event_source *s, int lfd, uint32_t revents, void *userda
                             a->n_connections);
                 return 0;
         }
-        r = peer_groups(fd, cred.gid, &groups, &n_groups);
+        r = socket_peer_groups(fd, cred.gid, &groups, &n_groups);
         if (r < 0) {
                 log_errno(LOG_WARNING, r, "uid=%u pid=%i: cannot get peer groups: %m", cred.uid, cred.pid);
                 return 0;
