@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -177,6 +178,43 @@ START_TEST(test_bytes_per_uid) {
 }
 END_TEST
 
+START_TEST(test_bytes_per_uid_follow_mappings) {
+        const char *const args[] = { "--max-bytes-per-uid", "2M", NULL };
+        void *maps[2];
+        ProtoReply reply;
+        uint64_t deadline;
+
+        start(args, false);
+        make("a", MIB);
+        make("b", MIB);
+        make("c", MIB);
+
+        /* Map two snapshots, then close every descriptor and connection: the mappings still hold the memory. */
+        for (int i = 0; i < 2; i++) {
+                _cleanup_free_ char *p = harness_path(&h, i == 0 ? "a" : "b");
+                _cleanup_close_ int file = open(p, O_RDONLY | O_CLOEXEC), fd = -EBADF;
+
+                ck_assert_int_ge(file, 0);
+                ck_assert_int_eq(raw_oneshot_fd(h.socket_path, file, 0, &reply, &fd), 0);
+                ck_assert_int_eq(reply.status, 0);
+                maps[i] = mmap(NULL, MIB, PROT_READ, MAP_PRIVATE, fd, 0);
+                ck_assert(maps[i] != MAP_FAILED);
+        }
+        usleep(200 * 1000);
+        ck_assert_int_eq(fd_request("c", 0, &reply), -EDQUOT);
+
+        /* Unmapped, the memory is free and so is the budget. */
+        for (int i = 0; i < 2; i++)
+                ck_assert_int_eq(munmap(maps[i], MIB), 0);
+        deadline = harness_now_usec() + 10000000u;
+        while (fd_request("c", 0, &reply) != 0) {
+                ck_assert_int_eq(reply.status, -EDQUOT);
+                ck_assert_msg(harness_now_usec() < deadline, "budget never released after munmap");
+                usleep(50 * 1000);
+        }
+}
+END_TEST
+
 START_TEST(test_max_connections) {
         const char *const args[] = { "--max-connections", "3", NULL };
         int socks[6];
@@ -215,6 +253,7 @@ int main(void) {
         tcase_add_test(tc, test_sparse_huge_file);
         tcase_add_test(tc, test_grant_max_size);
         tcase_add_test(tc, test_bytes_per_uid);
+        tcase_add_test(tc, test_bytes_per_uid_follow_mappings);
         tcase_add_test(tc, test_max_connections);
         suite_add_tcase(s, tc);
 
