@@ -32,7 +32,7 @@ export LD_LIBRARY_PATH=$libdir
 export SAFE_MMAP_SOCKET=$tmp/socket
 
 as_nobody() {
-        echo "\$ $*" | sed "s|$tmp|\$DEMO|g; s|$tool|safe-mmap|g"
+        echo "\$ $*" | sed "s|$tool|safe-mmap|g; s|$tmp|\$DEMO|g"
         runuser -u nobody -- env LD_LIBRARY_PATH="$libdir" SAFE_MMAP_SOCKET="$SAFE_MMAP_SOCKET" "$@" 2>&1 |
                 sed "s|$tmp|\$DEMO|g"
 }
