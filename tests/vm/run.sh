@@ -82,20 +82,26 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir -p "$cache" || die "cannot create $cache"
-exec 9> "$cache/lock"
+# One lock for the cache, one for the machine: a guest gets one of two cores,
+# so guests of several builds (whatever their cache) take turns.
+exec 8> "$cache/lock"
+vm_lock=/run/lock/safe-mmap-vm.lock
+[ -d /run/lock ] || vm_lock=$cache/vm.lock
+exec 9> "$vm_lock"
 
 # ---- 1. the root file system, cached by the hash of the script that makes it
 
+# wait_lock FD
 wait_lock() {
         local t0=$SECONDS
-        flock -w 1200 9 || die "cannot lock $cache/lock"
+        flock -w 1200 "$1" || die "cannot take the lock on descriptor $1"
         [ $((SECONDS - t0)) -lt 2 ] || log "waited $((SECONDS - t0))s for another vm run to finish"
         lock_wait=$((lock_wait + SECONDS - t0))
 }
 lock_wait=0
 key=$(sha256sum < "$here/mkrootfs.sh" | cut -c1-16)
 rootfs=$cache/rootfs-$key
-wait_lock
+wait_lock 8
 t=$SECONDS
 if [ ! -x "$rootfs/lib/systemd/systemd" ]; then
         log "building the Debian rootfs $rootfs (one time, about a minute)"
@@ -113,7 +119,7 @@ if [ ! -x "$rootfs/lib/systemd/systemd" ]; then
 else
         log "rootfs cached: $rootfs"
 fi
-flock -u 9
+flock -u 8
 rootfs_time=$((SECONDS - t))
 
 # ---- 2. the payload: the project as a distribution would install it
@@ -243,7 +249,7 @@ log "initramfs $(du -h "$work/initrd.gz" | cut -f1) in $((SECONDS - t))s"
 # ---- 4. boot, one VM at a time on this machine
 
 t=$SECONDS
-wait_lock
+wait_lock 9
 t=$SECONDS
 log "booting $kver (timeout ${boot_timeout}s)"
 # TCG, one vCPU: KVM is often unavailable or nested, and a second vCPU
