@@ -361,6 +361,15 @@ void harness_teardown(Harness *h) {
         *h = (Harness) {};
 }
 
+int harness_finish(Harness *h) {
+        int r = 0;
+
+        if (h->pid > 0)
+                r = harness_stop(h);
+        harness_teardown(h);
+        return r;
+}
+
 int harness_fd_count(const Harness *h) {
         char path[64];
         DIR *d;

@@ -46,6 +46,13 @@ int harness_stop(Harness *h);
 int harness_kill(Harness *h);
 /* Kills a running daemon, prints the tail of its log to stderr, removes the directory. */
 void harness_teardown(Harness *h);
+/*
+ * The end of every test: stops a running daemon with SIGTERM, then tears
+ * down. Returns the daemon's exit status (0 if none was running), so that a
+ * daemon that crashed, hung or leaked (LeakSanitizer exits non-zero) fails
+ * the test that did it.
+ */
+int harness_finish(Harness *h);
 
 /* Descriptors the daemon holds (/proc/PID/fd), or -errno. */
 int harness_fd_count(const Harness *h);

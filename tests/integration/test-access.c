@@ -149,7 +149,7 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-        harness_teardown(&h);
+        ck_assert_int_eq(harness_finish(&h), 0);
 }
 
 static int run_as_nobody(run_as_fn fn, void *userdata) {

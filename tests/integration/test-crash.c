@@ -35,7 +35,7 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-        harness_teardown(&h);
+        ck_assert_int_eq(harness_finish(&h), 0);
         free(file_path);
 }
 

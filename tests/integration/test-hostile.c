@@ -88,7 +88,7 @@ static void setup(void) {
 
 static void teardown(void) {
         bystander = safe_close(bystander);
-        harness_teardown(&h);
+        ck_assert_int_eq(harness_finish(&h), 0);
         free(small_path);
         small_path = NULL;
 }

@@ -39,7 +39,7 @@ static void start(const char *const *args, bool with_grant) {
 }
 
 static void teardown(void) {
-        harness_teardown(&h);
+        ck_assert_int_eq(harness_finish(&h), 0);
 }
 
 static void make(const char *name, uint64_t size) {

@@ -59,7 +59,7 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-        harness_teardown(&h);
+        ck_assert_int_eq(harness_finish(&h), 0);
 }
 
 static void check_snapshot(int fd, uint8_t byte) {

@@ -49,7 +49,7 @@ static void setup(void) {
 
 static void teardown(void) {
         stallfs_unmount(&fs);
-        harness_teardown(&h);
+        ck_assert_int_eq(harness_finish(&h), 0);
         free(mnt);
         free(normal);
 }
