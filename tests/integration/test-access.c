@@ -118,6 +118,10 @@ static void setup(void) {
         make_dir("grp", 0700);             /* granted to a group only */
         make_file("grp/data", 0600);
 
+        make_dir("fg", 0700);              /* holds a single-file grant and its sibling */
+        make_file("fg/granted", 0600);
+        make_file("fg/sibling", 0600);
+
         make_dir("g-evil", 0700);          /* shares a prefix with "g", granted to nobody else */
         make_file("g-evil/data", 0600);
 
@@ -140,6 +144,7 @@ static void setup(void) {
         write_grant("40-group.conf", "grp", "Groups=4242\n");
         write_grant("50-root.conf", "rootonly", "Users=0\n");
         write_grant("60-moved.conf", "moved", "Users=nobody\n");
+        write_grant("65-fg.conf", "fg/granted", "Users=nobody\n");
         /* A file with one bad line is skipped whole: its valid grant for "secret" never applies. */
         write_grant("05-bad.conf", "secret", "Users=nobody\nMaxSize=lots\n");
         ck_assert_int_eq(harness_write_policy(&h, "06-bad.conf", "[Grant]\nPath=relative/path\nUsers=nobody\n"), 0);
@@ -262,7 +267,7 @@ END_TEST
 
 static int do_granted(void *userdata) {
         const char *const names[] = {
-                "granted-file", "g/data", "g/sub/inner", "g/inner-link", "nosym/data",
+                "granted-file", "fg/granted", "g/data", "g/sub/inner", "g/inner-link", "nosym/data",
                 "g/mnt/file", "xdev/data",
         };
         safe_mmap *m = NULL;
@@ -610,6 +615,35 @@ START_TEST(test_daemon_of_another_user_not_trusted) {
 }
 END_TEST
 
+static int do_file_grant_symlink(void *userdata) {
+        ProtoReply reply;
+        int fd = -EBADF, r;
+
+        r = path_request("fg/granted", &reply, &fd);
+        CHILD_CHECK_INT(r, ==, 0);
+        safe_close(fd);
+        if (reply.status == 0) {
+                fprintf(stderr, "fg/granted, now a symlink to its sibling, served the sibling\n");
+                return -1;
+        }
+        return 0;
+}
+
+START_TEST(test_nobody_file_grant_is_one_file) {
+        _cleanup_free_ char *granted = P("fg/granted");
+
+        /* Served as it is... */
+        ck_assert_int_eq(run_as_nobody(do_granted, NULL), 0);
+        /*
+         * ...but a grant of one file is a grant of that file: whoever may
+         * write its directory must not turn it into every file beside it.
+         */
+        ck_assert_int_eq(unlink(granted), 0);
+        ck_assert_int_eq(symlink("sibling", granted), 0);
+        ck_assert_int_eq(run_as_nobody(do_file_grant_symlink, NULL), 0);
+}
+END_TEST
+
 START_TEST(test_group_grant) {
         const gid_t groups[] = { GRANT_GID };
 
@@ -644,6 +678,7 @@ int main(void) {
         tcase_add_test(tc, test_nobody_secret_granted_on_reload);
         tcase_add_test(tc, test_nobody_flood_leaves_others_served);
         tcase_add_test(tc, test_daemon_of_another_user_not_trusted);
+        tcase_add_test(tc, test_nobody_file_grant_is_one_file);
         suite_add_tcase(s, tc);
 
         sr = srunner_create(s);
