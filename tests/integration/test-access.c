@@ -648,6 +648,8 @@ START_TEST(test_group_grant) {
         const gid_t groups[] = { GRANT_GID };
 
         ck_assert_int_eq(run_as(NOBODY_UID, NOBODY_GID, groups, ELEMENTSOF(groups), 60, do_group, NULL), 0);
+        /* The primary group counts as well, as it does for file permissions. */
+        ck_assert_int_eq(run_as(NOBODY_UID, GRANT_GID, NULL, 0, 60, do_group, NULL), 0);
 }
 END_TEST
 
