@@ -57,6 +57,8 @@ static int snapshot(uint32_t *ret_flags) {
 
         file = open(file_path, O_RDONLY | O_CLOEXEC);
         ck_assert_int_ge(file, 0);
+        /* Wherever the client's offset stands, the snapshot is of the whole file. */
+        ck_assert_int_eq(lseek(file, 100, SEEK_SET), 100);
         ck_assert_int_eq(raw_oneshot_fd(h.socket_path, file, 0, &reply, &fd), 0);
         ck_assert_int_eq(reply.type, PROTO_REPLY_SNAPSHOT);
         ck_assert_int_eq(reply.status, 0);
@@ -64,7 +66,7 @@ static int snapshot(uint32_t *ret_flags) {
         ck_assert_uint_eq(reply.size, FILE_SIZE);
         ck_assert_int_ge(fd, 0);
         /* The client's own file offset is not the daemon's to move. */
-        ck_assert_int_eq(lseek(file, 0, SEEK_CUR), 0);
+        ck_assert_int_eq(lseek(file, 0, SEEK_CUR), 100);
         if (ret_flags)
                 *ret_flags = reply.flags;
         return fd;
@@ -200,8 +202,9 @@ static void assert_pseudo_file(const char *path) {
         n = read(file, expected, sizeof(expected));
         ck_assert_int_gt(n, 0);
         ck_assert_int_lt(n, sizeof(expected));
-        ck_assert_int_eq(lseek(file, 0, SEEK_SET), 0);
+        ck_assert_int_eq(lseek(file, 1, SEEK_SET), 1);
         ck_assert_int_eq(raw_oneshot_fd(h.socket_path, file, 0, &reply, &fd), 0);
+        ck_assert_int_eq(lseek(file, 0, SEEK_CUR), 1);
         ck_assert_msg(reply.status == 0, "%s: %s", path, strerror(-reply.status));
         ck_assert_uint_eq(reply.size, (uint64_t) n);
         ck_assert_int_eq(pread(fd, got, sizeof(got), 0), n);
