@@ -112,9 +112,12 @@ if [ ! -x "$rootfs/lib/systemd/systemd" ]; then
                 die "mkrootfs.sh failed"
         fi
         mv -T "$rootfs.tmp" "$rootfs" || die "cannot rename $rootfs.tmp"
+        # Older trees go, but not from under a guest that uses one.
+        wait_lock 9
         for old in "$cache"/rootfs-*; do
                 [ "$old" = "$rootfs" ] || rm -rf "$old"
         done
+        flock -u 9
         log "rootfs built in $((SECONDS - t))s"
 else
         log "rootfs cached: $rootfs"
