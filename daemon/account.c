@@ -38,7 +38,7 @@ void account_release_unused(Account *a) {
                         continue;
                 }
                 *h = x->next;
-                a->bytes -= x->snapshot->cost;
+                __atomic_sub_fetch(&a->bytes, x->snapshot->cost, __ATOMIC_RELAXED);
                 a->n_holders--;
                 snapshot_unref(x->snapshot);
                 free(x);
@@ -65,8 +65,23 @@ int account_charge(Account *a, Snapshot *s, uint64_t max_bytes) {
         h->next = a->holders;
         a->holders = h;
         a->n_holders++;
-        a->bytes += s->cost;
+        __atomic_add_fetch(&a->bytes, s->cost, __ATOMIC_RELAXED);
         return 0;
+}
+
+int account_reserve(Account *a, uint64_t cost, uint64_t max_bytes) {
+        uint64_t held = __atomic_load_n(&a->bytes, __ATOMIC_RELAXED);
+        uint64_t before = __atomic_fetch_add(&a->reserved, cost, __ATOMIC_RELAXED);
+
+        if (held > max_bytes || before > max_bytes - held || cost > max_bytes - held - before) {
+                __atomic_sub_fetch(&a->reserved, cost, __ATOMIC_RELAXED);
+                return -EDQUOT;
+        }
+        return 0;
+}
+
+void account_unreserve(Account *a, uint64_t cost) {
+        __atomic_sub_fetch(&a->reserved, cost, __ATOMIC_RELAXED);
 }
 
 static void account_free(Account *a) {
@@ -85,7 +100,7 @@ void account_table_gc(AccountTable *t) {
                 Account *a = *p;
 
                 account_release_unused(a);
-                if (a->n_connections == 0 && a->n_holders == 0) {
+                if (a->n_connections == 0 && a->n_holders == 0 && a->n_jobs == 0) {
                         *p = a->next;
                         t->n_accounts--;
                         account_free(a);

@@ -27,7 +27,13 @@ typedef struct Account {
         uid_t uid;
         unsigned n_connections;
         unsigned n_holders;
+        unsigned n_jobs;        /* jobs that may still reserve against this account */
+        /*
+         * Charged bytes, and bytes that running copies reserved: read by job
+         * threads, hence atomic; only the event loop changes bytes.
+         */
         uint64_t bytes;
+        uint64_t reserved;
         Holder *holders;
         struct Account *next;
 } Account;
@@ -46,6 +52,14 @@ Account *account_get(AccountTable *t, uid_t uid);
  * ACCOUNT_SNAPSHOTS_MAX.
  */
 int account_charge(Account *a, Snapshot *s, uint64_t max_bytes);
+
+/*
+ * From a job thread: reserves @cost bytes of the uid's budget @max_bytes for
+ * a copy about to start, so that parallel copies cannot overshoot it.
+ * -EDQUOT when the budget cannot take it. Undone with account_unreserve().
+ */
+int account_reserve(Account *a, uint64_t cost, uint64_t max_bytes);
+void account_unreserve(Account *a, uint64_t cost);
 
 /* Releases the snapshots of @a that nobody holds any more. */
 void account_release_unused(Account *a);

@@ -92,6 +92,11 @@ void connection_job_done(Connection *c, Job *j) {
         c->job = NULL;
         j->connection = NULL;
         r = j->result;
+        /* The reservation turns into the charge (or nothing). */
+        if (j->reserved) {
+                account_unreserve(j->account, j->reserved);
+                j->reserved = 0;
+        }
         if (r >= 0)
                 r = account_charge(c->account, j->snapshot, m->config.max_bytes_per_uid);
         if (r >= 0)
@@ -173,6 +178,11 @@ static void connection_start_snapshot(Connection *c, const ProtoRequest *req, in
                 if (g->max_size > 0 && g->max_size < limit)
                         limit = g->max_size;
                 r = job_new_path(m->cache, g->root_fd, relative, g->resolve_flags, limit, &j);
+        }
+        if (r >= 0) {
+                /* What the uid let go of since is not held against the copy's reservation. */
+                account_release_unused(c->account);
+                job_set_account(j, c->account, m->config.max_bytes_per_uid);
         }
         if (r >= 0 && m->n_jobs >= MANAGER_JOBS_MAX)
                 r = -EAGAIN;

@@ -58,9 +58,21 @@ int job_new_path(Cache *cache, int root_fd, const char *relative, uint64_t resol
         return 0;
 }
 
+void job_set_account(Job *j, Account *a, uint64_t budget) {
+        j->account = a;
+        j->budget = budget;
+        a->n_jobs++;
+}
+
+/* Event loop only, like every change of an account's counters but the reservation. */
 Job *job_free(Job *j) {
         if (!j)
                 return NULL;
+        if (j->account) {
+                if (j->reserved)
+                        account_unreserve(j->account, j->reserved);
+                j->account->n_jobs--;
+        }
         safe_close(j->client_fd);
         safe_close(j->root_fd);
         free(j->relative);
@@ -99,6 +111,21 @@ static int job_run(Job *j) {
                 j->cached = true;
                 j->snapshot = TAKE_PTR(s);
                 return 0;
+        }
+
+        /*
+         * Memory is reserved before it is spent, from st_size: parallel
+         * copies of one uid must not take the daemon past the uid's budget
+         * first and be refused only afterwards. (Files that lie about their
+         * size are still bounded by the per-file limit.)
+         */
+        if (j->account) {
+                uint64_t cost = snapshot_cost(stx.stx_size < j->limit ? stx.stx_size : j->limit);
+
+                r = account_reserve(j->account, cost, j->budget);
+                if (r < 0)
+                        return r;
+                j->reserved = cost;
         }
 
         r = snapshot_new_copy(fd, j->limit, &s);

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "account.h"
 #include "cache.h"
 #include "snapshot.h"
 
@@ -28,6 +29,10 @@ typedef struct Job {
         uint64_t resolve_flags;
         uint64_t limit;
         int notify_fd;
+        /* The uid's account: copies reserve memory against its budget first. */
+        Account *account;
+        uint64_t budget;
+        uint64_t reserved;
 
         /* Outputs. */
         int result;
@@ -40,6 +45,12 @@ int job_new_fd(Cache *cache, int client_fd, uint64_t limit, Job **ret);
 /* A job for @relative beneath a duplicate of @root_fd. */
 int job_new_path(Cache *cache, int root_fd, const char *relative, uint64_t resolve_flags, uint64_t limit, Job **ret);
 Job *job_free(Job *j);
+
+/*
+ * Ties @j to the account of its uid (whose budget is @budget bytes). The
+ * account then stays alive until job_free(), even if the connection goes.
+ */
+void job_set_account(Job *j, Account *a, uint64_t budget);
 
 /* Starts the job on a detached thread; it reports to @notify_fd when done. */
 int job_start(Job *j, int notify_fd);

@@ -374,13 +374,13 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->exit_idle);
         sd_event_source_disable_unref(m->gc_timer);
         sd_event_source_disable_unref(m->jobs_source);
-        account_table_clear(&m->accounts);
         policy_free(m->policy);
         /*
          * Job threads still running (a file that never answers) use the cache
          * and the pipe: both are left to the process exit then.
          */
         if (m->n_jobs == 0) {
+                account_table_clear(&m->accounts);
                 cache_free(m->cache);
                 safe_close(m->jobs_pipe[0]);
                 safe_close(m->jobs_pipe[1]);

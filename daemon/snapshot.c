@@ -32,6 +32,12 @@
 
 static uint64_t bytes_live;
 
+uint64_t snapshot_cost(uint64_t size) {
+        if (size > UINT64_MAX - 4095u)
+                return UINT64_MAX & ~(uint64_t) 4095u;
+        return size ? PAGE_ROUND(size) : 4096u;
+}
+
 uint64_t snapshot_bytes_live(void) {
         return __atomic_load_n(&bytes_live, __ATOMIC_RELAXED);
 }
@@ -75,7 +81,7 @@ static int snapshot_alloc(int fd, enum proto_kind kind, uint64_t size, Snapshot 
         s->fd = fd;
         s->kind = kind;
         s->size = size;
-        s->cost = kind == PROTO_KIND_SEALED_MEMFD ? (size ? PAGE_ROUND(size) : 4096u) : 0;
+        s->cost = kind == PROTO_KIND_SEALED_MEMFD ? snapshot_cost(size) : 0;
         if (s->cost)
                 __atomic_add_fetch(&bytes_live, s->cost, __ATOMIC_RELAXED);
         *ret = s;

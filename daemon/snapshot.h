@@ -77,5 +77,8 @@ int snapshot_open_for_client(Snapshot *s, int *ret_fd);
  */
 int snapshot_probe_unused(Snapshot *s);
 
+/* Memory a memfd of @size bytes pins, as budgets count it: whole pages, at least one. */
+uint64_t snapshot_cost(uint64_t size);
+
 /* Bytes pinned by all live memfd snapshots of the daemon. */
 uint64_t snapshot_bytes_live(void);
