@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,13 @@ static int grant_open_root(Grant *g) {
         g->file_name = strdup(slash + 1);
         if (!g->file_name)
                 return -ENOMEM;
+        /*
+         * A grant of one file is a grant of that file: whoever may write its
+         * directory must not turn the name into a symlink to the file beside
+         * it. The name is the only component resolved, so this refuses
+         * exactly a symlink in its place (ELOOP).
+         */
+        g->resolve_flags |= RESOLVE_NO_SYMLINKS;
         if (slash == g->path)
                 g->root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         else {
