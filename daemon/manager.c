@@ -200,8 +200,27 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
         return 0;
 }
 
+static bool manager_snapshots_held(Manager *m) {
+        account_table_gc(&m->accounts);
+        for (Account *a = m->accounts.accounts; a; a = a->next)
+                if (a->n_holders > 0)
+                        return true;
+        return false;
+}
+
 static int on_exit_idle(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
+
+        /*
+         * A new instance would start with fresh budgets while clients still
+         * hold the memory of this one (it stays charged to the service): so
+         * the daemon stays as long as any snapshot it handed out is held.
+         */
+        if (manager_snapshots_held(m)) {
+                log_debug("Idle, but clients still hold snapshots; staying.");
+                (void) sd_event_source_set_time_relative(s, m->config.exit_idle_usec);
+                return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        }
 
         log_info("No connection for %" PRIu64 " s, exiting.", m->config.exit_idle_usec / 1000000u);
         return sd_event_exit(m->event, 0);
