@@ -25,15 +25,45 @@ int raw_connect(const char *path, int *ret_fd) {
         return 0;
 }
 
+static int send_msg(int sock, const struct msghdr *mh, size_t len) {
+        for (;;) {
+                ssize_t n = sendmsg(sock, mh, MSG_NOSIGNAL);
+                if (n >= 0)
+                        return (size_t) n == len ? 0 : -EIO;
+                if (errno != EINTR)
+                        return negative_errno();
+        }
+}
+
+int raw_send_credentials(int sock, const void *buf, size_t len) {
+        union {
+                struct cmsghdr align;
+                uint8_t buf[CMSG_SPACE(sizeof(struct ucred))];
+        } control = {};
+        struct iovec iov = { .iov_base = (void *) buf, .iov_len = len };
+        struct msghdr mh = {
+                .msg_iov = &iov, .msg_iovlen = 1,
+                .msg_control = control.buf, .msg_controllen = sizeof(control.buf),
+        };
+        struct ucred cred = { .pid = getpid(), .uid = getuid(), .gid = getgid() };
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_CREDENTIALS;
+        c->cmsg_len = CMSG_LEN(sizeof(cred));
+        memcpy(CMSG_DATA(c), &cred, sizeof(cred));
+        return send_msg(sock, &mh, len);
+}
+
 int raw_send(int sock, const void *buf, size_t len, const int *fds, size_t n_fds) {
         union {
                 struct cmsghdr align;
-                uint8_t buf[CMSG_SPACE(sizeof(int) * RAW_MAX_FDS)];
+                uint8_t buf[CMSG_SPACE(sizeof(int) * RAW_SEND_MAX_FDS)];
         } control = {};
         struct iovec iov = { .iov_base = (void *) buf, .iov_len = len };
         struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-        if (n_fds > RAW_MAX_FDS)
+        if (n_fds > RAW_SEND_MAX_FDS)
                 return -EINVAL;
         if (n_fds > 0) {
                 struct cmsghdr *c;
@@ -46,13 +76,7 @@ int raw_send(int sock, const void *buf, size_t len, const int *fds, size_t n_fds
                 c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
                 memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
         }
-        for (;;) {
-                ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-                if (n >= 0)
-                        return (size_t) n == len ? 0 : -EIO;
-                if (errno != EINTR)
-                        return negative_errno();
-        }
+        return send_msg(sock, &mh, len);
 }
 
 ssize_t raw_recv(int sock, void *buf, size_t size, int timeout_ms,

@@ -17,11 +17,15 @@
 #define RAW_BUFFER_SIZE (PROTO_MESSAGE_MAX + 1)
 /* At most this many descriptors are taken from one packet; more is MSG_CTRUNC. */
 #define RAW_MAX_FDS 8
+/* Most descriptors one packet may carry (the kernel's SCM_MAX_FD). */
+#define RAW_SEND_MAX_FDS 253
 
 /* A close-on-exec SOCK_SEQPACKET socket connected to @path, without any peer check. */
 int raw_connect(const char *path, int *ret_fd);
-/* One packet with @n_fds descriptors attached; 0, or -errno (-EPIPE/-ECONNRESET: dropped). */
+/* One packet with @n_fds (<= RAW_SEND_MAX_FDS) descriptors attached; 0, or -errno (-EPIPE/-ECONNRESET: dropped). */
 int raw_send(int sock, const void *buf, size_t len, const int *fds, size_t n_fds);
+/* One packet with our SCM_CREDENTIALS attached, a control message no request carries. */
+int raw_send_credentials(int sock, const void *buf, size_t len);
 /*
  * Waits up to @timeout_ms for one packet. Returns its length (0 at EOF,
  * which also covers ECONNRESET) and the descriptors that came with it
