@@ -644,6 +644,49 @@ START_TEST(test_nobody_file_grant_is_one_file) {
 }
 END_TEST
 
+static int do_requests_during_reloads(void *userdata) {
+        uint64_t end = harness_now_usec() + 2u * 1000u * 1000u;
+        unsigned n = 0;
+
+        while (harness_now_usec() < end) {
+                ProtoReply reply;
+                int fd = -EBADF, r;
+
+                r = path_request("g/data", &reply, &fd);
+                CHILD_CHECK_INT(r, ==, 0);
+                if (reply.status != 0) {
+                        fprintf(stderr, "request %u during reloads: %s\n", n, strerror(-reply.status));
+                        safe_close(fd);
+                        return -1;
+                }
+                safe_close(fd);
+                n++;
+        }
+        fprintf(stderr, "%u path requests served during reloads\n", n);
+        return 0;
+}
+
+START_TEST(test_reload_is_atomic) {
+        pid_t hupper;
+        int status;
+
+        /* Reload every few milliseconds: a grant never disappears for a moment. */
+        hupper = fork();
+        ck_assert_int_ge(hupper, 0);
+        if (hupper == 0) {
+                for (;;) {
+                        if (kill(h.pid, SIGHUP) < 0)
+                                _exit(1);
+                        usleep(5 * 1000);
+                }
+        }
+        ck_assert_int_eq(run_as_nobody(do_requests_during_reloads, NULL), 0);
+        ck_assert_int_eq(kill(hupper, SIGKILL), 0);
+        ck_assert_int_eq(waitpid(hupper, &status, 0), hupper);
+        ck_assert(WIFSIGNALED(status));
+}
+END_TEST
+
 START_TEST(test_group_grant) {
         const gid_t groups[] = { GRANT_GID };
 
@@ -681,6 +724,7 @@ int main(void) {
         tcase_add_test(tc, test_nobody_flood_leaves_others_served);
         tcase_add_test(tc, test_daemon_of_another_user_not_trusted);
         tcase_add_test(tc, test_nobody_file_grant_is_one_file);
+        tcase_add_test(tc, test_reload_is_atomic);
         suite_add_tcase(s, tc);
 
         sr = srunner_create(s);
