@@ -9,8 +9,19 @@
 /* Each entry pins a descriptor; many tiny files must not exhaust them. */
 #define CACHE_ENTRIES_MAX 1024u
 
+/* A copy in progress: jobs asking for the same version wait for it instead of copying again. */
+typedef struct Pending {
+        SnapshotKey key;
+        bool done;
+        Snapshot *result;       /* NULL when the copy failed */
+        unsigned n_waiters;
+        struct Pending *next;
+} Pending;
+
 struct Cache {
         pthread_mutex_t lock;
+        pthread_cond_t done;
+        Pending *pending;
         uint64_t budget;
         uint64_t used;
         unsigned n_entries;
@@ -25,6 +36,7 @@ int cache_new(uint64_t budget, Cache **ret) {
         if (!c)
                 return -ENOMEM;
         pthread_mutex_init(&c->lock, NULL);
+        pthread_cond_init(&c->done, NULL);
         c->budget = budget;
         *ret = c;
         return 0;
@@ -79,6 +91,7 @@ Cache *cache_free(Cache *c) {
                 return NULL;
         while (c->lru_head)
                 cache_remove(c, c->lru_head);
+        pthread_cond_destroy(&c->done);
         pthread_mutex_destroy(&c->lock);
         free(c);
         return NULL;
@@ -101,33 +114,16 @@ static Snapshot *lookup_locked(Cache *c, const SnapshotKey *key) {
         return NULL;
 }
 
-Snapshot *cache_lookup(Cache *c, const SnapshotKey *key) {
-        Snapshot *s;
-
-        pthread_mutex_lock(&c->lock);
-        s = lookup_locked(c, key);
-        if (s) {
-                lru_unlink(c, s);
-                lru_push_front(c, s);
-                snapshot_ref(s);
-        }
-        pthread_mutex_unlock(&c->lock);
-        return s;
-}
-
-Snapshot *cache_insert(Cache *c, Snapshot *s) {
+/* Called with the lock held; returns a new reference to what is to be served. */
+static Snapshot *insert_locked(Cache *c, Snapshot *s) {
         Snapshot *existing;
 
         if (s->kind != PROTO_KIND_SEALED_MEMFD || !s->consistent || s->cost > c->budget)
                 return snapshot_ref(s);
 
-        pthread_mutex_lock(&c->lock);
         existing = lookup_locked(c, &s->key);
-        if (existing) {
-                snapshot_ref(existing);
-                pthread_mutex_unlock(&c->lock);
-                return existing;
-        }
+        if (existing)
+                return snapshot_ref(existing);
         while (c->lru_tail && (c->used + s->cost > c->budget || c->n_entries >= CACHE_ENTRIES_MAX))
                 cache_remove(c, c->lru_tail);
 
@@ -138,8 +134,84 @@ Snapshot *cache_insert(Cache *c, Snapshot *s) {
         c->used += s->cost;
         c->n_entries++;
         snapshot_ref(s); /* the cache's */
-        pthread_mutex_unlock(&c->lock);
         return snapshot_ref(s);
+}
+
+Snapshot *cache_insert(Cache *c, Snapshot *s) {
+        Snapshot *r;
+
+        pthread_mutex_lock(&c->lock);
+        r = insert_locked(c, s);
+        pthread_mutex_unlock(&c->lock);
+        return r;
+}
+
+static void pending_unref_locked(Pending *p) {
+        if (--p->n_waiters > 0)
+                return;
+        snapshot_unref(p->result);
+        free(p);
+}
+
+Snapshot *cache_acquire(Cache *c, const SnapshotKey *key) {
+        pthread_mutex_lock(&c->lock);
+        for (;;) {
+                Snapshot *s = lookup_locked(c, key);
+                Pending *p;
+
+                if (s) {
+                        lru_unlink(c, s);
+                        lru_push_front(c, s);
+                        snapshot_ref(s);
+                        pthread_mutex_unlock(&c->lock);
+                        return s;
+                }
+                for (p = c->pending; p && !snapshot_key_equal(&p->key, key); p = p->next)
+                        ;
+                if (!p) {
+                        /* Nobody copies this version: the caller does. Without memory, it just copies alone. */
+                        p = calloc(1, sizeof(*p));
+                        if (p) {
+                                p->key = *key;
+                                p->n_waiters = 1; /* the copier's, dropped by cache_complete() */
+                                p->next = c->pending;
+                                c->pending = p;
+                        }
+                        pthread_mutex_unlock(&c->lock);
+                        return NULL;
+                }
+                p->n_waiters++;
+                while (!p->done)
+                        pthread_cond_wait(&c->done, &c->lock);
+                s = snapshot_ref(p->result);
+                pending_unref_locked(p);
+                if (s) {
+                        pthread_mutex_unlock(&c->lock);
+                        return s;
+                }
+                /* The copy failed (perhaps only against its own size limit): try again, maybe as the copier. */
+        }
+}
+
+Snapshot *cache_complete(Cache *c, const SnapshotKey *key, Snapshot *s) {
+        Snapshot *r = NULL;
+        Pending **pp, *p;
+
+        pthread_mutex_lock(&c->lock);
+        if (s)
+                r = insert_locked(c, s);
+        for (pp = &c->pending; *pp && !snapshot_key_equal(&(*pp)->key, key); pp = &(*pp)->next)
+                ;
+        p = *pp;
+        if (p) {
+                *pp = p->next;
+                p->result = snapshot_ref(r);
+                p->done = true;
+                pending_unref_locked(p);
+                pthread_cond_broadcast(&c->done);
+        }
+        pthread_mutex_unlock(&c->lock);
+        return r;
 }
 
 unsigned cache_entries(Cache *c) {

@@ -17,16 +17,27 @@ int cache_new(uint64_t budget, Cache **ret);
 Cache *cache_free(Cache *c);
 
 /*
- * Returns a new reference to the entry for @key, or NULL. An entry for the
- * same file with another version is dropped: the file changed.
- */
-Snapshot *cache_lookup(Cache *c, const SnapshotKey *key);
-
-/*
  * Offers @s (consistent memfd snapshots only) to the cache. When an entry for
  * the same key is already there, that one is returned (a new reference) so
  * that identical requests share one memfd; otherwise a new reference to @s.
  */
 Snapshot *cache_insert(Cache *c, Snapshot *s);
+
+/*
+ * Returns a new reference to the entry for @key; an entry for the same file
+ * with another version is dropped (the file changed). When another job is
+ * copying that version right now, waits for its copy and returns it:
+ * identical requests share one copy even when they arrive together. NULL
+ * means the caller is to copy, and must then call cache_complete() with
+ * @key, whatever the outcome.
+ */
+Snapshot *cache_acquire(Cache *c, const SnapshotKey *key);
+
+/*
+ * Ends the copy claimed by cache_acquire(): @s is the snapshot made, or NULL
+ * if the copy failed. Returns what to serve, as cache_insert() (NULL for a
+ * NULL @s), and hands it to the jobs that waited.
+ */
+Snapshot *cache_complete(Cache *c, const SnapshotKey *key, Snapshot *s);
 
 unsigned cache_entries(Cache *c);

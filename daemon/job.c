@@ -81,11 +81,30 @@ Job *job_free(Job *j) {
         return NULL;
 }
 
+/*
+ * Memory is reserved before it is spent, from st_size: parallel copies of one
+ * uid must not take the daemon past the uid's budget first and be refused
+ * only afterwards. (Files that lie about their size are still bounded by the
+ * per-file limit.)
+ */
+static int job_copy(Job *j, int fd, const struct statx *stx, Snapshot **ret) {
+        if (j->account) {
+                uint64_t cost = snapshot_cost(stx->stx_size < j->limit ? stx->stx_size : j->limit);
+                int r = account_reserve(j->account, cost, j->budget);
+
+                if (r < 0)
+                        return r;
+                j->reserved = cost;
+        }
+        return snapshot_new_copy(fd, j->limit, ret);
+}
+
 static int job_run(Job *j) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_snapshot_ Snapshot *s = NULL;
         SnapshotKey key;
         struct statx stx;
+        bool synthetic;
         int r;
 
         if (j->client_fd >= 0)
@@ -103,38 +122,34 @@ static int job_run(Job *j) {
                 return snapshot_new_verity(TAKE_FD(fd), &stx, &j->snapshot);
         }
 
-        snapshot_key_from_statx(&stx, &key);
-        s = cache_lookup(j->cache, &key);
-        if (s) {
-                if (s->size > j->limit)
-                        return -EFBIG;
-                j->cached = true;
-                j->snapshot = TAKE_PTR(s);
-                return 0;
-        }
-
         /*
-         * Memory is reserved before it is spent, from st_size: parallel
-         * copies of one uid must not take the daemon past the uid's budget
-         * first and be refused only afterwards. (Files that lie about their
-         * size are still bounded by the per-file limit.)
+         * Synthetic files are never shared: their content may depend on who
+         * opened them. Everything else is shared between identical requests,
+         * also while the first copy is still being made.
          */
-        if (j->account) {
-                uint64_t cost = snapshot_cost(stx.stx_size < j->limit ? stx.stx_size : j->limit);
-
-                r = account_reserve(j->account, cost, j->budget);
-                if (r < 0)
-                        return r;
-                j->reserved = cost;
+        synthetic = resolve_fs_is_synthetic(fd);
+        snapshot_key_from_statx(&stx, &key);
+        if (!synthetic) {
+                s = cache_acquire(j->cache, &key);
+                if (s) {
+                        if (s->size > j->limit)
+                                return -EFBIG;
+                        j->cached = true;
+                        j->snapshot = TAKE_PTR(s);
+                        return 0;
+                }
         }
 
-        r = snapshot_new_copy(fd, j->limit, &s);
-        if (r < 0)
+        r = job_copy(j, fd, &stx, &s);
+        if (synthetic) {
+                if (r >= 0)
+                        j->snapshot = TAKE_PTR(s);
                 return r;
-        j->snapshot = cache_insert(j->cache, s);
-        /* Somebody else copied the same version meanwhile: theirs is shared, ours dropped. */
-        j->cached = j->snapshot != s;
-        return 0;
+        }
+        j->snapshot = cache_complete(j->cache, &key, r >= 0 ? s : NULL);
+        /* Served what another copy of the same version made: ours is dropped. */
+        j->cached = j->snapshot && j->snapshot != s;
+        return r;
 }
 
 static void *job_thread(void *userdata) {
