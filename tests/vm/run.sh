@@ -81,6 +81,16 @@ cleanup() {
         fi
 }
 trap cleanup EXIT
+# A test runner's timeout ends the guest's whole process group; leave no work directory behind.
+qemu_pid=
+lock_pid=
+stop() {
+        [ -z "$qemu_pid" ] || kill "$qemu_pid" 2> /dev/null
+        [ -z "$lock_pid" ] || kill "$lock_pid" 2> /dev/null
+        exit "$1"
+}
+trap 'stop 143' TERM
+trap 'stop 130' INT
 mkdir -p "$cache" || die "cannot create $cache"
 # One lock for the cache, one for the machine: a guest gets one of two cores,
 # so guests of several builds (whatever their cache) take turns.
@@ -94,7 +104,12 @@ exec 9> "$vm_lock"
 # wait_lock FD
 wait_lock() {
         local t0=$SECONDS
-        flock -w 1200 "$1" || die "cannot take the lock on descriptor $1"
+        # flock(1) in the background, so that a signal meanwhile is handled
+        # at once; the lock belongs to the open file, shared with this shell.
+        flock -w 1200 "$1" &
+        lock_pid=$!
+        wait "$lock_pid" || die "cannot take the lock on descriptor $1"
+        lock_pid=
         [ $((SECONDS - t0)) -lt 2 ] || log "waited $((SECONDS - t0))s for another vm run to finish"
         lock_wait=$((lock_wait + SECONDS - t0))
 }
@@ -257,6 +272,9 @@ t=$SECONDS
 log "booting $kver (timeout ${boot_timeout}s)"
 # TCG, one vCPU: KVM is often unavailable or nested, and a second vCPU
 # made boots slower on a busy two-core host.
+# In the background, so that a signal to this script (a test runner's
+# timeout) is handled at once and stops the guest too: timeout(1) puts
+# qemu in a process group of its own, out of reach of the runner.
 timeout -k 10 "$boot_timeout" qemu-system-x86_64 \
         -accel tcg -cpu max -smp 1 -m 1024 \
         -nodefaults -no-user-config -display none -no-reboot \
@@ -265,8 +283,14 @@ timeout -k 10 "$boot_timeout" qemu-system-x86_64 \
         -append "console=ttyS0 panic=-1 quiet loglevel=3 systemd.unit=multi-user.target systemd.show_status=0 systemd.getty_auto=0" \
         -virtfs "local,path=$rootfs,mount_tag=rootfs,security_model=passthrough,readonly=on" \
         -drive "file=$work/disk.img,format=raw,if=virtio,cache=unsafe" \
-        < /dev/null 2>&1 | tee "$work/console.log" | tr -d '\r'
-qemu_rc=${PIPESTATUS[0]}
+        < /dev/null > "$work/console.log" 2>&1 &
+qemu_pid=$!
+tail -n +1 -f --pid="$qemu_pid" "$work/console.log" | tr -d '\r' &
+tail_pid=$!
+wait "$qemu_pid"
+qemu_rc=$?
+qemu_pid=
+wait "$tail_pid"
 flock -u 9
 boot_time=$((SECONDS - t))
 
