@@ -339,6 +339,35 @@ static int run_second_daemon(const char *socket_path) {
         return WEXITSTATUS(status);
 }
 
+START_TEST(test_exit_idle_waits_for_held_snapshots) {
+        const char *const args[] = { "--exit-idle", "1", NULL };
+        _cleanup_close_ int held = -EBADF;
+        uint64_t t0;
+        int status;
+
+        ck_assert_int_eq(harness_stop(&h), 0);
+        ck_assert_int_eq(harness_start(&h, mode, args), 0);
+        /* No connection, but a snapshot still in a client's hands: its accounting must outlive the idle timer. */
+        held = snapshot(NULL);
+        usleep(3 * 1000 * 1000);
+        ck_assert_msg(waitpid(h.pid, &status, WNOHANG) == 0, "exited idle while a client held a snapshot");
+        held = safe_close(held);
+        t0 = harness_now_usec();
+        for (;;) {
+                pid_t p = waitpid(h.pid, &status, WNOHANG);
+                if (p == h.pid)
+                        break;
+                ck_assert_int_eq(p, 0);
+                ck_assert_msg(harness_now_usec() - t0 < 20u * 1000u * 1000u,
+                              "still running 20 s after the last snapshot was released");
+                usleep(20 * 1000);
+        }
+        h.pid = 0;
+        ck_assert(WIFEXITED(status));
+        ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+END_TEST
+
 START_TEST(test_live_socket_not_taken_over) {
         _cleanup_close_ int sock = -EBADF;
         ProtoReply reply;
@@ -467,6 +496,7 @@ int main(int argc, char *argv[]) {
         tcase_add_test(tc, test_pseudo_files);
         tcase_add_test(tc, test_cache_sees_changes);
         tcase_add_test(tc, test_exit_idle);
+        tcase_add_test(tc, test_exit_idle_waits_for_held_snapshots);
         tcase_add_test(tc, test_notify_ready);
         if (mode == HARNESS_LISTEN) {
                 tcase_add_test(tc, test_live_socket_not_taken_over);
