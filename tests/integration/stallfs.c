@@ -20,6 +20,7 @@ enum {
         NODE_ROOT = FUSE_ROOT_ID,
         NODE_DATA,
         NODE_STUCK,
+        NODE_STUCK_OPEN,
 };
 
 static void reply(int fd, uint64_t unique, int error, const void *data, size_t size) {
@@ -94,6 +95,10 @@ static _noreturn_ void serve(int fd) {
                                 o.nodeid = NODE_DATA;
                         else if (strcmp(name, "stuck") == 0)
                                 o.nodeid = NODE_STUCK;
+                        else if (strcmp(name, "stuck-open") == 0)
+                                o.nodeid = NODE_STUCK_OPEN;
+                        else if (strcmp(name, "stuck-lookup") == 0)
+                                break;  /* never answered */
                         else {
                                 reply(fd, in->unique, -ENOENT, NULL, 0);
                                 break;
@@ -113,6 +118,8 @@ static _noreturn_ void serve(int fd) {
                 case FUSE_OPENDIR: {
                         struct fuse_open_out o = { .fh = in->nodeid };
 
+                        if (in->nodeid == NODE_STUCK_OPEN)
+                                break;  /* never answered */
                         reply(fd, in->unique, 0, &o, sizeof(o));
                         break;
                 }

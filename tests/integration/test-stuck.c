@@ -4,7 +4,8 @@
  * hung network file system would) must cost the daemon one worker, not its
  * event loop: everybody else is served on time while the stuck requests are
  * answered -ETIMEDOUT, and once the file system goes away every descriptor
- * is given back. Root suite: mounting needs root; everything happens in a
+ * is given back. The same holds for path requests whose open, or whose
+ * lookup of a name, never returns. Root suite: mounting needs root; everything happens in a
  * private mount namespace, so a failed test leaves no mount behind.
  */
 
@@ -44,6 +45,9 @@ static void setup(void) {
         ck_assert_int_eq(mkdir(mnt, 0755), 0);
         ck_assert_int_eq(harness_fill_file(normal, 0644, 'n', 4096), 0);
         ck_assert_int_eq(stallfs_mount(&fs, mnt), 0);
+        _cleanup_free_ char *grant = NULL;
+        ck_assert_int_ge(asprintf(&grant, "[Grant]\nPath=%s\nUsers=0\n", mnt), 0);
+        ck_assert_int_eq(harness_write_policy(&h, "mnt.conf", grant), 0);
         ck_assert_int_eq(harness_start(&h, HARNESS_LISTEN, NULL), 0);
 }
 
@@ -177,6 +181,59 @@ START_TEST(test_sigterm_with_stuck_request) {
 }
 END_TEST
 
+/* Path requests make the daemon resolve and open by itself: a hang there must not stall the loop either. */
+START_TEST(test_stuck_open_and_lookup_do_not_stall_others) {
+        _cleanup_close_ int file = open(normal, O_RDONLY | O_CLOEXEC);
+        const char *const names[] = { "stuck-open", "stuck-lookup", "stuck-open", "stuck-lookup" };
+        int socks[ELEMENTSOF(names)];
+        ProtoReply reply;
+        uint64_t t0;
+
+        assert_served_fast(file, 'n');
+        {
+                _cleanup_free_ char *p = NULL;
+                _cleanup_close_ int fd = -EBADF;
+
+                ck_assert_int_ge(asprintf(&p, "%s/data", mnt), 0);
+                ck_assert_int_eq(raw_oneshot_path(h.socket_path, p, 0, &reply, &fd), 0);
+                ck_assert_msg(reply.status == 0, "granted FUSE file: %s", strerror(-reply.status));
+        }
+        usleep(200 * 1000);
+        baseline_fds = harness_fd_count(&h);
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                _cleanup_free_ char *p = NULL;
+                ProtoRequest req = { .type = PROTO_REQUEST_SNAPSHOT_PATH };
+                uint8_t buf[RAW_BUFFER_SIZE];
+                int len;
+
+                ck_assert_int_ge(asprintf(&p, "%s/%s", mnt, names[i]), 0);
+                req.path = p;
+                req.path_length = (uint32_t) strlen(p);
+                len = proto_request_encode(&req, buf, sizeof(buf));
+                ck_assert_int_gt(len, 0);
+                ck_assert_int_eq(raw_connect(h.socket_path, &socks[i]), 0);
+                ck_assert_int_eq(raw_send(socks[i], buf, (size_t) len, NULL, 0), 0);
+        }
+        t0 = harness_now_usec();
+        while (harness_now_usec() - t0 < 3u * 1000u * 1000u) {
+                assert_served_fast(file, 'n');
+                usleep(100 * 1000);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                int r = raw_verdict(socks[i], STUCK_VERDICT_MS, &reply);
+
+                ck_assert_msg(r == RAW_DROPPED || (r == RAW_REPLIED && reply.status == -ETIMEDOUT),
+                              "%s: r=%d status=%d", names[i], r, r == RAW_REPLIED ? reply.status : 0);
+                safe_close(socks[i]);
+        }
+        stallfs_unmount(&fs);
+        int n = harness_wait_fd_count(&h, baseline_fds, 10000);
+        ck_assert_msg(n <= baseline_fds, "daemon holds %d descriptors, %d before", n, baseline_fds);
+        assert_served_fast(file, 'n');
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("stuck");
         TCase *tc = tcase_create("stuck");
@@ -196,6 +253,7 @@ int main(void) {
         tcase_set_timeout(tc, 240);
         tcase_add_test(tc, test_stuck_file_does_not_stall_others);
         tcase_add_test(tc, test_sigterm_with_stuck_request);
+        tcase_add_test(tc, test_stuck_open_and_lookup_do_not_stall_others);
         suite_add_tcase(s, tc);
 
         sr = srunner_create(s);
