@@ -111,8 +111,13 @@ expect_client() {
         fi
         cat "$tmp/err"
         [ "$rc" = 0 ] || { echo "vm-client exited $rc"; return 1; }
-        grep -qx "vm-client: kind=$kind size=$(stat -c %s "$path") fs=$fs" "$tmp/err" ||
+        grep -qxE "vm-client: kind=$kind size=$(stat -c %s "$path") fs=$fs ino=[0-9]+" "$tmp/err" ||
                 { echo "expected kind=$kind fs=$fs size=$(stat -c %s "$path")"; return 1; }
+        # An fs-verity file is served as itself, never as a copy.
+        if [ "$kind" = fs-verity ] && ! grep -q " ino=$(stat -c %i "$path")\$" "$tmp/err"; then
+                echo "not the file itself: inode $(stat -c %i "$path") expected"
+                return 1
+        fi
         cmp "$path" "$tmp/out"
 }
 

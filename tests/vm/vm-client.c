@@ -14,7 +14,7 @@
  *
  * The mapped bytes go to standard output, so that the caller can compare
  * them with the file; one line on standard error tells what the mapping
- * rests on: "vm-client: kind=fs-verity size=N fs=ext4". A refusal prints
+ * rests on: "vm-client: kind=fs-verity size=N fs=ext4 ino=N". A refusal prints
  * "vm-client: error=EBADFD" and exits 1; a usage error exits 2.
  */
 
@@ -80,10 +80,11 @@ static int write_all(int fd, const uint8_t *p, uint64_t n) {
 
 static int report(const safe_mmap *m) {
         struct statfs sfs;
+        struct stat st;
         char fs[32];
         int r;
 
-        if (fstatfs(safe_mmap_fd(m), &sfs) < 0)
+        if (fstatfs(safe_mmap_fd(m), &sfs) < 0 || fstat(safe_mmap_fd(m), &st) < 0)
                 return fail(negative_errno());
         if (sfs.f_type == TMPFS_MAGIC)
                 snprintf(fs, sizeof(fs), "tmpfs");
@@ -96,8 +97,9 @@ static int report(const safe_mmap *m) {
         if (r < 0)
                 return fail(r);
 
-        fprintf(stderr, "vm-client: kind=%s size=%" PRIu64 " fs=%s\n",
-                kind_name(safe_mmap_kind(m)), safe_mmap_size(m), fs);
+        /* The inode tells whether a daemon handed back the file itself. */
+        fprintf(stderr, "vm-client: kind=%s size=%" PRIu64 " fs=%s ino=%llu\n",
+                kind_name(safe_mmap_kind(m)), safe_mmap_size(m), fs, (unsigned long long) st.st_ino);
         return 0;
 }
 
