@@ -234,6 +234,84 @@ START_TEST(test_stuck_open_and_lookup_do_not_stall_others) {
 }
 END_TEST
 
+/* More stuck requests than the daemon has workers: the rest are refused at once, and all recover. */
+START_TEST(test_workers_exhausted) {
+        const char *const args[] = { "--max-connections", "2000", "--max-connections-per-uid", "2000", NULL };
+        enum { N = 600 };
+        _cleanup_close_ int file = open(normal, O_RDONLY | O_CLOEXEC), stuck = -EBADF;
+        ProtoRequest req = { .type = PROTO_REQUEST_SNAPSHOT_FD };
+        uint8_t buf[RAW_BUFFER_SIZE];
+        static int socks[N];
+        int len, again = 0, pending = 0;
+        uint64_t t0;
+
+        ck_assert_int_eq(harness_stop(&h), 0);
+        ck_assert_int_eq(harness_start(&h, HARNESS_LISTEN, args), 0);
+        stuck = open_in_mount("stuck");
+        len = proto_request_encode(&req, buf, sizeof(buf));
+        ck_assert_int_gt(len, 0);
+        for (int i = 0; i < N; i++) {
+                ck_assert_int_eq(raw_connect(h.socket_path, &socks[i]), 0);
+                ck_assert_int_eq(raw_send(socks[i], buf, (size_t) len, &stuck, 1), 0);
+        }
+        /* Those beyond the workers are answered -EAGAIN quickly; the rest hang. */
+        t0 = harness_now_usec();
+        static bool answered[N];
+        for (int quiet_rounds = 0; quiet_rounds < 5 && harness_now_usec() - t0 < 15u * 1000u * 1000u;) {
+                int before = again;
+
+                usleep(200 * 1000);
+                for (int i = 0; i < N; i++) {
+                        ProtoReply reply;
+                        int r;
+
+                        if (answered[i])
+                                continue;
+                        r = raw_verdict(socks[i], 0, &reply);
+                        if (r == -ETIMEDOUT)
+                                continue;
+                        ck_assert_msg(r == RAW_REPLIED && reply.status == -EAGAIN, "request %d: r=%d status=%d",
+                                      i, r, r == RAW_REPLIED ? reply.status : 0);
+                        answered[i] = true;
+                        again++;
+                }
+                quiet_rounds = again == before ? quiet_rounds + 1 : 0;
+        }
+        pending = N - again;
+        ck_assert_int_gt(again, 0);
+        ck_assert_int_gt(pending, 0);
+        fprintf(stderr, "%d stuck requests: %d pending, %d answered -EAGAIN\n", N, pending, again);
+        /* The loop still answers: a status at once, a snapshot at once or with -EAGAIN. */
+        {
+                _cleanup_close_ int sock = -EBADF, fd = -EBADF;
+                ProtoReply reply;
+
+                ck_assert_int_eq(raw_connect(h.socket_path, &sock), 0);
+                ck_assert_int_eq(raw_status(sock, 1000, &reply), 0);
+                ck_assert_int_eq(reply.status, 0);
+                ck_assert_int_eq(raw_snapshot_fd(sock, file, 0, 1000, &reply, &fd), 0);
+                ck_assert_msg(reply.status == 0 || reply.status == -EAGAIN, "%s", strerror(-reply.status));
+        }
+        for (int i = 0; i < N; i++)
+                socks[i] = safe_close(socks[i]);
+        stuck = safe_close(stuck);
+        stallfs_unmount(&fs);
+        /* Once the file system is gone, workers come back. */
+        uint64_t deadline = harness_now_usec() + 30u * 1000u * 1000u;
+        for (;;) {
+                _cleanup_close_ int fd = -EBADF;
+                ProtoReply reply;
+
+                ck_assert_int_eq(raw_oneshot_fd(h.socket_path, file, 0, &reply, &fd), 0);
+                if (reply.status == 0)
+                        break;
+                ck_assert_int_eq(reply.status, -EAGAIN);
+                ck_assert_msg(harness_now_usec() < deadline, "workers never came back");
+                usleep(100 * 1000);
+        }
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("stuck");
         TCase *tc = tcase_create("stuck");
@@ -254,6 +332,7 @@ int main(void) {
         tcase_add_test(tc, test_stuck_file_does_not_stall_others);
         tcase_add_test(tc, test_sigterm_with_stuck_request);
         tcase_add_test(tc, test_stuck_open_and_lookup_do_not_stall_others);
+        tcase_add_test(tc, test_workers_exhausted);
         suite_add_tcase(s, tc);
 
         sr = srunner_create(s);
