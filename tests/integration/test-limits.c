@@ -120,6 +120,10 @@ START_TEST(test_request_max_size) {
         ck_assert_int_eq(fd_request("4k", 4 * KIB, &reply), 0);
         ck_assert_int_eq(fd_request("4k+1", 4 * KIB, &reply), -EFBIG);
         ck_assert_int_eq(fd_request("4k+1", 0, &reply), 0);
+        /* Now cached: the cache must still apply the request's limit. */
+        ck_assert_int_eq(fd_request("4k+1", 0, &reply), 0);
+        ck_assert(reply.flags & PROTO_REPLY_CACHED);
+        ck_assert_int_eq(fd_request("4k+1", 4 * KIB, &reply), -EFBIG);
 }
 END_TEST
 
@@ -134,6 +138,8 @@ START_TEST(test_grant_max_size) {
         ck_assert_int_eq(path_request("granted/over", &reply), -EFBIG);
         /* The grant limits path requests; a file the client opens itself is not under it. */
         ck_assert_int_eq(fd_request("granted/over", 0, &reply), 0);
+        /* That snapshot is cached now, and the grant's limit still holds for path requests. */
+        ck_assert_int_eq(path_request("granted/over", &reply), -EFBIG);
 }
 END_TEST
 
