@@ -304,22 +304,29 @@ START_TEST(test_exit_idle) {
 }
 END_TEST
 
-/* Runs a second daemon on @socket_path and returns its exit status; it must exit within 20 s. */
-static int run_second_daemon(const char *socket_path) {
+/* Runs the daemon with @args (NULL-terminated, after argv[0]); returns its exit status; it must exit within 20 s. */
+static int run_daemon(const char *const *args) {
         const char *daemon = getenv("SAFE_MMAPD");
+        const char *argv[16] = {};
         _cleanup_close_ int null = -EBADF;
         uint64_t t0;
         int status;
         pid_t pid;
 
         ck_assert_ptr_nonnull(daemon);
+        argv[0] = daemon;
+        for (size_t i = 0; args[i]; i++) {
+                ck_assert_uint_lt(i + 2, ELEMENTSOF(argv));
+                argv[i + 1] = args[i];
+        }
         null = open("/dev/null", O_WRONLY | O_CLOEXEC);
         ck_assert_int_ge(null, 0);
         pid = fork();
         ck_assert_int_ge(pid, 0);
         if (pid == 0) {
+                (void) dup2(null, STDOUT_FILENO);
                 (void) dup2(null, STDERR_FILENO);
-                execl(daemon, daemon, "--listen", socket_path, "--policy-dir", h.policy_dir, (char *) NULL);
+                execv(daemon, (char *const *) argv);
                 _exit(127);
         }
         t0 = harness_now_usec();
@@ -330,7 +337,7 @@ static int run_second_daemon(const char *socket_path) {
                 if (harness_now_usec() - t0 > 20u * 1000u * 1000u) {
                         (void) kill(pid, SIGKILL);
                         (void) waitpid(pid, NULL, 0);
-                        ck_abort_msg("a second daemon started on %s", socket_path);
+                        ck_abort_msg("the daemon kept running with %s", args[0]);
                 }
                 usleep(20 * 1000);
         }
@@ -338,6 +345,42 @@ static int run_second_daemon(const char *socket_path) {
         ck_assert_int_ne(WEXITSTATUS(status), 127);
         return WEXITSTATUS(status);
 }
+
+static int run_second_daemon(const char *socket_path) {
+        return run_daemon((const char *const[]) { "--listen", socket_path, "--policy-dir", h.policy_dir, NULL });
+}
+
+START_TEST(test_command_line) {
+        _cleanup_free_ char *sock = harness_path(&h, "other-socket");
+        const char *const bad[][4] = {
+                { "--max-size", "1X" },
+                { "--max-size", "-1" },
+                { "--max-size", "" },
+                { "--max-connections", "0" },
+                { "--max-connections-per-uid", "many" },
+                { "--idle-timeout", "-5" },
+                { "--exit-idle", "1e3" },
+                { "--cache-size", "99999999999999999999999" },
+                { "--no-such-option" },
+                { "stray-argument" },
+        };
+
+        ck_assert_int_eq(run_daemon((const char *const[]) { "--help", NULL }), 0);
+        ck_assert_int_eq(run_daemon((const char *const[]) { "--version", NULL }), 0);
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                const char *args[8] = {};
+                size_t n = 0;
+
+                for (size_t k = 0; k < 4 && bad[i][k]; k++)
+                        args[n++] = bad[i][k];
+                args[n++] = "--listen";
+                args[n++] = sock;
+                ck_assert_msg(run_daemon(args) != 0, "%s %s accepted", bad[i][0], bad[i][1] ?: "");
+        }
+        /* No socket was left behind by the refusals. */
+        ck_assert_int_lt(access(sock, F_OK), 0);
+}
+END_TEST
 
 START_TEST(test_exit_idle_waits_for_held_snapshots) {
         const char *const args[] = { "--exit-idle", "1", NULL };
@@ -501,6 +544,7 @@ int main(int argc, char *argv[]) {
         if (mode == HARNESS_LISTEN) {
                 tcase_add_test(tc, test_live_socket_not_taken_over);
                 tcase_add_test(tc, test_non_socket_left_alone);
+                tcase_add_test(tc, test_command_line);
         } else
                 tcase_add_test(tc, test_activation_stream_socket_refused);
         suite_add_tcase(s, tc);
