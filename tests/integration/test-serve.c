@@ -9,6 +9,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -108,6 +109,15 @@ START_TEST(test_sealed_read_only) {
         ck_assert(p != MAP_FAILED);
         ck_assert_mem_eq(p, file_data, FILE_SIZE);
         ck_assert_int_eq(munmap(p, FILE_SIZE), 0);
+
+        /* The memfd's name is the daemon's constant, never the client's path. */
+        {
+                char link[64], target[PATH_MAX] = {};
+                snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+                ck_assert_int_gt(readlink(link, target, sizeof(target) - 1), 0);
+                ck_assert_msg(strncmp(target, "/memfd:", 7) == 0, "not a memfd: %s", target);
+                ck_assert_msg(!strstr(target, h.dir + 1) && !strstr(target, "data"), "memfd named after the file: %s", target);
+        }
 
         /* Reopening through /proc for writing must not get around the read-only description. */
         char proc[64];
