@@ -209,11 +209,10 @@ static int wait_ready(Harness *h, HarnessMode mode) {
         }
 }
 
+/* systemd-socket-activate hands the daemon a fresh environment: these are passed on. */
 static const char *const passed_env[] = {
         "NOTIFY_SOCKET", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "MALLOC_PERTURB_",
 };
-#define FOREACH_PASSED_ENV(name) \
-        for (const char *const *_p = passed_env, *name; _p < passed_env + ELEMENTSOF(passed_env) && (name = *_p); _p++)
 
 int harness_start(Harness *h, HarnessMode mode, const char *const *args) {
         const char *argv[64];
@@ -231,11 +230,10 @@ int harness_start(Harness *h, HarnessMode mode, const char *const *args) {
                         return -ENOENT;
                 argv[n++] = "systemd-socket-activate";
                 argv[n++] = "--seqpacket";
-                /* It hands the daemon a fresh environment: pass on what the daemon needs. */
-                FOREACH_PASSED_ENV(name)
-                        if (getenv(name)) {
+                for (size_t i = 0; i < ELEMENTSOF(passed_env); i++)
+                        if (getenv(passed_env[i])) {
                                 argv[n++] = "-E";
-                                argv[n++] = name;
+                                argv[n++] = passed_env[i];
                         }
                 argv[n++] = "-l";
                 argv[n++] = h->socket_path;
