@@ -5,6 +5,9 @@
 # root once the basic system is up. Each check prints one PASS or FAIL line
 # (with what it saw when it fails); the last line is
 # SAFE-MMAP-VM-RESULT=<rc>, which the host turns into the test's status.
+
+# The checks are functions called through run().
+# shellcheck disable=SC2317
 set -u -o pipefail
 
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -180,11 +183,18 @@ check_cat_activates() {
 check_status_line() {
         local r=0
         hold 30 || { release; return 1; }
+        # The connection is queued on systemd's socket before the daemon
+        # runs; a notify service is active once it said READY=1.
+        poll is_active || { release; return 1; }
         systemctl status --no-pager "$svc" > "$tmp/status" 2>&1
         as_user safe-mmap status || r=1
         release
         cat "$tmp/status"
         grep -q '^ *Status: "' "$tmp/status" && return $r
+}
+
+is_active() {
+        systemctl is-active "$svc"
 }
 
 # Fails when the unit was never loaded or started: systemctl reports any
