@@ -149,7 +149,7 @@ check_socket_idle() {
         systemctl status --no-pager "$sock_unit"
         [ "$(systemctl is-active "$sock_unit")" = active ] || return 1
         [ -S "$socket" ] || { echo "no SOCK_SEQPACKET socket file: '$socket'"; return 1; }
-        [ "$(stat -c %a "$socket")" = 666 ] || { echo "socket mode $(stat -c %a "$socket")"; return 1; }
+        [ "$(stat -c %a:%U "$socket")" = 666:root ] || { echo "socket $(stat -c %a:%U "$socket")"; return 1; }
         [ "$(systemctl is-active "$svc")" = inactive ] && [ "$(started_at)" = 0 ] ||
                 { echo "$svc is $(systemctl is-active "$svc") before any client"; return 1; }
 }
@@ -195,6 +195,25 @@ check_status_line() {
 
 is_active() {
         systemctl is-active "$svc"
+}
+
+# What the unit and the daemon's own sandbox leave the running process:
+# at most CAP_DAC_READ_SEARCH (2) and CAP_LEASE (28), no new privileges, a
+# seccomp filter.
+check_confined() {
+        local pid eff r=0
+        hold 30 || { release; return 1; }
+        poll is_active || { release; return 1; }
+        pid=$(systemctl show -P MainPID "$svc")
+        grep -E '^(Uid|Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp|Seccomp_filters):' "/proc/$pid/status" \
+                > "$tmp/proc-status" || r=1
+        release
+        cat "$tmp/proc-status"
+        eff=$(sed -n 's/^CapEff:[[:space:]]*//p' "$tmp/proc-status")
+        [ -n "$eff" ] && [ $((16#$eff & ~((1 << 2) | (1 << 28)))) = 0 ] || { echo "capabilities beyond the two"; r=1; }
+        grep -qE '^NoNewPrivs:[[:space:]]+1$' "$tmp/proc-status" || r=1
+        grep -qE '^Seccomp:[[:space:]]+2$' "$tmp/proc-status" || r=1
+        return $r
 }
 
 # Fails when the unit was never loaded or started: systemctl reports any
@@ -364,6 +383,7 @@ run "socket listening, service inactive before the first client" check_socket_id
 run "short --exit-idle through a drop-in" check_exit_idle
 run "unprivileged safe-mmap cat activates the service" check_cat_activates
 run "systemctl status shows the STATUS= line, safe-mmap status answers" check_status_line
+run "daemon confined: two capabilities at most, no_new_privs, seccomp" check_confined
 run "vm-client snapshot-fd: sealed memfd from the daemon" \
         expect_client sealed-memfd tmpfs snapshot-fd /srv/data/blob
 run "vm-client snapshot by path: sealed memfd from the daemon" \
