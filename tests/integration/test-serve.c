@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -523,6 +524,45 @@ START_TEST(test_activation_stream_socket_refused) {
 }
 END_TEST
 
+/* Under activation, every socket systemd passes is served. */
+START_TEST(test_activation_two_sockets) {
+        _cleanup_free_ char *a = harness_path(&h, "a"), *b = harness_path(&h, "b"), *log = harness_path(&h, "two.log");
+        int status;
+        pid_t pid;
+
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                int fd = open(log, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+                if (fd < 0 || dup2(fd, STDERR_FILENO) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                        _exit(127);
+                execlp("systemd-socket-activate", "systemd-socket-activate", "--seqpacket", "-l", a, "-l", b,
+                       "-E", "ASAN_OPTIONS", "-E", "UBSAN_OPTIONS",
+                       getenv("SAFE_MMAPD"), "--policy-dir", h.policy_dir, (char *) NULL);
+                _exit(127);
+        }
+        /* The first connection (to the second socket) starts the daemon; then both answer. */
+        for (int round = 0; round < 2; round++)
+                for (int i = 0; i < 2; i++) {
+                        const char *path = i == 0 ? b : a;
+                        uint64_t t0 = harness_now_usec();
+                        _cleanup_close_ int sock = -EBADF;
+                        ProtoReply reply;
+
+                        while (raw_connect(path, &sock) < 0) {
+                                ck_assert_msg(harness_now_usec() - t0 < 20u * 1000u * 1000u, "no socket %s", path);
+                                usleep(20 * 1000);
+                        }
+                        ck_assert_int_eq(raw_status(sock, 30000, &reply), 0);
+                        ck_assert_int_eq(reply.status, 0);
+                }
+        ck_assert_int_eq(kill(pid, SIGTERM), 0);
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert(WIFEXITED(status));
+        ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+END_TEST
+
 int main(int argc, char *argv[]) {
         Suite *s = suite_create("serve");
         TCase *tc = tcase_create("serve");
@@ -555,8 +595,10 @@ int main(int argc, char *argv[]) {
                 tcase_add_test(tc, test_live_socket_not_taken_over);
                 tcase_add_test(tc, test_non_socket_left_alone);
                 tcase_add_test(tc, test_command_line);
-        } else
+        } else {
                 tcase_add_test(tc, test_activation_stream_socket_refused);
+                tcase_add_test(tc, test_activation_two_sockets);
+        }
         suite_add_tcase(s, tc);
 
         sr = srunner_create(s);
