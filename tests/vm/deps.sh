@@ -13,6 +13,7 @@ packages=(
         cpio
         kmod              # modprobe --show-depends for the initramfs
         debootstrap       # the guest's root file system
+        debian-archive-keyring
         e2fsprogs         # mkfs.ext4 -O verity -d for the scratch disk
 )
 
