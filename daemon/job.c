@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "job.h"
@@ -13,6 +14,8 @@
 
 /* Sanitizer runtimes need more stack than the job itself. */
 #define JOB_STACK_SIZE (1024u * 1024u)
+/* Idle workers go away after this long. */
+#define JOB_WORKER_IDLE_SEC 10
 
 static Job *job_alloc(Cache *cache, uint64_t limit) {
         Job *j = calloc(1, sizeof(*j));
@@ -152,28 +155,95 @@ static int job_run(Job *j) {
         return r;
 }
 
-static void *job_thread(void *userdata) {
-        Job *j = userdata;
+/*
+ * Jobs run on a pool of threads that grows on demand (one thread per job
+ * waiting, so that a stuck file never holds up a job queued behind it) and
+ * shrinks when threads stay idle: starting a thread per request cost more
+ * than the request itself.
+ */
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_wakeup = PTHREAD_COND_INITIALIZER;
+static Job *queue_head, *queue_tail;
+static unsigned n_queued, n_idle;
 
+static void job_finish(Job *j) {
         j->result = job_run(j);
         /* A pointer is far below PIPE_BUF: the write is atomic, and the pipe never fills up. */
         if (write(j->notify_fd, &j, sizeof(j)) != sizeof(j))
                 log_errno(LOG_CRIT, negative_errno(), "Cannot report a finished job: %m");
-        return NULL;
+}
+
+static void *job_worker(void *userdata) {
+        pthread_mutex_lock(&pool_lock);
+        for (;;) {
+                Job *j;
+
+                while (!queue_head) {
+                        struct timespec deadline;
+                        int r;
+
+                        (void) clock_gettime(CLOCK_REALTIME, &deadline);
+                        deadline.tv_sec += JOB_WORKER_IDLE_SEC;
+                        n_idle++;
+                        r = pthread_cond_timedwait(&pool_wakeup, &pool_lock, &deadline);
+                        n_idle--;
+                        if (r == ETIMEDOUT && !queue_head) {
+                                pthread_mutex_unlock(&pool_lock);
+                                return NULL;
+                        }
+                }
+                j = queue_head;
+                queue_head = j->queue_next;
+                if (!queue_head)
+                        queue_tail = NULL;
+                n_queued--;
+                pthread_mutex_unlock(&pool_lock);
+
+                job_finish(j);
+
+                pthread_mutex_lock(&pool_lock);
+        }
 }
 
 int job_start(Job *j, int notify_fd) {
-        pthread_attr_t attr;
-        pthread_t thread;
-        int r;
+        int r = 0;
 
         j->notify_fd = notify_fd;
-        r = pthread_attr_init(&attr);
-        if (r != 0)
-                return -r;
-        (void) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        (void) pthread_attr_setstacksize(&attr, JOB_STACK_SIZE);
-        r = pthread_create(&thread, &attr, job_thread, j);
-        pthread_attr_destroy(&attr);
+        j->queue_next = NULL;
+
+        pthread_mutex_lock(&pool_lock);
+        if (queue_tail)
+                queue_tail->queue_next = j;
+        else
+                queue_head = j;
+        queue_tail = j;
+        n_queued++;
+
+        if (n_queued > n_idle) {
+                pthread_attr_t attr;
+                pthread_t thread;
+
+                r = pthread_attr_init(&attr);
+                if (r == 0) {
+                        (void) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+                        (void) pthread_attr_setstacksize(&attr, JOB_STACK_SIZE);
+                        r = pthread_create(&thread, &attr, job_worker, NULL);
+                        pthread_attr_destroy(&attr);
+                }
+                if (r != 0) {
+                        /* Take the job back out: it is the caller's to free. */
+                        Job **p = &queue_head;
+
+                        queue_tail = NULL;
+                        while (*p != j) {
+                                queue_tail = *p;
+                                p = &(*p)->queue_next;
+                        }
+                        *p = NULL;
+                        n_queued--;
+                }
+        } else
+                pthread_cond_signal(&pool_wakeup);
+        pthread_mutex_unlock(&pool_lock);
         return -r;
 }

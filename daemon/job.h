@@ -2,7 +2,7 @@
 #pragma once
 
 /*
- * One snapshot request, run on a thread of its own: resolving, reading and
+ * One snapshot request, run on a worker thread: resolving, reading and
  * copying may block for as long as the filesystem likes (FUSE, NFS), and the
  * event loop must never wait for one client's file. A finished job writes its
  * own pointer to the manager's completion pipe; the event loop replies.
@@ -34,6 +34,8 @@ typedef struct Job {
         uint64_t budget;
         uint64_t reserved;
 
+        struct Job *queue_next; /* waiting for a worker */
+
         /* Outputs. */
         int result;
         Snapshot *snapshot;
@@ -52,5 +54,5 @@ Job *job_free(Job *j);
  */
 void job_set_account(Job *j, Account *a, uint64_t budget);
 
-/* Starts the job on a detached thread; it reports to @notify_fd when done. */
+/* Hands the job to a worker thread; it reports to @notify_fd when done. */
 int job_start(Job *j, int notify_fd);

@@ -30,6 +30,8 @@ static const char *const allowed[] = {
         "rseq", "futex", "exit", "exit_group", "sched_yield", "getrandom", "membarrier",
         /* signals and time */
         "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "signalfd4", "tgkill",
+        /* The kernel resumes a timed wait with it after SIGSTOP/SIGCONT or a ptrace stop. */
+        "restart_syscall",
         "clock_gettime", "clock_nanosleep", "nanosleep", "timerfd_create", "timerfd_settime",
         "timerfd_gettime",
         /* identity, for log lines and NSS */
