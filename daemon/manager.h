@@ -29,7 +29,10 @@ typedef struct ManagerConfig {
         uint64_t idle_timeout_usec;     /* 0: never */
 } ManagerConfig;
 
-/* Threads running jobs, abandoned ones included: beyond this, requests get -EAGAIN. */
+/*
+ * Jobs not finished yet, abandoned ones included (each may hold a worker
+ * thread): beyond this, requests get -EAGAIN.
+ */
 #define MANAGER_JOBS_MAX 512u
 /* How long a request may take before the client is told -ETIMEDOUT (its own timeout is 30 s). */
 #define MANAGER_JOB_DEADLINE_USEC (25u * 1000u * 1000u)
