@@ -16,8 +16,10 @@
 #
 # Environment: SAFE_MMAP_BUILD_ROOT, SAFE_MMAP_SOURCE_ROOT (set by meson);
 # SAFE_MMAP_VM_CACHE (default /var/cache/safe-mmap-vm); SAFE_MMAP_VM_TIMEOUT
-# (seconds for the boot, default 300); SAFE_MMAP_VM_KERNEL (a version in
-# /boot, default the newest); SAFE_MMAP_VM_KEEP=1 keeps the work directory;
+# (seconds for the guest, default 300); SAFE_MMAP_VM_KERNEL (a version in
+# /boot, default the newest with modules); SAFE_MMAP_VM_MIRROR (for
+# debootstrap); SAFE_MMAP_VM_DROPIN (a drop-in for safe-mmapd.service in the
+# guest); SAFE_MMAP_VM_KEEP=1 keeps the work directory;
 # SAFE_MMAP_REQUIRE_VM=1 turns every would-be skip into a failure.
 set -uo pipefail
 
@@ -67,7 +69,7 @@ if [ -z "$kver" ]; then
         done | sort -V | tail -n 1)
 fi
 [ -n "$kver" ] && [ -r "/boot/vmlinuz-$kver" ] ||
-        skip "no kernel with modules in /boot $hint"
+        skip "no kernel ${kver:+$kver }in /boot with its modules in /lib/modules $hint"
 if [ -r "/boot/config-$kver" ] && ! grep -q '^CONFIG_FS_VERITY=y' "/boot/config-$kver"; then
         skip "kernel $kver is built without CONFIG_FS_VERITY"
 fi
@@ -150,15 +152,23 @@ mkdir -p "$payload"
 # and the policy directory must land where systemd and the daemon look) or
 # sanitizers whose runtime the guest does not have.
 usr_build=$build/tests/vm/build-usr
-if [ ! -e "$usr_build/build.ninja" ]; then
-        rm -rf "$usr_build"
-        meson setup "$usr_build" "$src" --prefix=/usr --buildtype=debugoptimized \
-                -Dtests=false -Dwerror=false -Db_sanitize=none > "$work/build.log" 2>&1 ||
-                failed_steps+=("meson setup")
-fi
-if [ ${#failed_steps[@]} -eq 0 ] &&
-   ! meson install -C "$usr_build" --destdir "$payload" >> "$work/build.log" 2>&1; then
-        failed_steps+=("meson install")
+install_payload() {
+        if [ ! -e "$usr_build/build.ninja" ]; then
+                rm -rf "$usr_build"
+                meson setup "$usr_build" "$src" --prefix=/usr --buildtype=debugoptimized \
+                        -Dtests=false -Dwerror=false -Db_sanitize=none >> "$work/build.log" 2>&1 ||
+                        return 1
+        fi
+        meson install -C "$usr_build" --destdir "$payload" >> "$work/build.log" 2>&1
+}
+# A build directory that a newer meson or a changed tree cannot
+# regenerate is made anew, once.
+if ! install_payload && [ -e "$usr_build/build.ninja" ]; then
+        rm -rf "$usr_build" "$payload"
+        mkdir -p "$payload"
+        install_payload || failed_steps+=("meson install")
+elif [ ! -e "$usr_build/build.ninja" ]; then
+        failed_steps+=("meson setup")
 fi
 if [ ${#failed_steps[@]} -gt 0 ]; then
         tail -n 30 "$work/build.log"
