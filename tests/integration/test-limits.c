@@ -221,6 +221,38 @@ START_TEST(test_bytes_per_uid_follow_mappings) {
 }
 END_TEST
 
+START_TEST(test_cache_size) {
+        const char *const args[] = { "--cache-size", "1M", NULL };
+        _cleanup_close_ int sock = -EBADF;
+        ProtoReply reply;
+
+        start(args, false);
+        for (int i = 0; i < 6; i++) {
+                char name[16];
+
+                snprintf(name, sizeof(name), "f%d", i);
+                make(name, 512 * KIB);
+                ck_assert_int_eq(fd_request(name, 0, &reply), 0);
+        }
+        /*
+         * Nobody holds a snapshot now: what the daemon keeps is its cache,
+         * within its budget (snapshots of departed clients may be noticed
+         * as unused a little later).
+         */
+        ck_assert_int_eq(raw_connect(h.socket_path, &sock), 0);
+        uint64_t deadline = harness_now_usec() + 10000000u;
+        for (;;) {
+                ck_assert_int_eq(raw_status(sock, 30000, &reply), 0);
+                ck_assert_int_eq(reply.status, 0);
+                if (reply.bytes_held <= MIB || harness_now_usec() > deadline)
+                        break;
+                usleep(50 * 1000);
+        }
+        ck_assert_uint_le(reply.bytes_held, MIB);
+        ck_assert_uint_le(reply.cache_entries, 2);
+}
+END_TEST
+
 START_TEST(test_max_connections) {
         const char *const args[] = { "--max-connections", "3", NULL };
         int socks[6];
@@ -260,6 +292,7 @@ int main(void) {
         tcase_add_test(tc, test_grant_max_size);
         tcase_add_test(tc, test_bytes_per_uid);
         tcase_add_test(tc, test_bytes_per_uid_follow_mappings);
+        tcase_add_test(tc, test_cache_size);
         tcase_add_test(tc, test_max_connections);
         suite_add_tcase(s, tc);
 
