@@ -266,8 +266,14 @@ START_TEST(test_cache_sees_changes) {
         for (int i = 0; i < 3; i++) {
                 _cleanup_close_ int a = snapshot(NULL), b = snapshot(&flags);
 
-                /* The second request of an unchanged file comes from the cache... */
+                /* The second request of an unchanged file comes from the cache, the same memfd... */
                 ck_assert_msg(flags & PROTO_REPLY_CACHED, "round %d: not served from the cache", i);
+                {
+                        struct stat sa, sb;
+                        ck_assert_int_eq(fstat(a, &sa), 0);
+                        ck_assert_int_eq(fstat(b, &sb), 0);
+                        ck_assert(sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino);
+                }
                 ck_assert_int_eq(pread(b, buf, FILE_SIZE, 0), FILE_SIZE);
                 ck_assert_mem_eq(buf, file_data, FILE_SIZE);
                 /* ...but a change the size and mtime do not show must still be seen. */
