@@ -306,6 +306,28 @@ check_reload_grants() {
         return $r
 }
 
+# systemctl stop sends SIGTERM: a clean exit, even with a client connected.
+check_stop_clean() {
+        hold 30 || { release; return 1; }
+        poll is_active || { release; return 1; }
+        systemctl stop "$svc"
+        release
+        systemctl show -p Result -p ExecMainCode -p ExecMainStatus "$svc"
+        [ "$(systemctl show -P Result "$svc")" = success ] &&
+                [ "$(systemctl show -P ExecMainStatus "$svc")" = 0 ]
+}
+
+# Without the socket, the library makes the snapshot itself unless told
+# not to; the socket file is gone with the unit.
+check_no_socket() {
+        systemctl stop "$sock_unit" || return 1
+        [ ! -e "$socket" ] || { echo "$socket left behind"; return 1; }
+        ! as_user safe-mmap cat --no-fallback /srv/data/blob > /dev/null || return 1
+        as_user safe-mmap cat /srv/data/blob > "$tmp/cat" || return 1
+        cmp /srv/data/blob "$tmp/cat" || return 1
+        systemctl start "$sock_unit" && [ -S "$socket" ]
+}
+
 # ---- journald and the unit's hardening
 
 # A request the daemon cannot decode: logged as a warning.
@@ -413,6 +435,8 @@ run "daemon copies the file without fs-verity" \
 
 run "service exits after --exit-idle" check_idle_exit
 run "an undecodable request is answered and dropped" send_junk
+run "systemctl stop: clean exit with a client connected" check_stop_clean
+run "socket stopped: local snapshot, --no-fallback refused" check_no_socket
 run "journald has the daemon's lines at their priorities" check_journal
 info "systemd-analyze security $svc" show_security
 
