@@ -99,7 +99,7 @@ static int job_copy(Job *j, int fd, const struct statx *stx, Snapshot **ret) {
                         return r;
                 j->reserved = cost;
         }
-        return snapshot_new_copy(fd, j->limit, ret);
+        return snapshot_new_copy(fd, j->borrowed, j->limit, ret);
 }
 
 static int job_run(Job *j) {
@@ -111,7 +111,7 @@ static int job_run(Job *j) {
         int r;
 
         if (j->client_fd >= 0)
-                r = resolve_fd(j->client_fd, &fd, &stx);
+                r = resolve_fd(j->client_fd, &fd, &stx, &j->borrowed);
         else
                 r = resolve_path(j->root_fd, j->relative, j->resolve_flags, &fd, &stx);
         if (r < 0)

@@ -34,6 +34,7 @@ typedef struct Job {
         uint64_t budget;
         uint64_t reserved;
 
+        bool borrowed;          /* the source is the client's own open file description */
         struct Job *queue_next; /* waiting for a worker */
 
         /* Outputs. */

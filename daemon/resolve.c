@@ -78,7 +78,7 @@ static int reopen_regular(int fd, int *ret_fd, struct statx *ret_stx) {
         return 0;
 }
 
-int resolve_fd(int client_fd, int *ret_fd, struct statx *ret_stx) {
+int resolve_fd(int client_fd, int *ret_fd, struct statx *ret_stx, bool *ret_borrowed) {
         struct statx stx;
         int flags, fd, r;
 
@@ -103,20 +103,26 @@ int resolve_fd(int client_fd, int *ret_fd, struct statx *ret_stx) {
          * files, FUSE's allow_other): a reopen by the daemon would read them
          * with root's rights and hand the client what its own open never
          * allowed. Those are copied through the client's own description
-         * (at explicit offsets, so its file offset stays put).
+         * (at explicit offsets, so its file offset stays put), and so is a
+         * file the daemon may not open although the client could (NFS with
+         * root_squash, an LSM rule).
          */
-        if (resolve_fs_is_synthetic(client_fd)) {
-                fd = fcntl(client_fd, F_DUPFD_CLOEXEC, 3);
-                if (fd < 0)
-                        return negative_errno();
-                *ret_fd = fd;
-                *ret_stx = stx;
-                return 0;
+        if (!resolve_fs_is_synthetic(client_fd)) {
+                r = resolve_reopen(client_fd, ret_fd);
+                if (r >= 0) {
+                        *ret_stx = stx;
+                        *ret_borrowed = false;
+                        return 0;
+                }
+                if (r != -EACCES && r != -EPERM)
+                        return r;
         }
-        r = resolve_reopen(client_fd, ret_fd);
-        if (r < 0)
-                return r;
+        fd = fcntl(client_fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return negative_errno();
+        *ret_fd = fd;
         *ret_stx = stx;
+        *ret_borrowed = true;
         return 0;
 }
 

@@ -23,9 +23,10 @@ int resolve_reopen(int fd, int *ret_fd);
  * Validates a descriptor a client sent: -EBADF for O_PATH or write-only
  * descriptors, -EISDIR for directories, -EINVAL for anything but a regular
  * file. Returns the daemon's own O_RDONLY reopen and its statx; for a
- * synthetic file, a duplicate of @client_fd instead.
+ * synthetic file, or one the daemon may not open itself (NFS root_squash, an
+ * LSM), a duplicate of @client_fd instead, and *ret_borrowed is then true.
  */
-int resolve_fd(int client_fd, int *ret_fd, struct statx *ret_stx);
+int resolve_fd(int client_fd, int *ret_fd, struct statx *ret_stx, bool *ret_borrowed);
 
 /*
  * Opens @relative (may be empty: the root itself) beneath @root_fd with

@@ -214,7 +214,7 @@ static int memfd_seal(int memfd) {
  * Leases need the daemon to own the file or CAP_LEASE, and a writer that opens
  * the file meanwhile waits (lease-break-time) until the copy is over.
  */
-int snapshot_new_copy(int src, uint64_t limit, Snapshot **ret) {
+int snapshot_new_copy(int src, bool borrowed, uint64_t limit, Snapshot **ret) {
         _cleanup_close_ int memfd = -EBADF, ro = -EBADF;
         struct statx before, after;
         bool consistent = false, synthetic;
@@ -239,8 +239,8 @@ int snapshot_new_copy(int src, uint64_t limit, Snapshot **ret) {
                                 return r;
                 }
 
-                /* A synthetic file may be the client's own description: no lease on that. */
-                leased = !synthetic && fcntl(src, F_SETLEASE, F_RDLCK) >= 0;
+                /* Never a lease on the client's own description, nor on made-up content. */
+                leased = !borrowed && !synthetic && fcntl(src, F_SETLEASE, F_RDLCK) >= 0;
                 r = statx_fd(src, &before);
                 if (r >= 0)
                         r = copy_to_memfd(src, memfd, limit, &size);

@@ -51,11 +51,13 @@ bool snapshot_key_equal(const SnapshotKey *a, const SnapshotKey *b);
 bool snapshot_source_is_verity(int fd, const struct statx *stx);
 
 /*
- * Copies at most @limit bytes of the regular file @source_fd (opened O_RDONLY
- * by the daemon) into a new sealed memfd. Returns -EFBIG past @limit,
- * -ENOSPC/-ENOMEM when memory runs out, or the read error.
+ * Copies at most @limit bytes of the regular file @source_fd into a new
+ * sealed memfd. @borrowed: @source_fd shares the client's open file
+ * description (no lease is taken on it, so the copy is never proven
+ * consistent). Returns -EFBIG past @limit, -ENOSPC/-ENOMEM when memory runs
+ * out, or the read error.
  */
-int snapshot_new_copy(int source_fd, uint64_t limit, Snapshot **ret);
+int snapshot_new_copy(int source_fd, bool borrowed, uint64_t limit, Snapshot **ret);
 
 /* Wraps the fs-verity file @fd (taken over, also on failure) as a snapshot. */
 int snapshot_new_verity(int fd, const struct statx *stx, Snapshot **ret);
