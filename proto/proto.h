@@ -33,6 +33,11 @@
  *                                           u32 cache_entries, u32 reserved (0),
  *                                           u64 uptime_usec
  *
+ * One snapshot request may be in flight per connection: another snapshot
+ * request before its reply is answered -EBUSY. A status request is answered
+ * at once, so its reply can arrive before the pending snapshot reply; replies
+ * carry no request id and are told apart by their type.
+ *
  * max_size: 0 means "the daemon's limit"; anything else can only lower it.
  * path: absolute, 1..PROTO_PATH_MAX bytes, no NUL, not NUL-terminated.
  * status: 0 or a negative errno (never below -4095).
