@@ -368,6 +368,22 @@ show_security() {
         systemd-analyze security --no-pager "$svc"
 }
 
+# The units as installed, with the binary they name in place. The guest has
+# no man-db, so the Documentation= pages are not looked up here.
+check_units_verify() {
+        systemd-analyze verify --man=no "$(systemctl show -P FragmentPath "$sock_unit")" \
+                "$(systemctl show -P FragmentPath "$svc")" || return 1
+}
+
+# The exposure must not creep up: 1.2 when this was written.
+check_security_exposure() {
+        local level
+        level=$(systemd-analyze security --no-pager "$svc" |
+                sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+        echo "exposure $level"
+        awk -v l="$level" 'BEGIN { exit !(l != "" && l <= 1.5) }'
+}
+
 # ---- fs-verity
 
 check_verity_setup() {
@@ -438,6 +454,8 @@ run "an undecodable request is answered and dropped" send_junk
 run "systemctl stop: clean exit with a client connected" check_stop_clean
 run "socket stopped: local snapshot, --no-fallback refused" check_no_socket
 run "journald has the daemon's lines at their priorities" check_journal
+run "systemd-analyze verify passes on the installed units" check_units_verify
+run "systemd-analyze security: exposure at most 1.5" check_security_exposure
 info "systemd-analyze security $svc" show_security
 
 umount /srv/verity 2> /dev/null
