@@ -14,20 +14,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
 #include "macro.h"
+#include "memfd-util.h"
 #include "missing.h"
 #include "transport.h"
 
 #define SNAPSHOT_FLAGS_ALL (SAFE_MMAP_POPULATE | SAFE_MMAP_NO_DAEMON | SAFE_MMAP_NO_FALLBACK)
 /* A file that changes during every one of this many copies is given up on (-EAGAIN). */
 #define SNAPSHOT_ATTEMPTS 3
-/* sendfile() moves at most this much per call (the kernel caps it at 2 GiB anyway). */
-#define SNAPSHOT_CHUNK (UINT64_C(1) << 30)
 
 uint64_t snapshot_local_size_max(void) {
         const char *e;
@@ -92,88 +90,18 @@ static bool version_equal(const struct version *a, const struct version *b) {
         return memcmp(a, b, sizeof(*a)) == 0;
 }
 
-static int memfd_new(void) {
-        int fd;
-
-        /* The name is a constant: never the file's path (names over 249 bytes fail). */
-        fd = memfd_create("safe-mmap-local", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
-        if (fd < 0 && errno == EINVAL) /* before 6.3 */
-                fd = memfd_create("safe-mmap-local", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-        if (fd < 0)
-                return errno == EMFILE || errno == ENFILE || errno == ENOMEM ? -errno : -EIO;
-        return fd;
-}
-
-/* Copy with pread()/write() where sendfile() does not work (some pseudo filesystems). */
-static int copy_rw(int src, int dst, uint64_t *offset, uint64_t limit) {
-        char buf[64 * 1024];
-
-        for (;;) {
-                ssize_t n, w;
-
-                n = pread(src, buf, sizeof(buf), (off_t) *offset);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -EIO;
-                }
-                if (n == 0)
-                        return 0;
-                for (ssize_t done = 0; done < n; done += w) {
-                        w = write(dst, buf + done, (size_t) (n - done));
-                        if (w < 0) {
-                                if (errno == EINTR) {
-                                        w = 0;
-                                        continue;
-                                }
-                                return errno == ENOSPC || errno == ENOMEM || errno == EFBIG ? -errno : -EIO;
-                        }
-                }
-                *offset += (uint64_t) n;
-                if (*offset > limit)
-                        return -EFBIG;
+/* The shared helpers return the kernel's errno; the library promises a documented few. */
+static int snapshot_errno(int r) {
+        switch (r) {
+        case -EMFILE:
+        case -ENFILE:
+        case -ENOMEM:
+        case -ENOSPC:
+        case -EFBIG:
+                return r;
+        default:
+                return -EIO;
         }
-}
-
-/*
- * Copies to EOF, whatever st_size said (procfs says 0, a file may grow while
- * we copy), at most @limit + 1 bytes, so that a file over the limit is caught
- * without reading all of it. The source is read at explicit offsets: the
- * caller's file offset stays where it was.
- */
-static int copy_file(int src, int dst, uint64_t limit) {
-        uint64_t offset = 0;
-
-        for (;;) {
-                off_t off = (off_t) offset;
-                uint64_t want = limit + 1 - offset;
-                ssize_t n;
-
-                if (want > SNAPSHOT_CHUNK)
-                        want = SNAPSHOT_CHUNK;
-                n = sendfile(dst, src, &off, (size_t) want);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if ((errno == EINVAL || errno == ENOSYS) && offset == 0)
-                                return copy_rw(src, dst, &offset, limit);
-                        return errno == ENOSPC || errno == ENOMEM || errno == EFBIG ? -errno : -EIO;
-                }
-                if (n == 0)
-                        return 0;
-                offset += (uint64_t) n;
-                if (offset > limit)
-                        return -EFBIG;
-        }
-}
-
-static int memfd_seal(int fd) {
-        if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | SEALS_IMMUTABLE | F_SEAL_EXEC) >= 0)
-                return 0;
-        /* Kernels before 6.3 do not know F_SEAL_EXEC. */
-        if (errno == EINVAL && fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | SEALS_IMMUTABLE) >= 0)
-                return 0;
-        return -EIO;
 }
 
 /*
@@ -181,17 +109,12 @@ static int memfd_seal(int fd) {
  * no write access it could try, and no file offset shared with anyone. Where
  * /proc is missing the sealed O_RDWR descriptor is still immutable.
  */
-static int memfd_reopen_rdonly(int fd) {
-        char path[sizeof("/proc/self/fd/") + 12];
-        int ro;
+static int memfd_reopen(int fd) {
+        int ro = fd_reopen_rdonly(fd);
 
-        (void) snprintf(path, sizeof(path), "/proc/self/fd/%i", fd);
-        ro = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (ro >= 0)
-                return ro;
-        if (errno == ENOENT)
+        if (ro == -ENOENT)
                 return fd;
-        return errno == EMFILE || errno == ENFILE || errno == ENOMEM ? -errno : -EIO;
+        return ro < 0 ? snapshot_errno(ro) : ro;
 }
 
 int snapshot_local(int src, uint64_t max_size, int *ret_fd) {
@@ -210,27 +133,28 @@ int snapshot_local(int src, uint64_t max_size, int *ret_fd) {
         for (int attempt = 0; attempt < SNAPSHOT_ATTEMPTS; attempt++) {
                 _cleanup_close_ int memfd = -EBADF;
                 struct version before, after;
+                uint64_t size;
                 int ro;
 
                 r = version_get(src, &before);
                 if (r < 0)
                         return r;
-                memfd = memfd_new();
+                memfd = memfd_new_sealable("safe-mmap-local");
                 if (memfd < 0)
-                        return memfd;
-                r = copy_file(src, memfd, max_size);
+                        return snapshot_errno(memfd);
+                r = memfd_fill(src, memfd, max_size, &size);
                 if (r < 0)
-                        return r;
+                        return snapshot_errno(r);
                 r = version_get(src, &after);
                 if (r < 0)
                         return r;
                 if (!version_equal(&before, &after))
                         continue; /* torn: a writer changed the file while we copied */
 
-                r = memfd_seal(memfd);
+                r = memfd_seal_immutable(memfd);
                 if (r < 0)
-                        return r;
-                ro = memfd_reopen_rdonly(memfd);
+                        return -EIO;
+                ro = memfd_reopen(memfd);
                 if (ro < 0)
                         return ro;
                 *ret_fd = ro == memfd ? TAKE_FD(memfd) : ro;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "macro.h"
+#include "memfd-util.h"
 #include "resolve.h"
 
 /* FUSE servers make up what they like; configfs files are attributes. */
@@ -33,14 +34,10 @@ bool resolve_fs_is_synthetic(int fd) {
 }
 
 int resolve_reopen(int fd, int *ret_fd) {
-        char path[sizeof("/proc/self/fd/") + 11];
-        int r;
+        int r = fd_reopen_rdonly(fd);
 
-        (void) snprintf(path, sizeof(path), "/proc/self/fd/%i", fd);
-        /* O_NONBLOCK: an open never waits for somebody else's lease to be broken. */
-        r = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (r < 0)
-                return negative_errno();
+                return r;
         *ret_fd = r;
         return 0;
 }

@@ -5,29 +5,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "macro.h"
+#include "memfd-util.h"
 #include "resolve.h"
 #include "snapshot.h"
 
-#ifndef MFD_NOEXEC_SEAL
-#define MFD_NOEXEC_SEAL 0x0008U
-#endif
-#ifndef F_SEAL_EXEC
-#define F_SEAL_EXEC 0x0020
-#endif
 #ifndef F2FS_SUPER_MAGIC
 #define F2FS_SUPER_MAGIC 0xF2F52010
 #endif
 
 /* Never the client's path: names are visible in /proc and longer than 249 bytes fail. */
 #define SNAPSHOT_MEMFD_NAME "safe-mmap-snapshot"
-#define COPY_CHUNK (1024u * 1024u)
 #define PAGE_ROUND(x) (((x) + 4095u) & ~(uint64_t) 4095u)
 
 static uint64_t bytes_live;
@@ -88,86 +81,6 @@ static int snapshot_alloc(int fd, enum proto_kind kind, uint64_t size, Snapshot 
         return 0;
 }
 
-static int memfd_new(void) {
-        int fd;
-
-        fd = memfd_create(SNAPSHOT_MEMFD_NAME, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
-        if (fd < 0 && errno == EINVAL)
-                /* Kernels before 6.3 know no MFD_NOEXEC_SEAL; F_SEAL_EXEC is added when sealing. */
-                fd = memfd_create(SNAPSHOT_MEMFD_NAME, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-        return fd < 0 ? negative_errno() : fd;
-}
-
-static int write_all(int fd, const char *p, size_t n) {
-        while (n > 0) {
-                ssize_t k = write(fd, p, n);
-
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                p += k;
-                n -= (size_t) k;
-        }
-        return 0;
-}
-
-/*
- * Copies from offset 0 to EOF, never trusting st_size: procfs says 0, sysfs
- * says 4096 and some files never end, so at most limit + 1 bytes are read.
- * The memfd is filled with sendfile() or write(), never through a shared
- * mapping: tmpfs reserves nothing, and running out of memory must be an
- * ENOSPC here, not a SIGBUS. The source is never mapped either, for the same
- * reason this project exists.
- */
-static int copy_to_memfd(int src, int memfd, uint64_t limit, uint64_t *ret_size) {
-        _cleanup_free_ char *buf = NULL;
-        uint64_t total = 0;
-        off_t offset = 0;
-        bool use_sendfile = true;
-
-        for (;;) {
-                uint64_t left = limit - total + 1;
-                size_t chunk = left < COPY_CHUNK ? (size_t) left : COPY_CHUNK;
-                ssize_t n;
-
-                if (use_sendfile) {
-                        /* With an offset pointer, the source's file offset stays untouched. */
-                        n = sendfile(memfd, src, &offset, chunk);
-                        if (n < 0 && (errno == EINVAL || errno == ENOSYS) && total == 0) {
-                                use_sendfile = false;
-                                continue;
-                        }
-                } else {
-                        if (!buf) {
-                                buf = malloc(COPY_CHUNK);
-                                if (!buf)
-                                        return -ENOMEM;
-                        }
-                        n = pread(src, buf, chunk, offset);
-                        if (n > 0) {
-                                int r = write_all(memfd, buf, (size_t) n);
-                                if (r < 0)
-                                        return r;
-                                offset += n;
-                        }
-                }
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (n == 0)
-                        break;
-                total += (uint64_t) n;
-                if (total > limit)
-                        return -EFBIG;
-        }
-        *ret_size = total;
-        return 0;
-}
-
 static int statx_fd(int fd, struct statx *ret) {
         if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT,
                   STATX_TYPE | STATX_MODE | STATX_INO | STATX_SIZE | STATX_MTIME | STATX_CTIME, ret) < 0)
@@ -185,21 +98,6 @@ static bool statx_unchanged(const struct statx *a, const struct statx *b) {
 
 static int memfd_reset(int memfd) {
         if (ftruncate(memfd, 0) < 0 || lseek(memfd, 0, SEEK_SET) < 0)
-                return negative_errno();
-        return 0;
-}
-
-static int memfd_seal(int memfd) {
-        int seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
-
-        /* Nobody should execute a snapshot; F_SEAL_EXEC also freezes the mode bits. */
-        (void) fchmod(memfd, 0444);
-        if (fcntl(memfd, F_ADD_SEALS, seals | F_SEAL_EXEC) >= 0)
-                return 0;
-        if (errno != EINVAL)
-                return negative_errno();
-        /* Before 6.3 F_SEAL_EXEC is unknown; the other seals are what the promise needs. */
-        if (fcntl(memfd, F_ADD_SEALS, seals) < 0)
                 return negative_errno();
         return 0;
 }
@@ -222,10 +120,7 @@ int snapshot_new_copy(int src, bool borrowed, uint64_t limit, Snapshot **ret) {
         Snapshot *s;
         int r;
 
-        if (limit >= INT64_MAX)
-                limit = INT64_MAX - 1;
-
-        memfd = memfd_new();
+        memfd = memfd_new_sealable(SNAPSHOT_MEMFD_NAME);
         if (memfd < 0)
                 return memfd;
         synthetic = resolve_fs_is_synthetic(src);
@@ -243,7 +138,7 @@ int snapshot_new_copy(int src, bool borrowed, uint64_t limit, Snapshot **ret) {
                 leased = !borrowed && !synthetic && fcntl(src, F_SETLEASE, F_RDLCK) >= 0;
                 r = statx_fd(src, &before);
                 if (r >= 0)
-                        r = copy_to_memfd(src, memfd, limit, &size);
+                        r = memfd_fill(src, memfd, limit, &size);
                 if (r >= 0)
                         r = statx_fd(src, &after);
                 if (leased) {
@@ -273,7 +168,7 @@ int snapshot_new_copy(int src, bool borrowed, uint64_t limit, Snapshot **ret) {
                 log_debug("Source changed during copy (attempt %u), retrying.", attempt + 1);
         }
 
-        r = memfd_seal(memfd);
+        r = memfd_seal_immutable(memfd);
         if (r < 0)
                 return r;
         r = resolve_reopen(memfd, &ro);
