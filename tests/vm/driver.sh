@@ -124,6 +124,16 @@ expect_client() {
         cmp "$path" "$tmp/out"
 }
 
+# The installed library maps a memfd sealed against every change, bytes intact.
+check_memfd_accepted() {
+        local rc=0
+        as_user "$client" memfd seal,shrink,grow,write > "$tmp/out" 2> "$tmp/err" || rc=$?
+        cat "$tmp/err"
+        [ "$rc" = 0 ] || { echo "vm-client exited $rc"; return 1; }
+        grep -qxE "vm-client: kind=sealed-memfd size=65536 fs=tmpfs ino=[0-9]+" "$tmp/err" || return 1
+        [ "$(tr -d x < "$tmp/out" | wc -c)" = 0 ] && [ "$(wc -c < "$tmp/out")" = 65536 ]
+}
+
 # expect_refused ERRNO MODE PATH: vm-client exits 1 with error=ERRNO.
 expect_refused() {
         local want=$1 mode=$2 path=$3 rc=0
@@ -434,6 +444,11 @@ grant
 run "path request served under a grant (fresh start)" check_granted
 run "grant removed, SIGHUP: refused again" check_sighup_revokes
 run "grant added, systemctl reload: served again" check_reload_grants
+
+run "installed library: sealed memfd accepted" check_memfd_accepted
+run "installed library: unsealed memfd refused" expect_refused EBADFD memfd none
+run "installed library: memfd without grow refused" expect_refused EBADFD memfd seal,shrink,write
+run "installed library: future-write is not write" expect_refused EBADFD memfd future-write,shrink,grow
 
 run "fs-verity enabled on the scratch disk" check_verity_setup
 run "map-fd of an fs-verity file (6 MiB)" expect_client fs-verity ext4 map-fd /srv/verity/large.bin

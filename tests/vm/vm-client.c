@@ -9,6 +9,9 @@
  *   vm-client map-fd PATH        open PATH, safe_mmap_map_fd() it
  *   vm-client snapshot PATH      safe_mmap_snapshot(PATH, NO_FALLBACK)
  *   vm-client snapshot-fd PATH   open PATH, safe_mmap_snapshot_fd(NO_FALLBACK)
+ *   vm-client memfd SEALS        make a 64 KiB memfd with SEALS (a comma list of
+ *                                seal,shrink,grow,write,future-write, or "none")
+ *                                and safe_mmap_map_fd() it
  *   vm-client hold SOCKET SECS   keep a connection to the daemon open
  *   vm-client junk SOCKET        send a packet that is no request
  *
@@ -23,6 +26,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -141,6 +145,55 @@ static int map_path(const char *verb, const char *path) {
         return report(m);
 }
 
+/* The installed library must refuse what is not sealed against every change. */
+static int map_memfd(const char *seal_list) {
+        static const struct {
+                const char *name;
+                int seal;
+        } names[] = {
+                { "seal", F_SEAL_SEAL },
+                { "shrink", F_SEAL_SHRINK },
+                { "grow", F_SEAL_GROW },
+                { "write", F_SEAL_WRITE },
+                { "future-write", 0x0010 /* F_SEAL_FUTURE_WRITE */ },
+        };
+        _cleanup_(mappingp) safe_mmap *m = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        char list[256], *save = NULL;
+        static char page[65536];
+        int seals = 0, r;
+
+        if (strcmp(seal_list, "none") != 0) {
+                if (strlen(seal_list) >= sizeof(list))
+                        return 2;
+                strcpy(list, seal_list);
+                for (char *w = strtok_r(list, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+                        size_t i;
+
+                        for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+                                if (strcmp(w, names[i].name) == 0)
+                                        break;
+                        if (i == sizeof(names) / sizeof(names[0]))
+                                return 2;
+                        seals |= names[i].seal;
+                }
+        }
+
+        fd = memfd_create("vm-client", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0)
+                return fail(negative_errno());
+        memset(page, 'x', sizeof(page));
+        if (write(fd, page, sizeof(page)) != (ssize_t) sizeof(page))
+                return fail(-EIO);
+        if (seals != 0 && fcntl(fd, F_ADD_SEALS, seals) < 0)
+                return fail(negative_errno());
+
+        r = safe_mmap_map_fd(fd, 0, &m);
+        if (r < 0)
+                return fail(r);
+        return report(m);
+}
+
 static int connect_daemon(const char *socket_path) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_close_ int fd = -EBADF;
@@ -200,12 +253,15 @@ int main(int argc, char **argv) {
                           strcmp(argv[1], "snapshot") == 0 ||
                           strcmp(argv[1], "snapshot-fd") == 0))
                 return map_path(argv[1], argv[2]);
+        if (argc == 3 && strcmp(argv[1], "memfd") == 0)
+                return map_memfd(argv[2]);
         if (argc == 4 && strcmp(argv[1], "hold") == 0)
                 return hold(argv[2], argv[3]);
         if (argc == 3 && strcmp(argv[1], "junk") == 0)
                 return junk(argv[2]);
 
         fprintf(stderr, "usage: vm-client map-fd|snapshot|snapshot-fd PATH\n"
+                        "       vm-client memfd SEALS|none\n"
                         "       vm-client hold SOCKET SECONDS\n"
                         "       vm-client junk SOCKET\n");
         return 2;
