@@ -166,6 +166,16 @@ static pthread_cond_t pool_wakeup = PTHREAD_COND_INITIALIZER;
 static Job *queue_head, *queue_tail;
 static unsigned n_queued, n_idle;
 
+/*
+ * Every job from job_start() until the event loop takes it back. Between the
+ * two the job belongs to the pool, and is not always on a worker's stack: a
+ * finished one lives only as a pointer in the notify pipe. At exit with jobs
+ * still running (a file that never answers), the manager stops reading that
+ * pipe; a job that finishes then must still be reachable, or LeakSanitizer
+ * reports it as lost and fails the exit.
+ */
+static Job *started;
+
 static void job_finish(Job *j) {
         j->result = job_run(j);
         /* A pointer is far below PIPE_BUF: the write is atomic, and the pipe never fills up. */
@@ -205,11 +215,30 @@ static void *job_worker(void *userdata) {
         }
 }
 
+static void started_remove(Job *j) {
+        if (j->started_prev)
+                j->started_prev->started_next = j->started_next;
+        else
+                started = j->started_next;
+        if (j->started_next)
+                j->started_next->started_prev = j->started_prev;
+        j->started_prev = j->started_next = NULL;
+}
+
+void job_reclaim(Job *j) {
+        started_remove(j);
+}
+
 int job_start(Job *j, int notify_fd) {
         int r = 0;
 
         j->notify_fd = notify_fd;
         j->queue_next = NULL;
+        j->started_prev = NULL;
+        j->started_next = started;
+        if (started)
+                started->started_prev = j;
+        started = j;
 
         pthread_mutex_lock(&pool_lock);
         if (queue_tail)
@@ -245,5 +274,7 @@ int job_start(Job *j, int notify_fd) {
         } else
                 pthread_cond_signal(&pool_wakeup);
         pthread_mutex_unlock(&pool_lock);
+        if (r != 0)
+                started_remove(j);
         return -r;
 }

@@ -36,6 +36,8 @@ typedef struct Job {
 
         bool borrowed;          /* the source is the client's own open file description */
         struct Job *queue_next; /* waiting for a worker */
+        /* Event loop only: in the list of started jobs, from job_start() to job_reclaim(). */
+        struct Job *started_prev, *started_next;
 
         /* Outputs. */
         int result;
@@ -57,3 +59,5 @@ void job_set_account(Job *j, Account *a, uint64_t budget);
 
 /* Hands the job to a worker thread; it reports to @notify_fd when done. */
 int job_start(Job *j, int notify_fd);
+/* Takes back a job read from the notify pipe: it is the caller's again. */
+void job_reclaim(Job *j);

@@ -166,6 +166,7 @@ static int on_jobs(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         for (size_t i = 0; i < (size_t) n / sizeof(Job *); i++) {
                 Job *j = batch[i];
 
+                job_reclaim(j);
                 m->n_jobs--;
                 if (j->connection)
                         connection_job_done(j->connection, j);
