@@ -537,11 +537,18 @@ static int snapshot_path(const char *path, unsigned flags, safe_mmap **ret) {
         return safe_mmap_snapshot(path, flags, ret);
 }
 
-static int verb_cat(int argc, char *argv[]) {
-        unsigned flags;
+/* Called for each PATH that could be snapshotted: 0 to go on, 1 to stop early with the outcome so
+ * far, a negative value to stop with EXIT_FAILURE (the callback has reported why). */
+typedef int (*snapshot_callback_t)(const char *path, unsigned flags, const safe_mmap *m, bool first);
+
+/* The verbs that take PATH... share one meaning: every PATH is tried, each failure is reported,
+ * and any failure makes the exit code EXIT_FAILURE. */
+static int snapshot_each(const char *command, int argc, char *argv[], bool allow_populate,
+                         snapshot_callback_t callback) {
+        unsigned flags = 0;
         int failed = 0, r;
 
-        r = parse_snapshot_options("cat", argc, argv, false, &flags);
+        r = parse_snapshot_options(command, argc, argv, allow_populate, &flags);
         if (r != 0)
                 return r < 0 ? EXIT_SUCCESS : r;
 
@@ -554,17 +561,33 @@ static int verb_cat(int argc, char *argv[]) {
                         failed = 1;
                         continue;
                 }
-                r = write_all(STDOUT_FILENO, safe_mmap_data(m), safe_mmap_size(m));
+                r = callback(argv[i], flags, m, i == optind);
                 m = safe_mmap_free(m);
-                if (r == -EPIPE)
-                        /* The reader has what it wanted (e.g. `| head`); that is no failure. */
-                        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-                if (r < 0) {
-                        fprintf(stderr, PROGRAM ": write error: %s\n", strerror(-r));
+                if (r < 0)
                         return EXIT_FAILURE;
-                }
+                if (r > 0)
+                        break;
         }
         return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+static int cat_one(_unused_ const char *path, _unused_ unsigned flags, const safe_mmap *m,
+                   _unused_ bool first) {
+        int r;
+
+        r = write_all(STDOUT_FILENO, safe_mmap_data(m), safe_mmap_size(m));
+        if (r == -EPIPE)
+                /* The reader has what it wanted (e.g. `| head`); that is no failure. */
+                return 1;
+        if (r < 0) {
+                fprintf(stderr, PROGRAM ": write error: %s\n", strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
+static int verb_cat(int argc, char *argv[]) {
+        return snapshot_each("cat", argc, argv, false, cat_one);
 }
 
 /* FNV-1a, 64 bit: not a security digest, a short fingerprint to compare by eye. */
@@ -662,29 +685,15 @@ static void snapshot_show(const char *path, unsigned flags, const safe_mmap *m) 
         printf("  fnv1a-64:    %016" PRIx64 "\n", fnv1a64(safe_mmap_data(m), size));
 }
 
+static int snapshot_one(const char *path, unsigned flags, const safe_mmap *m, bool first) {
+        if (!first)
+                putchar('\n');
+        snapshot_show(path, flags, m);
+        return 0;
+}
+
 static int verb_snapshot(int argc, char *argv[]) {
-        unsigned flags;
-        int failed = 0, r;
-
-        r = parse_snapshot_options("snapshot", argc, argv, true, &flags);
-        if (r != 0)
-                return r < 0 ? EXIT_SUCCESS : r;
-
-        for (int i = optind; i < argc; i++) {
-                safe_mmap *m = NULL;
-
-                r = snapshot_path(argv[i], flags, &m);
-                if (r < 0) {
-                        snapshot_report_error(argv[i], flags, r);
-                        failed = 1;
-                        continue;
-                }
-                if (i > optind)
-                        putchar('\n');
-                snapshot_show(argv[i], flags, m);
-                m = safe_mmap_free(m);
-        }
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+        return snapshot_each("snapshot", argc, argv, true, snapshot_one);
 }
 
 static void print_bytes(const char *label, uint64_t bytes) {
