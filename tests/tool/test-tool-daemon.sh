@@ -21,17 +21,8 @@ if [ ! -x "$daemon" ]; then
         exit 77
 fi
 
-failures=0
-tests=0
-
-fail() {
-        echo "not ok - $*"
-        failures=$((failures + 1))
-}
-
-pass() {
-        echo "ok - $*"
-}
+# The checks and TAP reporting shared with the other tool tests.
+. "$(dirname "$0")/tap.sh" || exit 1
 
 tmp=$(mktemp -d) || exit 1
 daemon_pid=
@@ -43,40 +34,6 @@ cleanup() {
         rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-run() {
-        local name=$1 expected=$2 status
-        shift 2
-        tests=$((tests + 1))
-        "$@" >"$tmp/out" 2>"$tmp/err"
-        status=$?
-        if [ "$status" -ne "$expected" ]; then
-                fail "$name: exit status $status, expected $expected"
-                sed 's/^/#   stderr: /' "$tmp/err"
-                return 1
-        fi
-        return 0
-}
-
-expect_grep() {
-        local name=$1 file=$2 pattern=$3
-        if ! grep -qE -- "$pattern" "$file"; then
-                fail "$name: no line matching '$pattern' in $(basename "$file"):"
-                sed 's/^/#   /' "$file"
-                return 1
-        fi
-        return 0
-}
-
-expect_no_grep() {
-        local name=$1 file=$2 pattern=$3
-        if grep -qE -- "$pattern" "$file"; then
-                fail "$name: unexpected line matching '$pattern' in $(basename "$file"):"
-                sed 's/^/#   /' "$file"
-                return 1
-        fi
-        return 0
-}
 
 export SAFE_MMAP_SOCKET="$tmp/socket"
 mkdir "$tmp/policy.d" "$tmp/granted"
@@ -198,5 +155,4 @@ run "cat --no-fallback without daemon" 1 "$tool" cat --no-fallback "$tmp/foobar"
         expect_grep "cat --no-fallback without daemon" "$tmp/err" "^safe-mmap: $tmp/foobar: no daemon answers at $tmp/socket" &&
         pass "cat --no-fallback after the daemon stopped"
 
-echo "# $tests tests, $failures failed"
-[ "$failures" -eq 0 ]
+tap_finish

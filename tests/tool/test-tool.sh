@@ -20,17 +20,8 @@ manpage=$(readlink -f "$3")
 manpage3=$(readlink -f "$4")
 header=$(readlink -f "$5")
 
-failures=0
-tests=0
-
-fail() {
-        echo "not ok - $*"
-        failures=$((failures + 1))
-}
-
-pass() {
-        echo "ok - $*"
-}
+# The checks and TAP reporting shared with the other tool tests.
+. "$(dirname "$0")/tap.sh" || exit 1
 
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
@@ -39,69 +30,6 @@ trap 'rm -rf "$tmp"' EXIT
 # below are made locally or fail for want of a daemon, on purpose.
 export SAFE_MMAP_SOCKET="$tmp/no-daemon"
 unset SAFE_MMAP_SIZE_MAX
-
-# run NAME EXPECTED_STATUS COMMAND...: stdout in $tmp/out, stderr in $tmp/err
-run() {
-        local name=$1 expected=$2 status
-        shift 2
-        tests=$((tests + 1))
-        "$@" >"$tmp/out" 2>"$tmp/err"
-        status=$?
-        if [ "$status" -ne "$expected" ]; then
-                fail "$name: exit status $status, expected $expected"
-                sed 's/^/#   stderr: /' "$tmp/err"
-                return 1
-        fi
-        return 0
-}
-
-# expect_only NAME FILE TEXT: FILE holds exactly TEXT
-expect_only() {
-        local name=$1 file=$2 line=$3
-        if [ "$(cat "$file")" != "$line" ]; then
-                fail "$name: expected '$line' in $(basename "$file"), got '$(cat "$file")'"
-                return 1
-        fi
-        return 0
-}
-
-expect_grep() {
-        local name=$1 file=$2 pattern=$3
-        if ! grep -qE -- "$pattern" "$file"; then
-                fail "$name: no line matching '$pattern' in $(basename "$file"):"
-                sed 's/^/#   /' "$file"
-                return 1
-        fi
-        return 0
-}
-
-expect_same() {
-        local name=$1 a=$2 b=$3
-        if ! cmp -s "$a" "$b"; then
-                fail "$name: $(basename "$a") and $(basename "$b") differ"
-                return 1
-        fi
-        return 0
-}
-
-expect_lines() {
-        local name=$1 file=$2 count=$3
-        if [ "$(wc -l <"$file")" -ne "$count" ]; then
-                fail "$name: expected $count lines in $(basename "$file"):"
-                sed 's/^/#   /' "$file"
-                return 1
-        fi
-        return 0
-}
-
-expect_empty() {
-        local name=$1 file=$2
-        if [ -s "$file" ]; then
-                fail "$name: $(basename "$file") not empty: $(cat "$file")"
-                return 1
-        fi
-        return 0
-}
 
 # --- help, version -----------------------------------------------------------
 
@@ -389,5 +317,4 @@ run "status without daemon" 1 "$tool" status &&
         expect_grep "status without daemon" "$tmp/err" "^safe-mmap: no daemon answers at $tmp/no-daemon" &&
         expect_empty "status without daemon" "$tmp/out" && pass "status without a daemon"
 
-echo "# $tests tests, $failures failed"
-[ "$failures" -eq 0 ]
+tap_finish

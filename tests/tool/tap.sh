@@ -1,0 +1,96 @@
+# SPDX-License-Identifier: Apache-2.0 OR MIT
+#
+# Sourced by the tool tests: TAP-style reporting and the checks they share.
+# The sourcing script sets $tmp to a private directory before calling run(),
+# and ends with tap_finish so that its exit status says whether all passed.
+
+failures=0
+tests=0
+
+fail() {
+        echo "not ok - $*"
+        failures=$((failures + 1))
+}
+
+pass() {
+        echo "ok - $*"
+}
+
+# run NAME EXPECTED_STATUS COMMAND...: stdout in $tmp/out, stderr in $tmp/err
+run() {
+        local name=$1 expected=$2 status
+        shift 2
+        tests=$((tests + 1))
+        "$@" >"$tmp/out" 2>"$tmp/err"
+        status=$?
+        if [ "$status" -ne "$expected" ]; then
+                fail "$name: exit status $status, expected $expected"
+                sed 's/^/#   stderr: /' "$tmp/err"
+                return 1
+        fi
+        return 0
+}
+
+# expect_only NAME FILE TEXT: FILE holds exactly TEXT
+expect_only() {
+        local name=$1 file=$2 line=$3
+        if [ "$(cat "$file")" != "$line" ]; then
+                fail "$name: expected '$line' in $(basename "$file"), got '$(cat "$file")'"
+                return 1
+        fi
+        return 0
+}
+
+expect_grep() {
+        local name=$1 file=$2 pattern=$3
+        if ! grep -qE -- "$pattern" "$file"; then
+                fail "$name: no line matching '$pattern' in $(basename "$file"):"
+                sed 's/^/#   /' "$file"
+                return 1
+        fi
+        return 0
+}
+
+expect_no_grep() {
+        local name=$1 file=$2 pattern=$3
+        if grep -qE -- "$pattern" "$file"; then
+                fail "$name: unexpected line matching '$pattern' in $(basename "$file"):"
+                sed 's/^/#   /' "$file"
+                return 1
+        fi
+        return 0
+}
+
+expect_same() {
+        local name=$1 a=$2 b=$3
+        if ! cmp -s "$a" "$b"; then
+                fail "$name: $(basename "$a") and $(basename "$b") differ"
+                return 1
+        fi
+        return 0
+}
+
+expect_lines() {
+        local name=$1 file=$2 count=$3
+        if [ "$(wc -l <"$file")" -ne "$count" ]; then
+                fail "$name: expected $count lines in $(basename "$file"):"
+                sed 's/^/#   /' "$file"
+                return 1
+        fi
+        return 0
+}
+
+expect_empty() {
+        local name=$1 file=$2
+        if [ -s "$file" ]; then
+                fail "$name: $(basename "$file") not empty: $(cat "$file")"
+                return 1
+        fi
+        return 0
+}
+
+# The last command of a test script: its status is the script's exit status.
+tap_finish() {
+        echo "# $tests tests, $failures failed"
+        [ "$failures" -eq 0 ]
+}
