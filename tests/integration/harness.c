@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
+#include <check.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -411,4 +412,26 @@ long harness_rss_kib(const Harness *h) {
                         break;
         fclose(f);
         return kib;
+}
+
+struct Suite *harness_suite(const char *name, double timeout, void (*setup)(void), void (*teardown)(void),
+                            struct TCase **ret_tc) {
+        Suite *s = suite_create(name);
+        TCase *tc = tcase_create(name);
+
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, timeout);
+        suite_add_tcase(s, tc);
+        *ret_tc = tc;
+        return s;
+}
+
+int harness_run_suite(struct Suite *s) {
+        SRunner *sr = srunner_create(s);
+        int failed;
+
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? 0 : 1;
 }

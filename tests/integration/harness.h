@@ -71,3 +71,16 @@ int harness_fill_file(const char *path, unsigned mode, uint8_t byte, size_t size
 uint64_t harness_now_usec(void);
 /* Whether an executable named @name is on $PATH. */
 bool harness_have_program(const char *name);
+
+struct Suite;
+struct TCase;
+/*
+ * The frame of every test program: a suite named @name holding one test case
+ * of the same name, returned in *ret_tc for the tests to be added to. @setup
+ * and @teardown (either may be NULL) run in each test's own process; each
+ * test may take @timeout seconds.
+ */
+struct Suite *harness_suite(const char *name, double timeout, void (*setup)(void), void (*teardown)(void),
+                            struct TCase **ret_tc);
+/* Runs every test of @s and frees it. Returns main()'s exit status: 0 if all passed, else 1. */
+int harness_run_suite(struct Suite *s);

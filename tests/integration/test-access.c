@@ -739,18 +739,15 @@ START_TEST(test_group_grant) {
 END_TEST
 
 int main(void) {
-        Suite *s = suite_create("access");
-        TCase *tc = tcase_create("access");
-        SRunner *sr;
-        int failed;
+        TCase *tc;
+        Suite *s;
 
         if (geteuid() != 0) {
                 fprintf(stderr, "SKIP: needs root (drops to nobody, creates a device node)\n");
                 return 77;
         }
 
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_set_timeout(tc, 120);
+        s = harness_suite("access", 120, setup, teardown, &tc);
         tcase_add_test(tc, test_nobody_own_file_by_fd);
         tcase_add_test(tc, test_nobody_secret_refused);
         tcase_add_test(tc, test_nobody_granted);
@@ -768,11 +765,6 @@ int main(void) {
         tcase_add_test(tc, test_nobody_file_grant_is_one_file);
         tcase_add_test(tc, test_reload_is_atomic);
         tcase_add_test(tc, test_nobody_kernel_file_read_with_nobodys_rights);
-        suite_add_tcase(s, tc);
 
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
+        return harness_run_suite(s);
 }

@@ -145,22 +145,14 @@ START_TEST(test_killed_in_flight_fallback) {
 END_TEST
 
 int main(void) {
-        Suite *s = suite_create("crash");
-        TCase *tc = tcase_create("crash");
-        SRunner *sr;
-        int failed;
+        TCase *tc;
+        Suite *s;
 
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_set_timeout(tc, 120);
+        s = harness_suite("crash", 120, setup, teardown, &tc);
         tcase_add_test(tc, test_killed_before_connect);
         tcase_add_test(tc, test_killed_while_connected);
         tcase_add_test(tc, test_killed_in_flight_no_fallback);
         tcase_add_test(tc, test_killed_in_flight_fallback);
-        suite_add_tcase(s, tc);
 
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
+        return harness_run_suite(s);
 }

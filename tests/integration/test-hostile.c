@@ -574,13 +574,10 @@ START_TEST(test_out_of_descriptors) {
 END_TEST
 
 int main(void) {
-        Suite *s = suite_create("hostile");
-        TCase *tc = tcase_create("hostile");
-        SRunner *sr;
-        int failed;
+        TCase *tc;
+        Suite *s;
 
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_set_timeout(tc, 300);
+        s = harness_suite("hostile", 300, setup, teardown, &tc);
         tcase_add_test(tc, test_malformed_packets);
         tcase_add_test(tc, test_wrong_version);
         tcase_add_test(tc, test_random_bytes);
@@ -591,11 +588,6 @@ int main(void) {
         tcase_add_test(tc, test_idle_connection_dropped);
         tcase_add_test(tc, test_longest_paths);
         tcase_add_test(tc, test_out_of_descriptors);
-        suite_add_tcase(s, tc);
 
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
+        return harness_run_suite(s);
 }

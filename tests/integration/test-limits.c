@@ -279,13 +279,10 @@ START_TEST(test_max_connections) {
 END_TEST
 
 int main(void) {
-        Suite *s = suite_create("limits");
-        TCase *tc = tcase_create("limits");
-        SRunner *sr;
-        int failed;
+        TCase *tc;
+        Suite *s;
 
-        tcase_add_checked_fixture(tc, NULL, teardown);
-        tcase_set_timeout(tc, 120);
+        s = harness_suite("limits", 120, NULL, teardown, &tc);
         tcase_add_test(tc, test_max_size);
         tcase_add_test(tc, test_request_max_size);
         tcase_add_test(tc, test_sparse_huge_file);
@@ -294,11 +291,6 @@ int main(void) {
         tcase_add_test(tc, test_bytes_per_uid_follow_mappings);
         tcase_add_test(tc, test_cache_size);
         tcase_add_test(tc, test_max_connections);
-        suite_add_tcase(s, tc);
 
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
+        return harness_run_suite(s);
 }

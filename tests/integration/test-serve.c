@@ -572,10 +572,8 @@ START_TEST(test_activation_two_sockets) {
 END_TEST
 
 int main(int argc, char *argv[]) {
-        Suite *s = suite_create("serve");
-        TCase *tc = tcase_create("serve");
-        SRunner *sr;
-        int failed;
+        TCase *tc;
+        Suite *s;
 
         if (argc > 1 && strcmp(argv[1], "activation") == 0) {
                 if (!harness_have_program("systemd-socket-activate")) {
@@ -585,8 +583,7 @@ int main(int argc, char *argv[]) {
                 mode = HARNESS_ACTIVATION;
         }
 
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_set_timeout(tc, 120);
+        s = harness_suite("serve", 120, setup, teardown, &tc);
         tcase_add_test(tc, test_snapshot_equals_file);
         tcase_add_test(tc, test_sealed_read_only);
         tcase_add_test(tc, test_independent_offsets);
@@ -607,11 +604,6 @@ int main(int argc, char *argv[]) {
                 tcase_add_test(tc, test_activation_stream_socket_refused);
                 tcase_add_test(tc, test_activation_two_sockets);
         }
-        suite_add_tcase(s, tc);
 
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
+        return harness_run_suite(s);
 }

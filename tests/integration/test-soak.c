@@ -156,19 +156,11 @@ START_TEST(test_ten_thousand_requests) {
 END_TEST
 
 int main(void) {
-        Suite *s = suite_create("soak");
-        TCase *tc = tcase_create("soak");
-        SRunner *sr;
-        int failed;
+        TCase *tc;
+        Suite *s;
 
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_set_timeout(tc, 1000);
+        s = harness_suite("soak", 1000, setup, teardown, &tc);
         tcase_add_test(tc, test_ten_thousand_requests);
-        suite_add_tcase(s, tc);
 
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
+        return harness_run_suite(s);
 }

@@ -313,10 +313,8 @@ START_TEST(test_workers_exhausted) {
 END_TEST
 
 int main(void) {
-        Suite *s = suite_create("stuck");
-        TCase *tc = tcase_create("stuck");
-        SRunner *sr;
-        int failed;
+        TCase *tc;
+        Suite *s;
 
         if (geteuid() != 0) {
                 fprintf(stderr, "SKIP: needs root (mounts a FUSE file system)\n");
@@ -327,17 +325,11 @@ int main(void) {
                 return 77;
         }
 
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_set_timeout(tc, 240);
+        s = harness_suite("stuck", 240, setup, teardown, &tc);
         tcase_add_test(tc, test_stuck_file_does_not_stall_others);
         tcase_add_test(tc, test_sigterm_with_stuck_request);
         tcase_add_test(tc, test_stuck_open_and_lookup_do_not_stall_others);
         tcase_add_test(tc, test_workers_exhausted);
-        suite_add_tcase(s, tc);
 
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
+        return harness_run_suite(s);
 }

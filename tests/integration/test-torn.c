@@ -155,19 +155,11 @@ START_TEST(test_rewritten_file) {
 END_TEST
 
 int main(void) {
-        Suite *s = suite_create("torn");
-        TCase *tc = tcase_create("torn");
-        SRunner *sr;
-        int failed;
+        TCase *tc;
+        Suite *s;
 
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_set_timeout(tc, 300);
+        s = harness_suite("torn", 300, setup, teardown, &tc);
         tcase_add_loop_test(tc, test_rewritten_file, 0, _WRITER_MAX);
-        suite_add_tcase(s, tc);
 
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
+        return harness_run_suite(s);
 }
