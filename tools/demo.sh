@@ -8,11 +8,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
-tools/install-deps.sh build
+. tools/lib.sh
+tools/install-deps.sh build || { echo "FAILED: installing the build dependencies" >&2; exit 1; }
 
+# The demo needs no test dependencies: its build has no tests.
 build=${SAFE_MMAP_DEMO_BUILD:-$src/build-demo}
-[ -d "$build" ] || meson setup "$build" "$src" >/dev/null
-ninja -C "$build" >/dev/null
+log=$build.log
+: >"$log"
+if [ -e "$build/build.ninja" ]; then
+        step "meson setup (reconfigure)" "$log" meson setup --reconfigure "$build" "$src" -Dtests=disabled
+else
+        step "meson setup" "$log" meson setup "$build" "$src" -Dtests=disabled
+fi
+step "build (ninja)" "$log" ninja -C "$build"
 
 # A private, world-traversable place for the socket, the payload and the
 # demo files, so that nobody can reach them wherever this clone lives.
@@ -24,7 +32,7 @@ cleanup() {
 }
 trap cleanup EXIT
 chmod 0755 "$tmp"
-meson install -C "$build" --destdir "$tmp/root" --quiet >/dev/null
+step "meson install" "$log" meson install -C "$build" --destdir "$tmp/root"
 libdir=$(dirname "$(find "$tmp/root" -name 'libsafe-mmap.so.1' | head -1)")
 tool=$(find "$tmp/root" -type f -name safe-mmap -perm -u+x | head -1)
 daemon=$(find "$tmp/root" -type f -name safe-mmapd -perm -u+x | head -1)

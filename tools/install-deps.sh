@@ -37,7 +37,10 @@ if [ "$(id -u)" -ne 0 ]; then
         echo "install-deps: missing packages: ${missing[*]}; run as root to install them" >&2
         exit 1
 fi
+. "$(dirname "$0")/lib.sh"
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+log=$(mktemp /tmp/safe-mmap-install-deps.XXXXXX.log)
+step "apt-get update" "$log" apt-get update
+step "apt-get install" "$log" apt-get install -y --no-install-recommends "${missing[@]}"
+rm -f "$log"
