@@ -148,6 +148,42 @@ static const char *daemon_binary(void) {
         return buf;
 }
 
+/*
+ * A daemon of another uid cannot execute a binary beneath a private home (a
+ * clone in a 0700 /root, as on any Debian): it runs a copy placed in the
+ * harness's own traversable directory, which teardown removes.
+ */
+static int stage_binary(const Harness *h, const char *binary, char **ret_path) {
+        _cleanup_close_ int in = -EBADF;
+        _cleanup_free_ char *path = NULL;
+        _cleanup_free_ void *buf = NULL;
+        struct stat st;
+        int r;
+
+        in = open(binary, O_RDONLY | O_CLOEXEC);
+        if (in < 0)
+                return negative_errno();
+        if (fstat(in, &st) < 0)
+                return negative_errno();
+        buf = malloc((size_t) st.st_size + 1);
+        if (!buf)
+                return -ENOMEM;
+        for (size_t done = 0; done < (size_t) st.st_size;) {
+                ssize_t n = read(in, (uint8_t *) buf + done, (size_t) st.st_size - done);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return n < 0 ? negative_errno() : -EIO;
+                done += (size_t) n;
+        }
+        path = harness_path(h, "safe-mmapd");
+        r = harness_write_file(path, 0755, buf, (size_t) st.st_size);
+        if (r < 0)
+                return r;
+        *ret_path = TAKE_PTR(path);
+        return 0;
+}
+
 static _noreturn_ void child_exec(const Harness *h, pid_t parent, const char *const *argv) {
         int fd;
 
@@ -219,12 +255,19 @@ int harness_start(Harness *h, HarnessMode mode, const char *const *args) {
         const char *argv[64];
         size_t n = 0;
         const char *daemon = daemon_binary();
+        _cleanup_free_ char *staged = NULL;
         pid_t parent = getpid(), pid;
         int r;
 
         if (!daemon || access(daemon, X_OK) < 0) {
                 fprintf(stderr, "safe-mmapd not found: set SAFE_MMAPD or SAFE_MMAP_BUILD_ROOT\n");
                 return -ENOENT;
+        }
+        if (h->daemon_uid != 0) {
+                r = stage_binary(h, daemon, &staged);
+                if (r < 0)
+                        return r;
+                daemon = staged;
         }
         if (mode == HARNESS_ACTIVATION) {
                 if (!harness_have_program("systemd-socket-activate"))

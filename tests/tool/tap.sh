@@ -94,3 +94,20 @@ tap_finish() {
         echo "# $tests tests, $failures failed"
         [ "$failures" -eq 0 ]
 }
+
+# stage_as_nobody: user nobody cannot reach a build beneath a private home
+# (a clone in a 0700 /root, as on any Debian). Copies the tool and the
+# library it links into $tmp/stage and sets $as_nobody (a command prefix that
+# drops to nobody and finds that library) and $staged_tool. $tmp must be
+# traversable by nobody while it runs them.
+stage_as_nobody() {
+        local lib
+        mkdir -p "$tmp/stage" && cp "$tool" "$tmp/stage/safe-mmap" || return 1
+        lib=$(ldd "$tool" | awk '$1 ~ /^libsafe-mmap\.so/ { print $3 }')
+        if [ -n "$lib" ]; then
+                cp -L "$lib" "$tmp/stage/$(basename "$lib")" || return 1
+        fi
+        chmod -R a+rX "$tmp/stage" || return 1
+        as_nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups env LD_LIBRARY_PATH="$tmp/stage")
+        staged_tool=$tmp/stage/safe-mmap
+}

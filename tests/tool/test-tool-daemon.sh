@@ -101,19 +101,18 @@ run "cat fifo" 1 timeout 20 "$tool" cat --no-fallback "$tmp/fifo" &&
         pass "cat --no-fallback of a FIFO fails without blocking"
 
 # The tool reaches files through the daemon's grants when its own open is denied.
-as_nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
         echo "ok - cat through a policy grant # SKIP needs root and setpriv to drop to nobody"
-elif ! chmod 0755 "$tmp" || ! "${as_nobody[@]}" "$tool" --version >/dev/null 2>&1; then
+elif ! chmod 0755 "$tmp" || ! stage_as_nobody || ! "${as_nobody[@]}" "$staged_tool" --version >/dev/null 2>&1; then
         echo "ok - cat through a policy grant # SKIP user nobody cannot run the built tool here"
 else
-        run "cat granted" 0 "${as_nobody[@]}" "$tool" cat --no-fallback "$tmp/granted/secret" &&
+        run "cat granted" 0 "${as_nobody[@]}" "$staged_tool" cat --no-fallback "$tmp/granted/secret" &&
                 if [ "$(cat "$tmp/out")" = "granted" ]; then
                         pass "cat of a file the caller may not open, through a grant for its uid"
                 else
                         fail "cat granted: got '$(cat "$tmp/out")'"
                 fi
-        run "cat not granted" 1 "${as_nobody[@]}" "$tool" cat "$tmp/secret" &&
+        run "cat not granted" 1 "${as_nobody[@]}" "$staged_tool" cat "$tmp/secret" &&
                 expect_grep "cat not granted" "$tmp/err" "^safe-mmap: $tmp/secret: Permission denied\$" &&
                 pass "cat of a file neither the caller nor a grant allows"
         chmod 0700 "$tmp"

@@ -196,17 +196,16 @@ fi
 # A file the caller may not read: as user nobody, with no daemon to ask.
 printf 'secret' >"$tmp/secret"
 chmod 0600 "$tmp/secret"
-as_nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
         echo "ok - cat of an unreadable file # SKIP needs root and setpriv to drop to nobody"
-elif ! chmod 0755 "$tmp" || ! "${as_nobody[@]}" "$tool" --version >/dev/null 2>&1; then
+elif ! chmod 0755 "$tmp" || ! stage_as_nobody || ! "${as_nobody[@]}" "$staged_tool" --version >/dev/null 2>&1; then
         echo "ok - cat of an unreadable file # SKIP user nobody cannot run the built tool here"
 else
-        run "cat unreadable" 1 "${as_nobody[@]}" "$tool" cat "$tmp/secret" &&
+        run "cat unreadable" 1 "${as_nobody[@]}" "$staged_tool" cat "$tmp/secret" &&
                 expect_only "cat unreadable" "$tmp/err" "safe-mmap: $tmp/secret: Permission denied" &&
                 expect_empty "cat unreadable" "$tmp/out" &&
                 pass "cat of a file the caller may not read, without a daemon to ask"
-        run "check unreadable" 1 "${as_nobody[@]}" "$tool" check "$tmp/secret" &&
+        run "check unreadable" 1 "${as_nobody[@]}" "$staged_tool" check "$tmp/secret" &&
                 expect_only "check unreadable" "$tmp/err" \
                         "safe-mmap: $tmp/secret: not proven immutable (permission denied)" &&
                 pass "check of a file the caller may not read"
