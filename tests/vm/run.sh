@@ -152,12 +152,20 @@ mkdir -p "$payload"
 # and the policy directory must land where systemd and the daemon look) or
 # sanitizers whose runtime the guest does not have.
 usr_build=$build/tests/vm/build-usr
+# An explicit libdir: without dpkg-dev, meson cannot ask for Debian's
+# multiarch triplet and picks lib64 for prefix /usr, which Debian's loader
+# does not search. The compiler knows the triplet either way.
+triplet=$(cc -print-multiarch 2> /dev/null)
+[ -n "$triplet" ] || triplet=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2> /dev/null)
+usr_setup=(--prefix=/usr --libdir="lib${triplet:+/$triplet}" --buildtype=debugoptimized
+           -Dtests=disabled -Dwerror=false -Db_sanitize=none)
 install_payload() {
-        if [ ! -e "$usr_build/build.ninja" ]; then
+        # A build directory set up with other options is made anew.
+        if [ ! -e "$usr_build/build.ninja" ] ||
+           [ "$(cat "$usr_build/.vm-setup" 2> /dev/null)" != "${usr_setup[*]}" ]; then
                 rm -rf "$usr_build"
-                meson setup "$usr_build" "$src" --prefix=/usr --buildtype=debugoptimized \
-                        -Dtests=false -Dwerror=false -Db_sanitize=none >> "$work/build.log" 2>&1 ||
-                        return 1
+                meson setup "$usr_build" "$src" "${usr_setup[@]}" >> "$work/build.log" 2>&1 || return 1
+                echo "${usr_setup[*]}" > "$usr_build/.vm-setup"
         fi
         meson install -C "$usr_build" --destdir "$payload" >> "$work/build.log" 2>&1
 }
