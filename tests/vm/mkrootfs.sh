@@ -8,7 +8,20 @@
 set -euo pipefail
 
 dir=$1
-mirror=${SAFE_MMAP_VM_MIRROR:-http://deb.debian.org/debian}
+# The mirror this host's apt already uses (its first non-security entry, in
+# deb822 or one-line form), unless SAFE_MMAP_VM_MIRROR names another.
+host_mirror() {
+        {
+                grep -h '^URIs:' /etc/apt/sources.list.d/*.sources 2> /dev/null | awk '{ print $2 }'
+                cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2> /dev/null |
+                        awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i !~ /^\[/ && $i !~ /\]$/) { print $i; break } }'
+        } | grep -v security | head -n 1
+}
+mirror=${SAFE_MMAP_VM_MIRROR:-$(host_mirror)}
+if [ -z "$mirror" ]; then
+        echo "mkrootfs.sh: no Debian mirror in this host's apt sources; set SAFE_MMAP_VM_MIRROR" >&2
+        exit 1
+fi
 
 packages=(
         systemd systemd-sysv libsystemd0 libseccomp2 libinih1
