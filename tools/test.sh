@@ -6,10 +6,13 @@
 #   2. a clang build with AddressSanitizer + UBSan (and libFuzzer targets): all
 #      suites but vm (the VM boots the installed, unsanitized payload).
 # Run from anywhere, as root on a fresh Debian 12 (packages are installed when missing).
+# Ends with one line "tests: N passed, N failed, N skipped"; fails when a
+# build fails, a test fails, or a build's test log is missing or counts no test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
-tools/install-deps.sh test
+. tools/lib.sh
+tools/install-deps.sh test || { echo "FAILED: installing the test dependencies" >&2; exit 1; }
 
 export SAFE_MMAP_REQUIRE_VM=${SAFE_MMAP_REQUIRE_VM:-1}
 out=${SAFE_MMAP_TEST_DIR:-$src/build-test}
@@ -20,11 +23,12 @@ run_build() {
         local dir=$out/$name
         local setup=(setup --wipe)
         [ -d "$dir" ] || setup=(setup)
+        rm -f "$out/$name-setup.log" "$out/$name-build.log" "$dir/meson-logs/testlog.json"
         echo "=== $name: configure"
-        meson "${setup[@]}" "$dir" "$src" -Dwerror=true "$@" >"$out/$name-setup.log" 2>&1 ||
-                { cat "$out/$name-setup.log"; return 1; }
+        step "$name: meson setup" "$out/$name-setup.log" \
+                meson "${setup[@]}" "$dir" "$src" -Dwerror=true -Dtests=enabled "$@" || return 1
         echo "=== $name: build"
-        ninja -C "$dir" >"$out/$name-build.log" 2>&1 || { tail -50 "$out/$name-build.log"; return 1; }
+        step "$name: build (ninja)" "$out/$name-build.log" ninja -C "$dir" || return 1
 }
 
 run_suites() {
@@ -41,19 +45,27 @@ CC=clang run_build asan -Db_sanitize=address,undefined -Db_lundef=false || exit 
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         run_suites asan --no-suite vm || rc=1
 
-# One closing line over both builds, from meson's own logs.
-python3 - "$out/gcc/meson-logs/testlog.json" "$out/asan/meson-logs/testlog.json" <<'PY'
+# One closing line over both builds, from meson's own logs. A missing log or
+# one that counts no test is a failure: a run that tested nothing passed nothing.
+python3 - "$out/gcc/meson-logs/testlog.json" "$out/asan/meson-logs/testlog.json" <<'PY' || rc=1
 import json, sys
 count = {"OK": 0, "FAIL": 0, "SKIP": 0}
+bad = False
 for path in sys.argv[1:]:
     try:
-        lines = open(path).read().splitlines()
-    except OSError:
+        lines = [l for l in open(path).read().splitlines() if l.strip()]
+    except OSError as e:
+        print(f"FAILED: no test log {path}: {e.strerror}", file=sys.stderr)
+        bad = True
         continue
+    if not lines:
+        print(f"FAILED: {path} counts no test", file=sys.stderr)
+        bad = True
     for line in lines:
         r = json.loads(line)["result"]
         key = {"OK": "OK", "SKIP": "SKIP", "EXPECTEDFAIL": "OK"}.get(r, "FAIL")
         count[key] += 1
 print(f"tests: {count['OK']} passed, {count['FAIL']} failed, {count['SKIP']} skipped")
+sys.exit(1 if bad or count["FAIL"] else 0)
 PY
 exit $rc
