@@ -6,7 +6,7 @@
 set -euo pipefail
 
 build_pkgs=(
-        gcc pkg-config meson ninja-build
+        gcc libc6-dev pkg-config meson ninja-build  # gcc only recommends libc6-dev
         libsystemd-dev libseccomp-dev libinih-dev  # safe-mmapd
         systemd                                    # systemd-socket-activate, systemd-analyze
 )
