@@ -15,7 +15,7 @@ host_mirror() {
                 grep -h '^URIs:' /etc/apt/sources.list.d/*.sources 2> /dev/null | awk '{ print $2 }'
                 cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2> /dev/null |
                         awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i !~ /^\[/ && $i !~ /\]$/) { print $i; break } }'
-        } | grep -v security | head -n 1
+        } 2> /dev/null | grep -v security | head -n 1 || true
 }
 mirror=${SAFE_MMAP_VM_MIRROR:-$(host_mirror)}
 if [ -z "$mirror" ]; then
