@@ -87,7 +87,7 @@ fi
 
 # safe-mmap(3) names every function, flag and kind of the public header.
 tests=$((tests + 1))
-grep -oE 'safe_mmap_[a-z_]+\(|SAFE_MMAP_[A-Z_]+' "$header" | tr -d '(' | grep -v '^SAFE_MMAP_H$' |
+grep -oE 'safe_mmap_[a-z_]+\(|SAFE_MMAP_[A-Z0-9_]+' "$header" | tr -d '(' | grep -v '^SAFE_MMAP_H$' |
         sort -u >"$tmp/api"
 sed 's/\\-/-/g' "$manpage3" >"$tmp/man3.txt"
 missing=$(while read -r name; do grep -qw -- "$name" "$tmp/man3.txt" || echo "$name"; done <"$tmp/api")
