@@ -136,14 +136,16 @@ static int memfd_reopen(int fd) {
  * was broken is asked with F_GETLEASE instead.
  */
 static int lease_take(int src) {
-        int fd;
+        int fd, r;
 
         fd = fd_reopen_rdonly(src);
         if (fd < 0)
                 return fd;
         if (fcntl(fd, F_SETSIG, SIGURG) < 0 || fcntl(fd, F_SETLEASE, F_RDLCK) < 0) {
+                /* EAGAIN: somebody has the file open for writing; EACCES: not ours, no CAP_LEASE. */
+                r = negative_errno();
                 safe_close(fd);
-                return -EAGAIN;
+                return r;
         }
         (void) fcntl(fd, F_SETOWN, 0);
         return fd;
@@ -183,11 +185,21 @@ int snapshot_local(int src, uint64_t max_size, bool require_consistent, int *ret
                 bool held;
                 int ro;
 
-                memfd = memfd_new_sealable("safe-mmap-local");
-                if (memfd < 0)
-                        return snapshot_errno(memfd);
-                if (require_consistent)
+                if (require_consistent) {
+                        /* Without a lease nothing can be proven: no copy is made for nothing. */
                         lease = lease_take(src);
+                        if (lease == -EAGAIN)
+                                continue;
+                        if (lease == -EMFILE || lease == -ENFILE || lease == -ENOMEM)
+                                return lease;
+                        if (lease < 0)
+                                return -EAGAIN;
+                }
+                memfd = memfd_new_sealable("safe-mmap-local");
+                if (memfd < 0) {
+                        (void) lease_release(lease);
+                        return snapshot_errno(memfd);
+                }
                 r = version_get(src, &before);
                 if (r >= 0)
                         r = memfd_fill(src, memfd, max_size, &size);

@@ -630,6 +630,8 @@ START_TEST(test_emfile) {
         expect_snapshot_fd(src, SAFE_MMAP_NO_DAEMON, -EMFILE);
         expect_snapshot_fd(src, 0, -EMFILE);
         expect_snapshot(path, 0, -EMFILE);
+        /* The lease's own description does not fit either: out of descriptors, not "not proven". */
+        expect_snapshot_fd(src, SAFE_MMAP_NO_DAEMON | SAFE_MMAP_REQUIRE_CONSISTENT, -EMFILE);
 
         /* One slot: the memfd fits, its read-only reopening does not. The writable
          * descriptor must not be handed out instead. */
