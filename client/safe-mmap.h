@@ -12,8 +12,9 @@
  * safe-mmapd, or locally), and maps without proof only through a function
  * whose name says so.
  *
- * Every function returns 0 on success or a negative errno; the values each
- * can return are listed with it (see also safe-mmap(3)). -EBADFD always means
+ * Every function that can fail returns 0 (safe_mmap_verity_digest(): a
+ * length) on success or a negative errno; the values each can return are
+ * listed with it (see also safe-mmap(3)). -EBADFD always means
  * "immutability not proven". The library never prints and never changes
  * errno-independent global state; it is safe to use from several threads as
  * long as one safe_mmap object is not freed while another thread uses it.
@@ -124,8 +125,8 @@ int safe_mmap_map_fd_unsafe(int fd, uint64_t offset, uint64_t length, unsigned f
  *
  * A file that already proves immutable (a sealed memfd, an fs-verity file) is
  * mapped as it is, without a copy and without asking the daemon, through a
- * read-only open file description of its own (flags AS_GIVEN | CONSISTENT;
- * since 1.1). Otherwise, unless SAFE_MMAP_NO_DAEMON is set, asks safe-mmapd
+ * read-only open file description of its own where /proc lets it be reopened
+ * (flags AS_GIVEN | CONSISTENT; since 1.1). Otherwise, unless SAFE_MMAP_NO_DAEMON is set, asks safe-mmapd
  * (at $SAFE_MMAP_SOCKET or /run/safe-mmap/socket) for a snapshot, verifies
  * what it returns as safe_mmap_map_fd() does, and maps it. When no daemon
  * answers, makes the snapshot here (a sealed memfd filled from the file)

@@ -289,8 +289,10 @@ static int daemon_snapshot(int fd, const char *path, int *ret_fd, int *ret_kind,
 /*
  * Zero copy: a file that already proves immutable needs no snapshot. It is
  * mapped through a read-only description of its own (the caller's may be
- * O_RDWR, and its file offset is the caller's), proven again, since a
- * reopen goes by name and must land on the same file. -EBADFD: not
+ * O_RDWR, and its file offset is the caller's), which is proven in turn:
+ * the proof is always about the descriptor that is mapped. Where it cannot
+ * be reopened (no /proc, a file the caller may not open by itself), the
+ * caller's description is mapped, immutable all the same. -EBADFD: not
  * immutable, to be copied.
  */
 static int snapshot_as_given(int src, unsigned flags, safe_mmap **ret) {

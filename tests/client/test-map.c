@@ -450,6 +450,8 @@ START_TEST(test_verity_api_without_verity) {
         expect_verity_digest(m, NULL, 1, -EINVAL);
         mapping_release(m);
         m = expect_map_fd_unsafe(disk, 0, 0, 0, 0);
+        /* Mapped as given, and nothing proven about it. */
+        ck_assert_uint_eq(safe_mmap_flags(m), SAFE_MMAP_AS_GIVEN);
         expect_verity_digest(m, buf, sizeof(buf), -ENODATA);
         mapping_release(m);
 
