@@ -654,7 +654,12 @@ static int snapshot_each(const char *command, int argc, char *argv[], bool allow
 
                 r = snapshot_path(argv[i], flags, &m);
                 if (r < 0) {
-                        snapshot_report_error(argv[i], flags, r);
+                        /* -EAGAIN means more than "kept changing" when a proof was asked for. */
+                        if (r == -EAGAIN && (flags & SAFE_MMAP_REQUIRE_CONSISTENT))
+                                fprintf(stderr, PROGRAM ": %s: not proven to be one whole version of the file\n",
+                                        argv[i]);
+                        else
+                                snapshot_report_error(argv[i], flags, r);
                         failed = 1;
                         continue;
                 }
