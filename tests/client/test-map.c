@@ -670,6 +670,9 @@ START_TEST(test_enomem) {
         expect_map_fd(memfd, 0, -ENOMEM);
         expect_map_fd(memfd, SAFE_MMAP_POPULATE, -ENOMEM);
         expect_map_fd_unsafe(disk, 0, 0, 0, -ENOMEM);
+        expect_map_fd_range(memfd, 5, big - 10, 0, -ENOMEM);
+        m = expect_map_fd_range(memfd, big - 5000, 100, 0, 0);
+        mapping_release(m);
         ck_assert_int_eq(setrlimit(RLIMIT_AS, &saved), 0);
 
         m = expect_map_fd(memfd, 0, 0);
@@ -699,7 +702,16 @@ START_TEST(test_huge_sparse) {
         r = safe_mmap_map_fd_unsafe(fd, 0, 0, 0, &m);
         ck_assert_msg(r == -ENOMEM || r == -EFBIG, "safe_mmap_map_fd_unsafe() of 4 EiB = %d", r);
         ck_assert_ptr_eq(m, SENTINEL_MAP);
+        r = safe_mmap_map_fd_range(fd, 1, (UINT64_C(1) << 62) - 1, 0, &m);
+        ck_assert_msg(r == -ENOMEM || r == -EFBIG, "safe_mmap_map_fd_range() of 4 EiB = %d", r);
+        ck_assert_ptr_eq(m, SENTINEL_MAP);
         ck_assert_int_eq(fd_count(), before);
+
+        /* A range maps only its pages: the last bytes of 4 EiB fit anywhere. */
+        m = expect_map_fd_range(fd, (UINT64_C(1) << 62) - 10, 0, SAFE_MMAP_POPULATE, 0);
+        ck_assert_uint_eq(safe_mmap_size(m), 10);
+        assert_bytes_eq(safe_mmap_data(m), "\0\0\0\0\0\0\0\0\0\0", 10);
+        mapping_release(m);
         close(fd);
 }
 END_TEST
