@@ -13,7 +13,8 @@
  *                                seal,shrink,grow,write,future-write, or "none")
  *                                and safe_mmap_map_fd() it
  *   vm-client digest PATH        open PATH, safe_mmap_map_fd() it, print its fs-verity
- *                                digest ("sha256:HEX") on standard output
+ *                                digest ("sha256:HEX") on standard output (after
+ *                                checking -ENOBUFS for a buffer too small)
  *   vm-client memfd-digest SIZE  seal SIZE bytes with safe_mmap_seal_bytes(), map
  *                                them, and ask for a digest (a sealed memfd has none)
  *   vm-client map-verity PATH ALGO:HEX
@@ -231,6 +232,12 @@ static int print_digest(const safe_mmap *m) {
         n = safe_mmap_verity_digest(m, &algorithm, digest, sizeof(digest));
         if (n < 0)
                 return fail(n);
+        /* One byte short, or no buffer at all: -ENOBUFS, as documented. */
+        if (safe_mmap_verity_digest(m, NULL, digest, (size_t) n - 1) != -ENOBUFS ||
+            safe_mmap_verity_digest(m, NULL, NULL, 0) != -ENOBUFS) {
+                fprintf(stderr, "vm-client: a buffer too small for the digest was not -ENOBUFS\n");
+                return 1;
+        }
         printf("%s:", algorithm == SAFE_MMAP_VERITY_SHA256 ? "sha256" :
                       algorithm == SAFE_MMAP_VERITY_SHA512 ? "sha512" : "unknown");
         for (int i = 0; i < n; i++)
