@@ -138,8 +138,9 @@ int safe_mmap_map_fd_unsafe(int fd, uint64_t offset, uint64_t length, unsigned f
  * for the whole copy (which needs the caller to own the file or CAP_LEASE,
  * and nobody to have it open for writing; a writer that opens the file
  * meanwhile waits until the copy is over). Each is tried a bounded number of
- * times. Without the flag a local snapshot takes no lease and is never
- * reported consistent.
+ * times; when the daemon's snapshots are not proven, one made here is tried
+ * unless SAFE_MMAP_NO_FALLBACK is set. Without the flag a local snapshot
+ * takes no lease and is never reported consistent.
  *
  * Return: 0 on success; -EINVAL if @ret is NULL, @flags has unknown bits or
  * both NO_DAEMON and NO_FALLBACK, or the file is not a regular file (FIFO,

@@ -345,6 +345,13 @@ static int snapshot_map(int src, const char *path, unsigned flags, safe_mmap **r
                 /* A path request is made only after our own open was denied: no local copy possible. */
                 if (src < 0 && unreachable)
                         return -EACCES;
+                /*
+                 * The daemon answers but proves nothing (it may not lease a
+                 * file it reads through our descriptor): a lease of our own
+                 * may still prove a copy made here.
+                 */
+                if (consistent && r == -EAGAIN && src >= 0 && !(flags & SAFE_MMAP_NO_FALLBACK))
+                        unreachable = true;
                 if (!unreachable || (flags & SAFE_MMAP_NO_FALLBACK))
                         return r;
         }

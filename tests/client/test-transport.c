@@ -113,10 +113,18 @@ START_TEST(test_daemon_flags) {
         mapping_release(m);
         fake_daemon_stop(&d);
 
-        /* Never proven: asked again a bounded number of times, then -EAGAIN, no local copy instead. */
-        fake_daemon_start(&d, FAKE_GOOD, 4, 0);
+        /* Never proven: asked again a bounded number of times, then -EAGAIN with NO_FALLBACK ... */
+        fake_daemon_start(&d, FAKE_GOOD, 6, 0);
         ck_assert_int_eq(setenv("SAFE_MMAP_SOCKET", d.socket_path, 1), 0);
-        expect_snapshot_fd(fd, SAFE_MMAP_REQUIRE_CONSISTENT, -EAGAIN);
+        expect_snapshot_fd(fd, SAFE_MMAP_REQUIRE_CONSISTENT | SAFE_MMAP_NO_FALLBACK, -EAGAIN);
+        for (int i = 0; i < 3; i++)
+                ck_assert_int_eq(fake_daemon_next(&d, &req), 0);
+        assert_no_request(&d);
+        /* ... else a copy made here under a lease of our own (the test owns the file). */
+        m = expect_snapshot_fd(fd, SAFE_MMAP_REQUIRE_CONSISTENT, 0);
+        assert_snapshot(m, LOCAL_CONTENT, strlen(LOCAL_CONTENT));
+        ck_assert_uint_eq(safe_mmap_flags(m), SAFE_MMAP_MADE_LOCALLY | SAFE_MMAP_CONSISTENT);
+        mapping_release(m);
         for (int i = 0; i < 3; i++)
                 ck_assert_int_eq(fake_daemon_next(&d, &req), 0);
         assert_no_request(&d);
