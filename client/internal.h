@@ -1,27 +1,45 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
 #pragma once
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "safe-mmap.h"
 
 struct safe_mmap {
-        const void *data;
+        const void *data;       /* the first byte asked for: map_base + the offset within its page */
         uint64_t size;
         int fd;
         int kind;
-        uint64_t map_size;      /* what munmap() releases; 0 when nothing is mapped */
+        unsigned flags;         /* SAFE_MMAP_MADE_* | AS_GIVEN | CONSISTENT | CACHED */
+        void *map_base;         /* what munmap() releases ... */
+        uint64_t map_size;      /* ... and how much; 0 when nothing is mapped */
 };
 
 /* verify.c: the proof; safe_mmap_check_fd() without the argument checks. */
 int verify_fd(int fd, int *ret_kind, uint64_t *ret_size);
 
-/* map.c: maps @fd (always taken, closed on failure) and wraps it into a safe_mmap. */
-int map_new(int fd, int kind, uint64_t offset, uint64_t length, unsigned flags, safe_mmap **ret);
+/* verify.c: FS_IOC_MEASURE_VERITY: the digest's length, -ENODATA, -ENOBUFS, -ENOMEM or -EIO. */
+int verify_verity_digest(int fd, unsigned *ret_algorithm, uint8_t *buf, size_t size);
+
+/*
+ * map.c: maps @length bytes of @fd from @offset (any offset: the pages around
+ * the range are mapped) and wraps them into a safe_mmap whose flags are
+ * @result_flags. @fd is always taken, and closed on failure.
+ */
+int map_new(int fd, int kind, unsigned result_flags, uint64_t offset, uint64_t length, unsigned flags,
+            safe_mmap **ret);
+/* map.c: a close-on-exec duplicate of @fd: -EBADF, -EMFILE or -ENFILE. */
+int map_dup(int fd);
 
 /* snapshot.c: checks that @fd is a readable regular file: 0, -EBADF, -EISDIR or -EINVAL. */
 int snapshot_check_source(int fd);
-/* snapshot.c: copies @fd (a regular file) into a new sealed memfd, read-only, in *ret_fd. */
-int snapshot_local(int fd, uint64_t max_size, int *ret_fd);
+/*
+ * snapshot.c: copies @fd (a regular file) into a new sealed memfd, read-only,
+ * in *ret_fd. With @require_consistent, only a copy made under a read lease
+ * this process held throughout counts (-EAGAIN when none was).
+ */
+int snapshot_local(int fd, uint64_t max_size, bool require_consistent, int *ret_fd);
 /* snapshot.c: the local size limit (SAFE_MMAP_LOCAL_SIZE_MAX or $SAFE_MMAP_SIZE_MAX). */
 uint64_t snapshot_local_size_max(void);

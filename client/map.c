@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -48,13 +49,15 @@ static int map_populate(const void *data, size_t size) {
         return 0;
 }
 
-int map_new(int fd_in, int kind, uint64_t offset, uint64_t length, unsigned flags, safe_mmap **ret) {
+int map_new(int fd_in, int kind, unsigned result_flags, uint64_t offset, uint64_t length, unsigned flags,
+            safe_mmap **ret) {
         _cleanup_close_ int fd = fd_in;
+        uint64_t page = (uint64_t) sysconf(_SC_PAGESIZE), delta = offset % page;
         safe_mmap *m;
         void *p;
         int r;
 
-        if (length > SIZE_MAX || offset > (uint64_t) INT64_MAX)
+        if (length > SIZE_MAX - delta || offset > (uint64_t) INT64_MAX)
                 return -EFBIG;
 
         m = calloc(1, sizeof(*m));
@@ -64,20 +67,28 @@ int map_new(int fd_in, int kind, uint64_t offset, uint64_t length, unsigned flag
         if (length == 0) {
                 m->data = empty_mapping;
         } else {
-                /* MAP_PRIVATE: a MAP_SHARED mapping of a write-sealed memfd fails with EPERM on older kernels. */
-                p = mmap(NULL, (size_t) length, PROT_READ, MAP_PRIVATE, fd, (off_t) offset);
+                /*
+                 * mmap() wants a page-aligned offset: map from the start of
+                 * the page that holds @offset, and point past the head.
+                 * MAP_PRIVATE: a MAP_SHARED mapping of a write-sealed memfd
+                 * fails with EPERM on older kernels.
+                 */
+                size_t map_size = (size_t) (length + delta);
+
+                p = mmap(NULL, map_size, PROT_READ, MAP_PRIVATE, fd, (off_t) (offset - delta));
                 if (p == MAP_FAILED) {
                         r = map_errno();
                         free(m);
                         return r;
                 }
-                m->data = p;
-                m->map_size = length;
+                m->map_base = p;
+                m->map_size = map_size;
+                m->data = (const char *) p + delta;
 
                 if (flags & SAFE_MMAP_POPULATE) {
-                        r = map_populate(p, (size_t) length);
+                        r = map_populate(p, map_size);
                         if (r < 0) {
-                                (void) munmap(p, (size_t) length);
+                                (void) munmap(p, map_size);
                                 free(m);
                                 return r;
                         }
@@ -86,13 +97,14 @@ int map_new(int fd_in, int kind, uint64_t offset, uint64_t length, unsigned flag
 
         m->size = length;
         m->kind = kind;
+        m->flags = result_flags;
         m->fd = TAKE_FD(fd);
         *ret = m;
         return 0;
 }
 
 /* Our own close-on-exec duplicate, so that the caller's fd number can be closed or reused at once. */
-static int map_dup(int fd) {
+int map_dup(int fd) {
         int copy;
 
         if (fd < 0)
@@ -103,23 +115,84 @@ static int map_dup(int fd) {
         return copy;
 }
 
-_public_ int safe_mmap_map_fd(int fd, unsigned flags, safe_mmap **ret) {
+/*
+ * The verified part of every map_fd*() call: duplicate, then prove the
+ * duplicate, not @fd (another thread may close and reuse that number
+ * meanwhile).
+ */
+static int map_verified_dup(int fd, int *ret_fd, int *ret_kind, uint64_t *ret_size) {
         _cleanup_close_ int copy = -EBADF;
-        uint64_t size;
-        int r, kind;
+        int r;
 
-        if (!ret || (flags & ~SAFE_MMAP_POPULATE))
-                return -EINVAL;
-
-        /* Verify the duplicate, not @fd: another thread may close and reuse that number meanwhile. */
         copy = map_dup(fd);
         if (copy < 0)
                 return copy;
-        r = verify_fd(copy, &kind, &size);
+        r = verify_fd(copy, ret_kind, ret_size);
         if (r < 0)
                 return r;
+        *ret_fd = TAKE_FD(copy);
+        return 0;
+}
 
-        return map_new(TAKE_FD(copy), kind, 0, size, flags, ret);
+_public_ int safe_mmap_map_fd(int fd, unsigned flags, safe_mmap **ret) {
+        uint64_t size;
+        int r, kind, copy;
+
+        if (!ret || (flags & ~SAFE_MMAP_POPULATE))
+                return -EINVAL;
+        r = map_verified_dup(fd, &copy, &kind, &size);
+        if (r < 0)
+                return r;
+        /* An immutable file has only one version: whatever is mapped is all of it. */
+        return map_new(copy, kind, SAFE_MMAP_AS_GIVEN | SAFE_MMAP_CONSISTENT, 0, size, flags, ret);
+}
+
+_public_ int safe_mmap_map_fd_range(int fd, uint64_t offset, uint64_t length, unsigned flags, safe_mmap **ret) {
+        uint64_t size;
+        int r, kind, copy;
+
+        if (!ret || (flags & ~SAFE_MMAP_POPULATE))
+                return -EINVAL;
+        r = map_verified_dup(fd, &copy, &kind, &size);
+        if (r < 0)
+                return r;
+        /* Only now is the size known for good; compare without overflowing. */
+        if (offset > size || length > size - offset) {
+                safe_close(copy);
+                return -EINVAL;
+        }
+        if (length == 0)
+                length = size - offset;
+        return map_new(copy, kind, SAFE_MMAP_AS_GIVEN | SAFE_MMAP_CONSISTENT, offset, length, flags, ret);
+}
+
+_public_ int safe_mmap_map_fd_verity(int fd, unsigned algorithm, const uint8_t *digest, size_t digest_size,
+                                     unsigned flags, safe_mmap **ret) {
+        _cleanup_close_ int copy = -EBADF;
+        uint8_t have[SAFE_MMAP_VERITY_DIGEST_MAX];
+        unsigned have_algorithm;
+        uint64_t size;
+        int r, kind;
+
+        if (!ret || !digest || (flags & ~SAFE_MMAP_POPULATE))
+                return -EINVAL;
+        if (!((algorithm == SAFE_MMAP_VERITY_SHA256 && digest_size == 32) ||
+              (algorithm == SAFE_MMAP_VERITY_SHA512 && digest_size == 64)))
+                return -EINVAL;
+
+        r = map_verified_dup(fd, &copy, &kind, &size);
+        if (r < 0)
+                return r;
+        if (kind != SAFE_MMAP_FS_VERITY)
+                return -ENODATA;
+        /* The digest of the very description that is mapped next. */
+        r = verify_verity_digest(copy, &have_algorithm, have, sizeof(have));
+        if (r < 0)
+                return r;
+        if (have_algorithm != algorithm || (size_t) r != digest_size || memcmp(have, digest, digest_size) != 0)
+                return -EKEYREJECTED;
+
+        return map_new(TAKE_FD(copy), kind, SAFE_MMAP_AS_GIVEN | SAFE_MMAP_CONSISTENT, 0, size, flags, ret);
 }
 
 _public_ int safe_mmap_map_fd_unsafe(int fd, uint64_t offset, uint64_t length, unsigned flags, safe_mmap **ret) {
@@ -153,7 +226,7 @@ _public_ int safe_mmap_map_fd_unsafe(int fd, uint64_t offset, uint64_t length, u
         if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) && !S_ISCHR(st.st_mode))
                 return -ENODEV;
 
-        return map_new(TAKE_FD(copy), SAFE_MMAP_UNVERIFIED, offset, length, flags, ret);
+        return map_new(TAKE_FD(copy), SAFE_MMAP_UNVERIFIED, SAFE_MMAP_AS_GIVEN, offset, length, flags, ret);
 }
 
 _public_ const void *safe_mmap_data(const safe_mmap *m) {
@@ -172,11 +245,24 @@ _public_ int safe_mmap_fd(const safe_mmap *m) {
         return m ? m->fd : -EINVAL;
 }
 
+_public_ unsigned safe_mmap_flags(const safe_mmap *m) {
+        return m ? m->flags : 0;
+}
+
+_public_ int safe_mmap_verity_digest(const safe_mmap *m, unsigned *ret_algorithm, uint8_t *buf, size_t size) {
+        if (!m || (!buf && size > 0))
+                return -EINVAL;
+        /* An unverified mapping may well be of a verity file, but nothing was proven about it. */
+        if (m->kind != SAFE_MMAP_FS_VERITY)
+                return -ENODATA;
+        return verify_verity_digest(m->fd, ret_algorithm, buf, size);
+}
+
 _public_ safe_mmap *safe_mmap_free(safe_mmap *m) {
         if (!m)
                 return NULL;
         if (m->map_size > 0)
-                (void) munmap((void *) m->data, (size_t) m->map_size);
+                (void) munmap(m->map_base, (size_t) m->map_size);
         safe_close(m->fd);
         free(m);
         return NULL;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +24,13 @@
 #include "missing.h"
 #include "transport.h"
 
-#define SNAPSHOT_FLAGS_ALL (SAFE_MMAP_POPULATE | SAFE_MMAP_NO_DAEMON | SAFE_MMAP_NO_FALLBACK)
-/* A file that changes during every one of this many copies is given up on (-EAGAIN). */
+#define SNAPSHOT_FLAGS_ALL \
+        (SAFE_MMAP_POPULATE | SAFE_MMAP_NO_DAEMON | SAFE_MMAP_NO_FALLBACK | SAFE_MMAP_REQUIRE_CONSISTENT)
+/*
+ * A file that changes during every one of this many copies is given up on
+ * (-EAGAIN); so is a file of which this many daemon answers in a row were not
+ * proven consistent when the caller requires it.
+ */
 #define SNAPSHOT_ATTEMPTS 3
 
 uint64_t snapshot_local_size_max(void) {
@@ -117,7 +123,48 @@ static int memfd_reopen(int fd) {
         return ro < 0 ? snapshot_errno(ro) : ro;
 }
 
-int snapshot_local(int src, uint64_t max_size, int *ret_fd) {
+/*
+ * A read lease on a description of our own proves that nobody had the file
+ * open for writing when it was granted, and it is broken the moment somebody
+ * opens it for writing or truncates it: held from before the copy until after
+ * it, no writer touched the file meanwhile (statx alone proves nothing: a
+ * write that began before the first statx already moved mtime). The kernel
+ * signals a lease break to the process, with SIGIO by default, whose default
+ * action kills it; a library must not install handlers, so the signal is made
+ * SIGURG (ignored unless the program handles it) before the lease exists, and
+ * nobody is to be signalled at all from right after it is granted: whether it
+ * was broken is asked with F_GETLEASE instead.
+ */
+static int lease_take(int src) {
+        int fd, r;
+
+        fd = fd_reopen_rdonly(src);
+        if (fd < 0)
+                return fd;
+        if (fcntl(fd, F_SETSIG, SIGURG) < 0 || fcntl(fd, F_SETLEASE, F_RDLCK) < 0) {
+                /* EAGAIN: somebody has the file open for writing; EACCES: not ours, no CAP_LEASE. */
+                r = negative_errno();
+                safe_close(fd);
+                return r;
+        }
+        (void) fcntl(fd, F_SETOWN, 0);
+        return fd;
+}
+
+/* Whether the lease is still held, not broken; releases it and closes its descriptor. */
+static bool lease_release(int fd) {
+        bool held;
+
+        if (fd < 0)
+                return false;
+        /* While a lease is being broken, F_GETLEASE reports the type it is broken to. */
+        held = fcntl(fd, F_GETLEASE) == F_RDLCK;
+        (void) fcntl(fd, F_SETLEASE, F_UNLCK);
+        safe_close(fd);
+        return held;
+}
+
+int snapshot_local(int src, uint64_t max_size, bool require_consistent, int *ret_fd) {
         struct stat st;
         int r;
 
@@ -133,23 +180,39 @@ int snapshot_local(int src, uint64_t max_size, int *ret_fd) {
         for (int attempt = 0; attempt < SNAPSHOT_ATTEMPTS; attempt++) {
                 _cleanup_close_ int memfd = -EBADF;
                 struct version before, after;
+                int lease = -EBADF;
                 uint64_t size;
+                bool held;
                 int ro;
 
-                r = version_get(src, &before);
-                if (r < 0)
-                        return r;
+                if (require_consistent) {
+                        /* Without a lease nothing can be proven: no copy is made for nothing. */
+                        lease = lease_take(src);
+                        if (lease == -EAGAIN)
+                                continue;
+                        if (lease == -EMFILE || lease == -ENFILE || lease == -ENOMEM)
+                                return lease;
+                        if (lease < 0)
+                                return -EAGAIN;
+                }
                 memfd = memfd_new_sealable("safe-mmap-local");
-                if (memfd < 0)
+                if (memfd < 0) {
+                        (void) lease_release(lease);
                         return snapshot_errno(memfd);
-                r = memfd_fill(src, memfd, max_size, &size);
+                }
+                r = version_get(src, &before);
+                if (r >= 0)
+                        r = memfd_fill(src, memfd, max_size, &size);
+                if (r >= 0)
+                        r = version_get(src, &after);
+                held = lease_release(lease);
                 if (r < 0)
                         return snapshot_errno(r);
-                r = version_get(src, &after);
-                if (r < 0)
-                        return r;
                 if (!version_equal(&before, &after))
                         continue; /* torn: a writer changed the file while we copied */
+                /* A file nobody writes has as many bytes as it says (procfs files do not). */
+                if (require_consistent && (!held || after.size != size))
+                        continue;
 
                 r = memfd_seal_immutable(memfd);
                 if (r < 0)
@@ -176,7 +239,7 @@ static bool daemon_unreachable(int r) {
  * daemon could not be reached at all.
  */
 static int daemon_snapshot(int fd, const char *path, int *ret_fd, int *ret_kind, uint64_t *ret_size,
-                           bool *ret_unreachable) {
+                           unsigned *ret_flags, bool *ret_unreachable) {
         _cleanup_close_ int sock = -EBADF, snap = -EBADF;
         ProtoRequest req = {};
         ProtoReply reply;
@@ -216,27 +279,84 @@ static int daemon_snapshot(int fd, const char *path, int *ret_fd, int *ret_kind,
         *ret_fd = TAKE_FD(snap);
         *ret_kind = kind;
         *ret_size = size;
+        /* The daemon's word, and only about what it did: the descriptor was proven above. */
+        *ret_flags = SAFE_MMAP_MADE_BY_DAEMON |
+                (reply.flags & PROTO_REPLY_CONSISTENT ? SAFE_MMAP_CONSISTENT : 0) |
+                (reply.flags & PROTO_REPLY_CACHED ? SAFE_MMAP_CACHED : 0);
         return 0;
 }
 
+/*
+ * Zero copy: a file that already proves immutable needs no snapshot. It is
+ * mapped through a read-only description of its own (the caller's may be
+ * O_RDWR, and its file offset is the caller's), which is proven in turn:
+ * the proof is always about the descriptor that is mapped. Where it cannot
+ * be reopened (no /proc, a file the caller may not open by itself), the
+ * caller's description is mapped, immutable all the same. -EBADFD: not
+ * immutable, to be copied.
+ */
+static int snapshot_as_given(int src, unsigned flags, safe_mmap **ret) {
+        _cleanup_close_ int copy = -EBADF, own = -EBADF;
+        uint64_t size, own_size;
+        int r, kind, own_kind;
+
+        copy = map_dup(src);
+        if (copy < 0)
+                return copy;
+        r = verify_fd(copy, &kind, &size);
+        if (r < 0)
+                return r;
+
+        own = fd_reopen_rdonly(copy);
+        if (own >= 0 && verify_fd(own, &own_kind, &own_size) >= 0 && own_kind == kind && own_size == size)
+                safe_close(TAKE_FD(copy));
+        else /* no /proc, or no right to reopen: the caller's description, still immutable */
+                own = safe_close(own);
+
+        return map_new(own >= 0 ? TAKE_FD(own) : TAKE_FD(copy), kind, SAFE_MMAP_AS_GIVEN | SAFE_MMAP_CONSISTENT,
+                       0, size, flags & SAFE_MMAP_POPULATE, ret);
+}
+
 static int snapshot_map(int src, const char *path, unsigned flags, safe_mmap **ret) {
+        bool consistent = flags & SAFE_MMAP_REQUIRE_CONSISTENT;
+        unsigned result_flags = 0;
         uint64_t size;
         int r, kind, snap;
 
-        if (!(flags & SAFE_MMAP_NO_DAEMON)) {
-                bool unreachable;
+        if (src >= 0) {
+                r = snapshot_as_given(src, flags, ret);
+                if (r != -EBADFD)
+                        return r;
+        }
 
-                r = daemon_snapshot(src, path, &snap, &kind, &size, &unreachable);
-                if (r >= 0)
-                        return map_new(snap, kind, 0, size, flags & SAFE_MMAP_POPULATE, ret);
+        if (!(flags & SAFE_MMAP_NO_DAEMON)) {
+                bool unreachable = false;
+
+                for (int attempt = 0; attempt < SNAPSHOT_ATTEMPTS; attempt++) {
+                        r = daemon_snapshot(src, path, &snap, &kind, &size, &result_flags, &unreachable);
+                        if (r < 0)
+                                break;
+                        if (!consistent || (result_flags & SAFE_MMAP_CONSISTENT))
+                                return map_new(snap, kind, result_flags, 0, size, flags & SAFE_MMAP_POPULATE, ret);
+                        /* Not proven: the file changed, or the daemon could hold no lease on it. */
+                        safe_close(snap);
+                        r = -EAGAIN;
+                }
                 /* A path request is made only after our own open was denied: no local copy possible. */
                 if (src < 0 && unreachable)
                         return -EACCES;
+                /*
+                 * The daemon answers but proves nothing (it may not lease a
+                 * file it reads through our descriptor): a lease of our own
+                 * may still prove a copy made here.
+                 */
+                if (consistent && r == -EAGAIN && src >= 0 && !(flags & SAFE_MMAP_NO_FALLBACK))
+                        unreachable = true;
                 if (!unreachable || (flags & SAFE_MMAP_NO_FALLBACK))
                         return r;
         }
 
-        r = snapshot_local(src, snapshot_local_size_max(), &snap);
+        r = snapshot_local(src, snapshot_local_size_max(), consistent, &snap);
         if (r < 0)
                 return r;
         r = verify_fd(snap, &kind, &size);
@@ -244,7 +364,8 @@ static int snapshot_map(int src, const char *path, unsigned flags, safe_mmap **r
                 safe_close(snap);
                 return r;
         }
-        return map_new(snap, kind, 0, size, flags & SAFE_MMAP_POPULATE, ret);
+        return map_new(snap, kind, SAFE_MMAP_MADE_LOCALLY | (consistent ? SAFE_MMAP_CONSISTENT : 0), 0, size,
+                       flags & SAFE_MMAP_POPULATE, ret);
 }
 
 static int snapshot_flags_valid(unsigned flags) {

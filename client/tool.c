@@ -11,6 +11,7 @@
  * itself always comes from the library.
  */
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -57,6 +58,8 @@ enum {
         ARG_LOCAL,
         ARG_NO_FALLBACK,
         ARG_POPULATE,
+        ARG_REQUIRE_CONSISTENT,
+        ARG_DIGEST,
 };
 
 static void help(void) {
@@ -67,12 +70,12 @@ static void help(void) {
                "and make and show immutable snapshots (sealed memfds) of files.\n"
                "\n"
                "Commands:\n"
-               "  check [--verbose] [--fd N]... [PATH]...\n"
+               "  check [--verbose] [--digest HEX] [--fd N]... [PATH]...\n"
                "                   Prove that each file or inherited descriptor is a sealed\n"
                "                   memfd or an fs-verity file\n"
-               "  cat [--local | --no-fallback] [--] PATH...\n"
+               "  cat [--local | --no-fallback] [--require-consistent] [--] PATH...\n"
                "                   Write an immutable snapshot of each file to standard output\n"
-               "  snapshot [--local | --no-fallback] [--populate] [--] PATH...\n"
+               "  snapshot [--local | --no-fallback] [--require-consistent] [--populate] [--] PATH...\n"
                "                   Make a snapshot of each file and show what was verified\n"
                "  status           Show the state of the safe-mmapd daemon\n"
                "\n"
@@ -81,10 +84,15 @@ static void help(void) {
                "  -V, --version    Show the version and exit\n"
                "  -v, --verbose    check: also show the seals found on each memfd\n"
                "      --fd N       check: check the inherited descriptor N (repeatable)\n"
+               "      --digest [sha256:|sha512:]HEX\n"
+               "                   check: require fs-verity files with exactly this digest\n"
                "      --local      cat, snapshot: make the snapshot here, never ask the daemon\n"
                "      --no-fallback\n"
                "                   cat, snapshot: fail rather than make the snapshot here when\n"
                "                   no daemon answers\n"
+               "      --require-consistent\n"
+               "                   cat, snapshot: only a snapshot proven to be one whole\n"
+               "                   version of the file\n"
                "      --populate   snapshot: prefault the whole mapping\n"
                "\n"
                "Environment:\n"
@@ -300,10 +308,88 @@ static const char *check_explain(int fd, int r, char *buf, size_t size) {
         return "not a sealed memfd or fs-verity file";
 }
 
-static int check_one(int fd, const char *label, bool verbose) {
+/* A digest the caller requires (check --digest); algorithm 0 when none. */
+typedef struct Digest {
+        unsigned algorithm;
+        size_t size;
+        uint8_t bytes[SAFE_MMAP_VERITY_DIGEST_MAX];
+} Digest;
+
+static const char *verity_algorithm_to_string(unsigned algorithm) {
+        return algorithm == SAFE_MMAP_VERITY_SHA256 ? "sha256" :
+               algorithm == SAFE_MMAP_VERITY_SHA512 ? "sha512" : "unknown";
+}
+
+/* "sha256:HEX", "sha512:HEX" (as `fsverity measure` prints it) or bare HEX, whose length names the algorithm. */
+static int parse_digest(const char *s, Digest *ret) {
+        Digest d = {};
+        size_t n;
+
+        if (strncmp(s, "sha256:", 7) == 0) {
+                d.algorithm = SAFE_MMAP_VERITY_SHA256;
+                s += 7;
+        } else if (strncmp(s, "sha512:", 7) == 0) {
+                d.algorithm = SAFE_MMAP_VERITY_SHA512;
+                s += 7;
+        }
+        n = strlen(s);
+        if (n != 64 && n != 128)
+                return -EINVAL;
+        if (d.algorithm == 0)
+                d.algorithm = n == 64 ? SAFE_MMAP_VERITY_SHA256 : SAFE_MMAP_VERITY_SHA512;
+        if ((d.algorithm == SAFE_MMAP_VERITY_SHA256) != (n == 64))
+                return -EINVAL;
+        d.size = n / 2;
+        for (size_t i = 0; i < d.size; i++) {
+                unsigned v;
+
+                if (!isxdigit((unsigned char) s[2 * i]) || !isxdigit((unsigned char) s[2 * i + 1]) ||
+                    sscanf(s + 2 * i, "%2x", &v) != 1)
+                        return -EINVAL;
+                d.bytes[i] = (uint8_t) v;
+        }
+        *ret = d;
+        return 0;
+}
+
+static void print_digest(unsigned algorithm, const uint8_t *bytes, size_t size) {
+        printf("%s:", verity_algorithm_to_string(algorithm));
+        for (size_t i = 0; i < size; i++)
+                printf("%02x", bytes[i]);
+}
+
+/* check --digest: the library compares; a refusal it names is explained here, others as without. */
+static int check_one_digest(int fd, const char *label, const Digest *digest) {
+        safe_mmap *m = NULL;
+        int r;
+
+        r = safe_mmap_map_fd_verity(fd, digest->algorithm, digest->bytes, digest->size, 0, &m);
+        if (r == -EKEYREJECTED || r == -ENODATA) {
+                fprintf(stderr, PROGRAM ": %s: %s\n", label,
+                        r == -ENODATA ? "not an fs-verity file, it has no digest" : "fs-verity digest differs");
+                return r;
+        }
+        if (r < 0)
+                return r;
+        printf("%s: %s, %" PRIu64 " bytes, digest ", label, kind_to_string(safe_mmap_kind(m)), safe_mmap_size(m));
+        print_digest(digest->algorithm, digest->bytes, digest->size);
+        putchar('\n');
+        safe_mmap_free(m);
+        return 0;
+}
+
+static int check_one(int fd, const char *label, bool verbose, const Digest *digest) {
         char reason[256], seals_buf[128];
         uint64_t size;
         int kind, r, seals;
+
+        if (digest->algorithm != 0) {
+                r = check_one_digest(fd, label, digest);
+                if (r < 0 && r != -EKEYREJECTED && r != -ENODATA)
+                        fprintf(stderr, PROGRAM ": %s: not proven immutable (%s)\n", label,
+                                check_explain(fd, r, reason, sizeof(reason)));
+                return r;
+        }
 
         r = safe_mmap_check_fd(fd, &kind, &size);
         if (r < 0) {
@@ -349,11 +435,13 @@ static int verb_check(int argc, char *argv[]) {
                 { "help", no_argument, NULL, 'h' },
                 { "verbose", no_argument, NULL, 'v' },
                 { "fd", required_argument, NULL, ARG_FD },
+                { "digest", required_argument, NULL, ARG_DIGEST },
                 {}
         };
         _cleanup_free_ CheckTarget *targets = NULL;
         size_t n_targets = 0;
         bool verbose = false;
+        Digest digest = {};
         int c, failed = 0;
 
         /* One slot per argument is always enough. */
@@ -378,6 +466,11 @@ static int verb_check(int argc, char *argv[]) {
                                 return usage_error("check: invalid descriptor number '%s'", optarg);
                         targets[n_targets++].path = NULL;
                         break;
+                case ARG_DIGEST:
+                        if (parse_digest(optarg, &digest) < 0)
+                                return usage_error("check: invalid digest '%s' (expected [sha256:]64 or "
+                                                   "[sha512:]128 hex digits)", optarg);
+                        break;
                 case 1:
                         targets[n_targets++].path = optarg;
                         break;
@@ -396,7 +489,7 @@ static int verb_check(int argc, char *argv[]) {
 
                 if (!targets[i].path) {
                         snprintf(label, sizeof(label), "fd %i", targets[i].fd);
-                        if (check_one(targets[i].fd, label, verbose) < 0)
+                        if (check_one(targets[i].fd, label, verbose, &digest) < 0)
                                 failed = 1;
                         continue;
                 }
@@ -415,7 +508,7 @@ static int verb_check(int argc, char *argv[]) {
                         failed = 1;
                         continue;
                 }
-                if (check_one(fd, targets[i].path, verbose) < 0)
+                if (check_one(fd, targets[i].path, verbose, &digest) < 0)
                         failed = 1;
         }
         return failed ? EXIT_FAILURE : EXIT_SUCCESS;
@@ -495,6 +588,7 @@ static int parse_snapshot_options(const char *command, int argc, char *argv[], b
                 { "local", no_argument, NULL, ARG_LOCAL },
                 { "no-fallback", no_argument, NULL, ARG_NO_FALLBACK },
                 { "populate", no_argument, NULL, ARG_POPULATE },
+                { "require-consistent", no_argument, NULL, ARG_REQUIRE_CONSISTENT },
                 {}
         };
         unsigned flags = 0;
@@ -511,6 +605,9 @@ static int parse_snapshot_options(const char *command, int argc, char *argv[], b
                         break;
                 case ARG_NO_FALLBACK:
                         flags |= SAFE_MMAP_NO_FALLBACK;
+                        break;
+                case ARG_REQUIRE_CONSISTENT:
+                        flags |= SAFE_MMAP_REQUIRE_CONSISTENT;
                         break;
                 case ARG_POPULATE:
                         if (!allow_populate)
@@ -557,7 +654,12 @@ static int snapshot_each(const char *command, int argc, char *argv[], bool allow
 
                 r = snapshot_path(argv[i], flags, &m);
                 if (r < 0) {
-                        snapshot_report_error(argv[i], flags, r);
+                        /* -EAGAIN means more than "kept changing" when a proof was asked for. */
+                        if (r == -EAGAIN && (flags & SAFE_MMAP_REQUIRE_CONSISTENT))
+                                fprintf(stderr, PROGRAM ": %s: not proven to be one whole version of the file\n",
+                                        argv[i]);
+                        else
+                                snapshot_report_error(argv[i], flags, r);
                         failed = 1;
                         continue;
                 }
@@ -628,21 +730,30 @@ static int mapping_get_perms(const void *addr, char ret[static 5]) {
         return r;
 }
 
-static void show_verity_digest(int fd) {
-        _cleanup_free_ struct fsverity_digest *d = NULL;
-        const uint16_t max = 64;
+static void show_verity_digest(const safe_mmap *m) {
+        uint8_t digest[SAFE_MMAP_VERITY_DIGEST_MAX];
+        unsigned algorithm;
+        int n;
 
-        d = malloc(sizeof(*d) + max);
-        if (!d)
+        n = safe_mmap_verity_digest(m, &algorithm, digest, sizeof(digest));
+        if (n < 0)
                 return;
-        d->digest_size = max;
-        if (ioctl(fd, FS_IOC_MEASURE_VERITY, d) < 0)
-                return;
-        printf("  verity:      %s:", d->digest_algorithm == FS_VERITY_HASH_ALG_SHA256 ? "sha256" :
-                                     d->digest_algorithm == FS_VERITY_HASH_ALG_SHA512 ? "sha512" : "unknown");
-        for (uint16_t i = 0; i < d->digest_size && i < max; i++)
-                printf("%02x", d->digest[i]);
+        printf("  verity:      ");
+        print_digest(algorithm, digest, (size_t) n);
         putchar('\n');
+}
+
+/* Where the bytes come from and what is proven about them, as the library reports it. */
+static void show_provenance(const safe_mmap *m) {
+        unsigned f = safe_mmap_flags(m);
+
+        printf("  made:        %s\n",
+               f & SAFE_MMAP_AS_GIVEN ? "not copied: the file itself, already immutable" :
+               f & SAFE_MMAP_MADE_BY_DAEMON ? (f & SAFE_MMAP_CACHED ? "by the daemon (from its cache)" : "by the daemon") :
+               f & SAFE_MMAP_MADE_LOCALLY ? "here, without the daemon" : "unknown");
+        printf("  consistent:  %s\n",
+               f & SAFE_MMAP_CONSISTENT ? "yes, proven one whole version of the file" :
+               "not proven (a writer may have changed the file during the copy)");
 }
 
 static void snapshot_show(const char *path, unsigned flags, const safe_mmap *m) {
@@ -671,9 +782,10 @@ static void snapshot_show(const char *path, unsigned flags, const safe_mmap *m) 
                flags & SAFE_MMAP_NO_DAEMON ? "made here (--local)" :
                flags & SAFE_MMAP_NO_FALLBACK ? "from the daemon only (--no-fallback)" :
                "from the daemon, else made here");
+        show_provenance(m);
 
         if (kind == SAFE_MMAP_FS_VERITY)
-                show_verity_digest(fd);
+                show_verity_digest(m);
 
         if (size == 0)
                 printf("  mapping:     none (empty file)\n");

@@ -10,7 +10,9 @@
 #include <stdbool.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/fsverity.h>
 #include <linux/magic.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -136,6 +138,34 @@ int verify_fd(int fd, int *ret_kind, uint64_t *ret_size) {
         if (ret_size)
                 *ret_size = (uint64_t) st.st_size;
         return 0;
+}
+
+/*
+ * Measures a verity file: the kernel returns the digest of its Merkle tree
+ * root and parameters (what `fsverity measure` prints). A buffer for the
+ * longest digest is always passed, so that the length is learned even when
+ * the caller's buffer is too small.
+ */
+int verify_verity_digest(int fd, unsigned *ret_algorithm, uint8_t *buf, size_t size) {
+        /* struct fsverity_digest ends in a flexible array: room for the longest digest after it. */
+        uint16_t raw[(sizeof(struct fsverity_digest) + SAFE_MMAP_VERITY_DIGEST_MAX) / sizeof(uint16_t)] = {};
+        struct fsverity_digest *d = (struct fsverity_digest *) raw;
+
+        d->digest_size = SAFE_MMAP_VERITY_DIGEST_MAX;
+        if (ioctl(fd, FS_IOC_MEASURE_VERITY, d) < 0) {
+                /* ENOTTY/EOPNOTSUPP: not a verity filesystem at all; either way, no digest. */
+                if (errno == ENODATA || errno == ENOTTY || errno == EOPNOTSUPP)
+                        return -ENODATA;
+                return errno == ENOMEM ? -ENOMEM : -EIO;
+        }
+        if (d->digest_size == 0 || d->digest_size > SAFE_MMAP_VERITY_DIGEST_MAX)
+                return -EIO;
+        if (size < d->digest_size)
+                return -ENOBUFS;
+        memcpy(buf, d->digest, d->digest_size);
+        if (ret_algorithm)
+                *ret_algorithm = d->digest_algorithm;
+        return d->digest_size;
 }
 
 _public_ int safe_mmap_check_fd(int fd, int *ret_kind, uint64_t *ret_size) {

@@ -121,3 +121,23 @@ int fd_reopen_rdonly(int fd) {
         r = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         return r < 0 ? negative_errno() : r;
 }
+
+int memfd_new_sealed_from(const char *name, const void *data, size_t size) {
+        _cleanup_close_ int memfd = -EBADF;
+        int r, ro;
+
+        memfd = memfd_new_sealable(name);
+        if (memfd < 0)
+                return memfd;
+        /* write(), not a shared mapping: a full tmpfs says ENOSPC here rather than SIGBUS there. */
+        r = write_all(memfd, data, size);
+        if (r < 0)
+                return r;
+        r = memfd_seal_immutable(memfd);
+        if (r < 0)
+                return r;
+        ro = fd_reopen_rdonly(memfd);
+        if (ro == -ENOENT)
+                return TAKE_FD(memfd);
+        return ro;
+}

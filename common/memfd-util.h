@@ -8,6 +8,7 @@
  * translate to their own documented errors.
  */
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* A new close-on-exec, sealable memfd named @name (a constant, never a client's path). */
@@ -28,3 +29,10 @@ int memfd_seal_immutable(int memfd);
 
 /* A new O_RDONLY open file description of @fd through /proc/self/fd; -ENOENT without /proc. */
 int fd_reopen_rdonly(int fd);
+
+/*
+ * A new memfd named @name holding exactly @size bytes of @data, sealed as
+ * memfd_seal_immutable() does, behind a new read-only description (the
+ * sealed O_RDWR one where /proc is missing: it cannot be written either).
+ */
+int memfd_new_sealed_from(const char *name, const void *data, size_t size);

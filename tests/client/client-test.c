@@ -345,6 +345,74 @@ safe_mmap *expect_snapshot_at(const char *file, int line, const char *path, unsi
         return finish(file, line, call, r, expected, m, before);
 }
 
+safe_mmap *expect_map_fd_range_at(const char *file, int line, int fd, uint64_t offset, uint64_t length,
+                                  unsigned flags, int expected) {
+        safe_mmap *m = SENTINEL_MAP;
+        int before = fd_count(), r;
+        char call[128];
+
+        r = safe_mmap_map_fd_range(fd, offset, length, flags, &m);
+        snprintf(call, sizeof(call), "safe_mmap_map_fd_range(%d, %llu, %llu, %#x)", fd, (unsigned long long) offset,
+                 (unsigned long long) length, flags);
+        return finish(file, line, call, r, expected, m, before);
+}
+
+safe_mmap *expect_map_fd_verity_at(const char *file, int line, int fd, unsigned algorithm, const uint8_t *digest,
+                                   size_t digest_size, unsigned flags, int expected) {
+        safe_mmap *m = SENTINEL_MAP;
+        int before = fd_count(), r;
+        char call[128];
+
+        r = safe_mmap_map_fd_verity(fd, algorithm, digest, digest_size, flags, &m);
+        snprintf(call, sizeof(call), "safe_mmap_map_fd_verity(%d, %u, %p, %zu, %#x)", fd, algorithm,
+                 (const void *) digest, digest_size, flags);
+        return finish(file, line, call, r, expected, m, before);
+}
+
+int expect_seal_bytes_at(const char *file, int line, const void *data, size_t size, int expected) {
+        int before = fd_count(), fd = -4242, r;
+
+        r = safe_mmap_seal_bytes(data, size, &fd);
+        ck_assert_msg(r == expected, "%s:%d: safe_mmap_seal_bytes(%p, %zu) = %d (%s), expected %d (%s)", file, line,
+                      data, size, r, err(r), expected, err(expected));
+        if (r < 0) {
+                ck_assert_msg(fd == -4242, "%s:%d: safe_mmap_seal_bytes() failed but wrote *ret_fd", file, line);
+                ck_assert_msg(fd_count() == before, "%s:%d: safe_mmap_seal_bytes() failed and leaked %d descriptor(s)",
+                              file, line, fd_count() - before);
+                return -1;
+        }
+        ck_assert_msg(fd >= 3, "%s:%d: safe_mmap_seal_bytes() returned descriptor %d", file, line, fd);
+        ck_assert_msg(fd_count() == before + 1, "%s:%d: safe_mmap_seal_bytes() opened %d descriptors, not one",
+                      file, line, fd_count() - before);
+        return fd;
+}
+
+unsigned expect_verity_digest_at(const char *file, int line, const safe_mmap *m, uint8_t *buf, size_t size,
+                                 int expected) {
+        uint8_t saved[SAFE_MMAP_VERITY_DIGEST_MAX];
+        unsigned algorithm = 4242;
+        int before = fd_count(), r;
+
+        if (buf)
+                memcpy(saved, buf, size < sizeof(saved) ? size : sizeof(saved));
+        r = safe_mmap_verity_digest(m, &algorithm, buf, size);
+        ck_assert_msg(r == expected, "%s:%d: safe_mmap_verity_digest(%p, %zu) = %d (%s), expected %d (%s)", file, line,
+                      (const void *) m, size, r, err(r), expected, err(expected));
+        ck_assert_msg(fd_count() == before, "%s:%d: safe_mmap_verity_digest() changed the descriptor count by %d",
+                      file, line, fd_count() - before);
+        if (r < 0) {
+                ck_assert_msg(algorithm == 4242, "%s:%d: safe_mmap_verity_digest() failed but wrote the algorithm",
+                              file, line);
+                if (buf)
+                        ck_assert_msg(memcmp(saved, buf, size < sizeof(saved) ? size : sizeof(saved)) == 0,
+                                      "%s:%d: safe_mmap_verity_digest() failed but wrote the buffer", file, line);
+                return 0;
+        }
+        ck_assert_msg(algorithm == SAFE_MMAP_VERITY_SHA256 || algorithm == SAFE_MMAP_VERITY_SHA512,
+                      "%s:%d: safe_mmap_verity_digest() reported algorithm %u", file, line, algorithm);
+        return algorithm;
+}
+
 void assert_fd_shares_description(int mine, int theirs) {
         off_t saved = lseek(mine, 0, SEEK_CUR);
         int fdfl = fcntl(theirs, F_GETFD);

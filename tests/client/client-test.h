@@ -90,6 +90,13 @@ int disk_file_new(const void *data, size_t size, int oflags);
         expect_snapshot_fd_at(__FILE__, __LINE__, (fd), (flags), (expected))
 #define expect_snapshot(path, flags, expected) \
         expect_snapshot_at(__FILE__, __LINE__, (path), (flags), (expected))
+#define expect_map_fd_range(fd, offset, length, flags, expected) \
+        expect_map_fd_range_at(__FILE__, __LINE__, (fd), (offset), (length), (flags), (expected))
+#define expect_map_fd_verity(fd, algorithm, digest, digest_size, flags, expected) \
+        expect_map_fd_verity_at(__FILE__, __LINE__, (fd), (algorithm), (digest), (digest_size), (flags), (expected))
+#define expect_seal_bytes(data, size, expected) expect_seal_bytes_at(__FILE__, __LINE__, (data), (size), (expected))
+#define expect_verity_digest(m, buf, size, expected) \
+        expect_verity_digest_at(__FILE__, __LINE__, (m), (buf), (size), (expected))
 #define mapping_release(m) mapping_release_at(__FILE__, __LINE__, (m))
 
 /* @ret_kind/@ret_size may be NULL; on success they receive the results. */
@@ -99,6 +106,16 @@ safe_mmap *expect_map_fd_unsafe_at(const char *file, int line, int fd, uint64_t 
                                    unsigned flags, int expected);
 safe_mmap *expect_snapshot_fd_at(const char *file, int line, int fd, unsigned flags, int expected);
 safe_mmap *expect_snapshot_at(const char *file, int line, const char *path, unsigned flags, int expected);
+safe_mmap *expect_map_fd_range_at(const char *file, int line, int fd, uint64_t offset, uint64_t length,
+                                  unsigned flags, int expected);
+safe_mmap *expect_map_fd_verity_at(const char *file, int line, int fd, unsigned algorithm, const uint8_t *digest,
+                                   size_t digest_size, unsigned flags, int expected);
+/* Returns the new descriptor (one more open), or -1 after the expected failure (none more). */
+int expect_seal_bytes_at(const char *file, int line, const void *data, size_t size, int expected);
+/* Returns the algorithm on success (the digest is in @buf), 0 after the expected failure, which
+ * must leave @buf and the algorithm untouched. */
+unsigned expect_verity_digest_at(const char *file, int line, const safe_mmap *m, uint8_t *buf, size_t size,
+                                 int expected);
 void mapping_adjust(safe_mmap *m, int delta);
 void mapping_release_at(const char *file, int line, safe_mmap *m);
 

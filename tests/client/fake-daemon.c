@@ -103,6 +103,14 @@ static void fake_reply(int conn, enum fake_mode mode) {
         case FAKE_OVERSIZED:
                 fds[0] = fake_memfd(SEALS_IMMUTABLE | F_SEAL_SEAL);
                 break;
+        case FAKE_CONSISTENT:
+                fds[0] = fake_memfd(SEALS_IMMUTABLE | F_SEAL_SEAL);
+                reply.flags = PROTO_REPLY_CONSISTENT;
+                break;
+        case FAKE_CACHED:
+                fds[0] = fake_memfd(SEALS_IMMUTABLE | F_SEAL_SEAL);
+                reply.flags = PROTO_REPLY_CONSISTENT | PROTO_REPLY_CACHED;
+                break;
         case FAKE_UNSEALED:
                 fds[0] = fake_memfd(0);
                 break;

@@ -28,6 +28,8 @@ enum fake_mode {
         FAKE_OVERSIZED,         /* a valid reply followed by more bytes in the same packet */
         FAKE_HUGE,              /* a packet larger than any message, with a descriptor */
         FAKE_HANG_UP,           /* closes the connection without a word */
+        FAKE_CONSISTENT,        /* as FAKE_GOOD, said to be consistent */
+        FAKE_CACHED,            /* as FAKE_GOOD, said to be consistent and from the cache */
         _FAKE_MODE_MAX,
 };
 

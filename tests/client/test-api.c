@@ -30,6 +30,12 @@ static const struct {
         { "safe_mmap_kind", (any_fn) safe_mmap_kind },
         { "safe_mmap_fd", (any_fn) safe_mmap_fd },
         { "safe_mmap_free", (any_fn) safe_mmap_free },
+        /* SAFE_MMAP_1.1 */
+        { "safe_mmap_flags", (any_fn) safe_mmap_flags },
+        { "safe_mmap_map_fd_range", (any_fn) safe_mmap_map_fd_range },
+        { "safe_mmap_map_fd_verity", (any_fn) safe_mmap_map_fd_verity },
+        { "safe_mmap_verity_digest", (any_fn) safe_mmap_verity_digest },
+        { "safe_mmap_seal_bytes", (any_fn) safe_mmap_seal_bytes },
 };
 
 START_TEST(test_exported_from_shared_object) {
@@ -99,6 +105,28 @@ START_TEST(test_call_each) {
         ck_assert_ptr_null(free_map(m));
         ck_assert_int_eq(snapshot("", SAFE_MMAP_NO_DAEMON, &m), -EINVAL);
         ck_assert_int_eq(fd_count(), before);
+
+        {
+                unsigned (*flags_of)(const safe_mmap *) = safe_mmap_flags;
+                int (*map_fd_range)(int, uint64_t, uint64_t, unsigned, safe_mmap **) = safe_mmap_map_fd_range;
+                int (*map_fd_verity)(int, unsigned, const uint8_t *, size_t, unsigned, safe_mmap **) =
+                        safe_mmap_map_fd_verity;
+                int (*verity_digest)(const safe_mmap *, unsigned *, uint8_t *, size_t) = safe_mmap_verity_digest;
+                int (*seal_bytes)(const void *, size_t, int *) = safe_mmap_seal_bytes;
+                uint8_t digest[32] = { 0 };
+                int sealed = -1;
+
+                ck_assert_int_eq(map_fd_range(fd, 1, 2, 0, &m), 0);
+                ck_assert_mem_eq(data(m), "pi", 2);
+                ck_assert_uint_eq(flags_of(m), SAFE_MMAP_AS_GIVEN | SAFE_MMAP_CONSISTENT);
+                ck_assert_int_eq(verity_digest(m, NULL, digest, sizeof(digest)), -ENODATA);
+                ck_assert_ptr_null(free_map(m));
+                ck_assert_int_eq(map_fd_verity(fd, SAFE_MMAP_VERITY_SHA256, digest, 32, 0, &m), -ENODATA);
+                ck_assert_int_eq(seal_bytes("api", 3, &sealed), 0);
+                ck_assert_int_eq(check_fd(sealed, &k, &sz), 0);
+                close(sealed);
+                ck_assert_int_eq(fd_count(), before);
+        }
 
         ck_assert_ptr_null(data(NULL));
         ck_assert_uint_eq(size(NULL), 0);

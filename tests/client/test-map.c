@@ -334,6 +334,143 @@ START_TEST(test_unsafe_bad_args) {
 }
 END_TEST
 
+/* Any offset, any length within the file: data points at the byte asked for, size is the range. */
+START_TEST(test_range) {
+        size_t p = page_size(), size = 3 * p + 123;
+        void *data = pattern_new(size, 21);
+        int fd = memfd_new(MFD_ALLOW_SEALING, data, size, SEALS_SNAPSHOT);
+        const uint64_t offsets[] = { 0, 1, p - 1, p, p + 1, 2 * p + 7, size - 1, size };
+
+        for (size_t i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++) {
+                uint64_t off = offsets[i], lengths[] = { 0, 1, size - off };
+
+                for (size_t j = 0; j < sizeof(lengths) / sizeof(lengths[0]); j++) {
+                        uint64_t len = lengths[j] > size - off ? size - off : lengths[j];
+                        uint64_t want = lengths[j] == 0 ? size - off : len;
+                        safe_mmap *m = expect_map_fd_range(fd, off, lengths[j] > size - off ? 0 : lengths[j],
+                                                           j == 1 ? SAFE_MMAP_POPULATE : 0, 0);
+
+                        ck_assert_uint_eq(safe_mmap_size(m), want);
+                        ck_assert_int_eq(safe_mmap_kind(m), SAFE_MMAP_SEALED_MEMFD);
+                        ck_assert_uint_eq(safe_mmap_flags(m), SAFE_MMAP_AS_GIVEN | SAFE_MMAP_CONSISTENT);
+                        assert_bytes_eq(safe_mmap_data(m), (const char *) data + off, want);
+                        assert_fd_shares_description(fd, safe_mmap_fd(m));
+                        mapping_release(m);
+                }
+        }
+        close(fd);
+        free(data);
+}
+END_TEST
+
+/* Only the pages of the range are mapped: the rest of a large file costs no address space. */
+START_TEST(test_range_maps_only_the_range) {
+        size_t p = page_size();
+        int fd = memfd_new(MFD_ALLOW_SEALING, NULL, 64 * p, SEALS_SNAPSHOT);
+        char perms[5];
+        uint64_t rss;
+        safe_mmap *m = expect_map_fd_range(fd, 10 * p + 5, 10, 0, 0);
+        const char *base = (const char *) safe_mmap_data(m) - 5;
+
+        ck_assert_int_eq(mapping_info(base, perms, &rss), 0);
+        ck_assert_str_eq(perms, "r--p");
+        /* The mapping starts at the page holding the range and is that one page long. */
+        {
+                FILE *f = fopen("/proc/self/maps", "re");
+                char line[512];
+                uintptr_t start, end, len = 0;
+
+                ck_assert_ptr_nonnull(f);
+                while (fgets(line, sizeof(line), f))
+                        if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR, &start, &end) == 2 && start == (uintptr_t) base)
+                                len = end - start;
+                fclose(f);
+                ck_assert_uint_eq(len, p);
+        }
+        mapping_release(m);
+        close(fd);
+}
+END_TEST
+
+START_TEST(test_range_bad_args) {
+        size_t p = page_size();
+        int fd = memfd_new(MFD_ALLOW_SEALING, NULL, 2 * p, SEALS_SNAPSHOT);
+        int before = fd_count();
+
+        expect_map_fd_range(fd, 2 * p + 1, 0, 0, -EINVAL);
+        expect_map_fd_range(fd, 0, 2 * p + 1, 0, -EINVAL);
+        expect_map_fd_range(fd, p, p + 1, 0, -EINVAL);
+        expect_map_fd_range(fd, 1, UINT64_MAX, 0, -EINVAL);
+        expect_map_fd_range(fd, UINT64_MAX, 1, 0, -EINVAL);
+        expect_map_fd_range(fd, UINT64_MAX, 0, 0, -EINVAL);
+        expect_map_fd_range(fd, 0, 1, 1u << 1, -EINVAL);
+        expect_map_fd_range(fd, 0, 1, ~0u, -EINVAL);
+        ck_assert_int_eq(safe_mmap_map_fd_range(fd, 0, 1, 0, NULL), -EINVAL);
+        ck_assert_int_eq(fd_count(), before);
+        close(fd);
+}
+END_TEST
+
+START_TEST(test_range_bad_fds) {
+        int sealed = memfd_new(MFD_ALLOW_SEALING, "abc", 3, SEALS_IMMUTABLE);
+        int unsealed = memfd_new(MFD_ALLOW_SEALING, "abc", 3, F_SEAL_WRITE | F_SEAL_SHRINK);
+        int path = fd_reopen(sealed, O_PATH), wronly = fd_reopen(sealed, O_WRONLY);
+        int disk = disk_file_new("abc", 3, O_RDONLY), p[2];
+
+        ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+        expect_map_fd_range(-1, 0, 1, 0, -EBADF);
+        expect_map_fd_range(path, 0, 1, 0, -EBADF);
+        expect_map_fd_range(wronly, 0, 1, 0, -EBADF);
+        expect_map_fd_range(unsealed, 0, 1, 0, -EBADFD);
+        expect_map_fd_range(disk, 0, 1, 0, -EBADFD);
+        expect_map_fd_range(p[0], 0, 1, 0, -EBADFD);
+        /* Unproven files are refused before their size is looked at. */
+        expect_map_fd_range(disk, 100, 1, 0, -EBADFD);
+        close(p[0]);
+        close(p[1]);
+        close(disk);
+        close(wronly);
+        close(path);
+        close(unsealed);
+        close(sealed);
+}
+END_TEST
+
+/* Host-side fs-verity API: what is not an fs-verity mapping has no digest. */
+START_TEST(test_verity_api_without_verity) {
+        int sealed = memfd_new(MFD_ALLOW_SEALING, "abc", 3, SEALS_SNAPSHOT);
+        int disk = disk_file_new("abc", 3, O_RDONLY);
+        uint8_t buf[SAFE_MMAP_VERITY_DIGEST_MAX] = { 0 }, digest[64] = { 0 };
+        safe_mmap *m;
+
+        ck_assert_int_eq(safe_mmap_verity_digest(NULL, NULL, buf, sizeof(buf)), -EINVAL);
+        m = expect_map_fd(sealed, 0, 0);
+        expect_verity_digest(m, buf, sizeof(buf), -ENODATA);
+        expect_verity_digest(m, NULL, 0, -ENODATA);
+        expect_verity_digest(m, NULL, 1, -EINVAL);
+        mapping_release(m);
+        m = expect_map_fd_unsafe(disk, 0, 0, 0, 0);
+        /* Mapped as given, and nothing proven about it. */
+        ck_assert_uint_eq(safe_mmap_flags(m), SAFE_MMAP_AS_GIVEN);
+        expect_verity_digest(m, buf, sizeof(buf), -ENODATA);
+        mapping_release(m);
+
+        expect_map_fd_verity(sealed, SAFE_MMAP_VERITY_SHA256, digest, 32, 0, -ENODATA);
+        expect_map_fd_verity(sealed, SAFE_MMAP_VERITY_SHA512, digest, 64, 0, -ENODATA);
+        expect_map_fd_verity(disk, SAFE_MMAP_VERITY_SHA256, digest, 32, 0, -EBADFD);
+        expect_map_fd_verity(-1, SAFE_MMAP_VERITY_SHA256, digest, 32, 0, -EBADF);
+        expect_map_fd_verity(sealed, SAFE_MMAP_VERITY_SHA256, NULL, 32, 0, -EINVAL);
+        expect_map_fd_verity(sealed, SAFE_MMAP_VERITY_SHA256, digest, 64, 0, -EINVAL);
+        expect_map_fd_verity(sealed, SAFE_MMAP_VERITY_SHA512, digest, 32, 0, -EINVAL);
+        expect_map_fd_verity(sealed, 3, digest, 32, 0, -EINVAL);
+        expect_map_fd_verity(sealed, SAFE_MMAP_VERITY_SHA256, digest, 32, 1u << 1, -EINVAL);
+        ck_assert_int_eq(safe_mmap_map_fd_verity(sealed, SAFE_MMAP_VERITY_SHA256, digest, 32, 0, NULL), -EINVAL);
+        ck_assert_uint_eq(safe_mmap_flags(NULL), 0);
+        close(disk);
+        close(sealed);
+}
+END_TEST
+
 START_TEST(test_unsafe_bad_fds) {
         int sealed = memfd_new(MFD_ALLOW_SEALING, "abc", 3, SEALS_IMMUTABLE);
         int path = fd_reopen(sealed, O_PATH);
@@ -377,6 +514,12 @@ START_TEST(test_emfile) {
         /* A mapping keeps one: without a free slot, a clean -EMFILE. */
         expect_map_fd(memfd, 0, -EMFILE);
         expect_map_fd_unsafe(memfd, 0, 0, 0, -EMFILE);
+        expect_map_fd_range(memfd, 1, 2, 0, -EMFILE);
+        {
+                uint8_t digest[32] = { 0 };
+
+                expect_map_fd_verity(memfd, SAFE_MMAP_VERITY_SHA256, digest, 32, 0, -EMFILE);
+        }
 
         /* Exactly one free slot is enough. */
         fds_release(1);
@@ -384,6 +527,9 @@ START_TEST(test_emfile) {
         assert_bytes_eq(safe_mmap_data(m), "limits", 6);
         mapping_release(m);
         m = expect_map_fd_unsafe(memfd, 0, 0, 0, 0);
+        mapping_release(m);
+        m = expect_map_fd_range(memfd, 1, 2, 0, 0);
+        assert_bytes_eq(safe_mmap_data(m), "im", 2);
         mapping_release(m);
 
         fds_restore();
@@ -524,6 +670,9 @@ START_TEST(test_enomem) {
         expect_map_fd(memfd, 0, -ENOMEM);
         expect_map_fd(memfd, SAFE_MMAP_POPULATE, -ENOMEM);
         expect_map_fd_unsafe(disk, 0, 0, 0, -ENOMEM);
+        expect_map_fd_range(memfd, 5, big - 10, 0, -ENOMEM);
+        m = expect_map_fd_range(memfd, big - 5000, 100, 0, 0);
+        mapping_release(m);
         ck_assert_int_eq(setrlimit(RLIMIT_AS, &saved), 0);
 
         m = expect_map_fd(memfd, 0, 0);
@@ -553,7 +702,16 @@ START_TEST(test_huge_sparse) {
         r = safe_mmap_map_fd_unsafe(fd, 0, 0, 0, &m);
         ck_assert_msg(r == -ENOMEM || r == -EFBIG, "safe_mmap_map_fd_unsafe() of 4 EiB = %d", r);
         ck_assert_ptr_eq(m, SENTINEL_MAP);
+        r = safe_mmap_map_fd_range(fd, 1, (UINT64_C(1) << 62) - 1, 0, &m);
+        ck_assert_msg(r == -ENOMEM || r == -EFBIG, "safe_mmap_map_fd_range() of 4 EiB = %d", r);
+        ck_assert_ptr_eq(m, SENTINEL_MAP);
         ck_assert_int_eq(fd_count(), before);
+
+        /* A range maps only its pages: the last bytes of 4 EiB fit anywhere. */
+        m = expect_map_fd_range(fd, (UINT64_C(1) << 62) - 10, 0, SAFE_MMAP_POPULATE, 0);
+        ck_assert_uint_eq(safe_mmap_size(m), 10);
+        assert_bytes_eq(safe_mmap_data(m), "\0\0\0\0\0\0\0\0\0\0", 10);
+        mapping_release(m);
         close(fd);
 }
 END_TEST
@@ -676,6 +834,11 @@ int main(int argc, char **argv) {
         tcase_add_test(tc, test_unsafe_fd_shared);
         tcase_add_test(tc, test_unsafe_bad_args);
         tcase_add_test(tc, test_unsafe_bad_fds);
+        tcase_add_test(tc, test_range);
+        tcase_add_test(tc, test_range_maps_only_the_range);
+        tcase_add_test(tc, test_range_bad_args);
+        tcase_add_test(tc, test_range_bad_fds);
+        tcase_add_test(tc, test_verity_api_without_verity);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("environment");

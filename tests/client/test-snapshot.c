@@ -94,18 +94,172 @@ START_TEST(test_snapshot_is_a_copy) {
 }
 END_TEST
 
+/*
+ * Zero copy: a sealed memfd is mapped as it is, through a read-only
+ * description of its own (the caller's is O_RDWR and has its own offset),
+ * without a word to the daemon: NO_FALLBACK at a socket nobody listens on
+ * would fail if it were asked.
+ */
 START_TEST(test_snapshot_of_sealed_memfd) {
+        static const unsigned flags[] = { SAFE_MMAP_NO_DAEMON, SAFE_MMAP_NO_FALLBACK,
+                                          SAFE_MMAP_NO_FALLBACK | SAFE_MMAP_REQUIRE_CONSISTENT | SAFE_MMAP_POPULATE };
         int fd = memfd_new(MFD_ALLOW_SEALING, "sealed", 6, SEALS_SNAPSHOT);
         struct stat a, b;
-        safe_mmap *m = expect_snapshot_fd(fd, SAFE_MMAP_NO_DAEMON, 0);
 
-        /* "A file already immutable is still copied." */
-        assert_snapshot(m, "sealed", 6);
-        ck_assert_int_eq(fstat(fd, &a), 0);
-        ck_assert_int_eq(fstat(safe_mmap_fd(m), &b), 0);
-        ck_assert(a.st_dev != b.st_dev || a.st_ino != b.st_ino);
-        mapping_release(m);
+        for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+                safe_mmap *m = expect_snapshot_fd(fd, flags[i], 0);
+
+                assert_snapshot(m, "sealed", 6);
+                ck_assert_uint_eq(safe_mmap_flags(m), SAFE_MMAP_AS_GIVEN | SAFE_MMAP_CONSISTENT);
+                ck_assert_int_eq(fstat(fd, &a), 0);
+                ck_assert_int_eq(fstat(safe_mmap_fd(m), &b), 0);
+                ck_assert(a.st_dev == b.st_dev && a.st_ino == b.st_ino);
+                ck_assert_int_eq(lseek(fd, 3, SEEK_SET), 3);
+                ck_assert_int_eq(lseek(safe_mmap_fd(m), 0, SEEK_CUR), 0);
+                mapping_release(m);
+        }
         close(fd);
+}
+END_TEST
+
+/* Not immutable enough to be taken as given: copied as before. */
+START_TEST(test_snapshot_of_unsealed_memfd) {
+        static const unsigned seals[] = { 0, F_SEAL_WRITE, F_SEAL_FUTURE_WRITE | F_SEAL_SHRINK | F_SEAL_GROW,
+                                          F_SEAL_WRITE | F_SEAL_SHRINK };
+
+        for (size_t i = 0; i < sizeof(seals) / sizeof(seals[0]); i++) {
+                int fd = memfd_new(MFD_ALLOW_SEALING, "loose", 5, seals[i]);
+                struct stat a, b;
+                safe_mmap *m = expect_snapshot_fd(fd, SAFE_MMAP_NO_DAEMON, 0);
+
+                assert_snapshot(m, "loose", 5);
+                ck_assert_uint_eq(safe_mmap_flags(m), SAFE_MMAP_MADE_LOCALLY);
+                ck_assert_int_eq(fstat(fd, &a), 0);
+                ck_assert_int_eq(fstat(safe_mmap_fd(m), &b), 0);
+                ck_assert(a.st_ino != b.st_ino);
+                mapping_release(m);
+                close(fd);
+        }
+}
+END_TEST
+
+/* What the flags say about a local snapshot, with and without a proof asked for. */
+START_TEST(test_flags_local) {
+        char *path = scratch_file("flags", 5, 0644);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        safe_mmap *m;
+
+        ck_assert_int_ge(fd, 0);
+        m = expect_snapshot(path, local_flags[_i], 0);
+        assert_snapshot(m, "flags", 5);
+        ck_assert_uint_eq(safe_mmap_flags(m), SAFE_MMAP_MADE_LOCALLY);
+        mapping_release(m);
+
+        m = expect_snapshot(path, local_flags[_i] | SAFE_MMAP_REQUIRE_CONSISTENT, 0);
+        assert_snapshot(m, "flags", 5);
+        ck_assert_uint_eq(safe_mmap_flags(m), SAFE_MMAP_MADE_LOCALLY | SAFE_MMAP_CONSISTENT);
+        mapping_release(m);
+        m = expect_snapshot_fd(fd, local_flags[_i] | SAFE_MMAP_REQUIRE_CONSISTENT, 0);
+        assert_snapshot(m, "flags", 5);
+        ck_assert_uint_eq(safe_mmap_flags(m), SAFE_MMAP_MADE_LOCALLY | SAFE_MMAP_CONSISTENT);
+        mapping_release(m);
+
+        /* The lease is gone afterwards: a writer opens at once, even without waiting. */
+        {
+                int w = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+
+                ck_assert_int_ge(w, 0);
+                close(w);
+        }
+        close(fd);
+        free(path);
+}
+END_TEST
+
+/* Somebody has the file open for writing: no lease, nothing proven, -EAGAIN. */
+START_TEST(test_require_consistent_writer) {
+        char *path = scratch_file("written", 7, 0644);
+        int w = open(path, O_WRONLY | O_CLOEXEC);
+        safe_mmap *m;
+
+        ck_assert_int_ge(w, 0);
+        expect_snapshot(path, SAFE_MMAP_NO_DAEMON | SAFE_MMAP_REQUIRE_CONSISTENT, -EAGAIN);
+        expect_snapshot(path, SAFE_MMAP_REQUIRE_CONSISTENT, -EAGAIN);
+        /* Without the requirement, the same file is copied and said to be unproven. */
+        m = expect_snapshot(path, SAFE_MMAP_NO_DAEMON, 0);
+        ck_assert_uint_eq(safe_mmap_flags(m), SAFE_MMAP_MADE_LOCALLY);
+        mapping_release(m);
+        close(w);
+        free(path);
+}
+END_TEST
+
+static int snapshot_consistent_as_nobody(void *arg) {
+        safe_mmap *m = NULL;
+        int r = safe_mmap_snapshot(arg, SAFE_MMAP_NO_DAEMON | SAFE_MMAP_REQUIRE_CONSISTENT, &m);
+
+        if (r == 0 && !(safe_mmap_flags(m) & SAFE_MMAP_CONSISTENT))
+                r = -EPROTO;
+        safe_mmap_free(m);
+        return r;
+}
+
+/* A lease needs the file's owner (or CAP_LEASE): a reader who is neither gets no proof. */
+START_TEST(test_require_consistent_not_owner) {
+        char *path = scratch_file("root's", 6, 0644);
+
+        if (geteuid() != 0) {
+                free(path);
+                return; /* the caller owns every scratch file: nothing to show */
+        }
+        ck_assert_int_eq(run_as_nobody(snapshot_consistent_as_nobody, path), -EAGAIN);
+        ck_assert_int_eq(chown(path, 65534, 65534), 0);
+        ck_assert_int_eq(run_as_nobody(snapshot_consistent_as_nobody, path), 0);
+        free(path);
+}
+END_TEST
+
+/*
+ * Writers keep opening the file while snapshots are made under a lease: the
+ * lease is broken (never a proof), and the break does not kill this process
+ * with the kernel's default SIGIO.
+ */
+START_TEST(test_require_consistent_lease_broken) {
+        size_t size = 8u << 20;
+        void *data = pattern_new(size, 12);
+        char *path = scratch_file(data, size, 0644);
+        int ok = 0, again = 0, status;
+        pid_t pid = fork();
+
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                for (;;) {
+                        int w = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+
+                        if (w >= 0)
+                                close(w);
+                }
+        }
+        for (int i = 0; i < 20; i++) {
+                safe_mmap *m = NULL;
+                int r = safe_mmap_snapshot(path, SAFE_MMAP_NO_DAEMON | SAFE_MMAP_REQUIRE_CONSISTENT, &m);
+
+                if (r == 0) {
+                        ck_assert_uint_eq(safe_mmap_flags(m), SAFE_MMAP_MADE_LOCALLY | SAFE_MMAP_CONSISTENT);
+                        assert_bytes_eq(safe_mmap_data(m), data, size);
+                        safe_mmap_free(m);
+                        ok++;
+                } else {
+                        ck_assert_int_eq(r, -EAGAIN);
+                        again++;
+                }
+        }
+        ck_assert_int_eq(kill(pid, SIGKILL), 0);
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(again > 0, "a writer opened the file all along, yet %d of 20 snapshots were proven", ok);
+        free(path);
+        free(data);
 }
 END_TEST
 
@@ -429,7 +583,8 @@ START_TEST(test_bad_args) {
         expect_snapshot("", SAFE_MMAP_NO_DAEMON, -EINVAL);
         expect_snapshot(path, SAFE_MMAP_NO_DAEMON | SAFE_MMAP_NO_FALLBACK, -EINVAL);
         expect_snapshot_fd(fd, SAFE_MMAP_NO_DAEMON | SAFE_MMAP_NO_FALLBACK, -EINVAL);
-        expect_snapshot(path, 1u << 3, -EINVAL);
+        expect_snapshot(path, 1u << 4, -EINVAL);
+        expect_snapshot(path, SAFE_MMAP_MADE_LOCALLY, -EINVAL);
         expect_snapshot(path, ~0u, -EINVAL);
         expect_snapshot_fd(fd, 1u << 31, -EINVAL);
 
@@ -475,6 +630,8 @@ START_TEST(test_emfile) {
         expect_snapshot_fd(src, SAFE_MMAP_NO_DAEMON, -EMFILE);
         expect_snapshot_fd(src, 0, -EMFILE);
         expect_snapshot(path, 0, -EMFILE);
+        /* The lease's own description does not fit either: out of descriptors, not "not proven". */
+        expect_snapshot_fd(src, SAFE_MMAP_NO_DAEMON | SAFE_MMAP_REQUIRE_CONSISTENT, -EMFILE);
 
         /* One slot: the memfd fits, its read-only reopening does not. The writable
          * descriptor must not be handed out instead. */
@@ -674,6 +831,11 @@ int main(int argc, char **argv) {
         tcase_add_loop_test(tc, test_snapshot_fd, 0, N_LOCAL_FLAGS);
         tcase_add_test(tc, test_snapshot_is_a_copy);
         tcase_add_test(tc, test_snapshot_of_sealed_memfd);
+        tcase_add_test(tc, test_snapshot_of_unsealed_memfd);
+        tcase_add_loop_test(tc, test_flags_local, 0, N_LOCAL_FLAGS);
+        tcase_add_test(tc, test_require_consistent_writer);
+        tcase_add_test(tc, test_require_consistent_not_owner);
+        tcase_add_test(tc, test_require_consistent_lease_broken);
         tcase_add_loop_test(tc, test_empty_file, 0, N_LOCAL_FLAGS);
         tcase_add_loop_test(tc, test_procfs, 0, N_LOCAL_FLAGS);
         tcase_add_loop_test(tc, test_pseudo_files, 0, 2);

@@ -48,6 +48,8 @@ START_TEST(test_daemon_good) {
         /* The descriptor goes to the daemon; its answer is verified and mapped. */
         m = expect_snapshot_fd(fd, 0, 0);
         assert_snapshot(m, FAKE_CONTENT, strlen(FAKE_CONTENT));
+        /* Made by the daemon, which did not claim to have proven anything. */
+        ck_assert_uint_eq(safe_mmap_flags(m), SAFE_MMAP_MADE_BY_DAEMON);
         mapping_release(m);
         ck_assert_int_eq(fake_daemon_next(&d, &req), 0);
         ck_assert_int_eq(req.decoded, 0);
@@ -81,6 +83,75 @@ START_TEST(test_daemon_good) {
         ck_assert_int_eq(setenv("SAFE_MMAP_SOCKET", no_daemon_socket, 1), 0);
         close(fd);
         free(path);
+}
+END_TEST
+
+/* What the daemon says about its snapshot reaches the caller, and REQUIRE_CONSISTENT holds to it. */
+START_TEST(test_daemon_flags) {
+        char *path = scratch_file(LOCAL_CONTENT, strlen(LOCAL_CONTENT), 0644);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        struct fake_request req;
+        struct fake_daemon d;
+        safe_mmap *m;
+
+        ck_assert_int_ge(fd, 0);
+        fake_daemon_start(&d, FAKE_CACHED, 2, 0);
+        ck_assert_int_eq(setenv("SAFE_MMAP_SOCKET", d.socket_path, 1), 0);
+        m = expect_snapshot_fd(fd, SAFE_MMAP_NO_FALLBACK, 0);
+        assert_snapshot(m, FAKE_CONTENT, strlen(FAKE_CONTENT));
+        ck_assert_uint_eq(safe_mmap_flags(m), SAFE_MMAP_MADE_BY_DAEMON | SAFE_MMAP_CONSISTENT | SAFE_MMAP_CACHED);
+        mapping_release(m);
+        m = expect_snapshot(path, SAFE_MMAP_REQUIRE_CONSISTENT, 0);
+        ck_assert_uint_eq(safe_mmap_flags(m), SAFE_MMAP_MADE_BY_DAEMON | SAFE_MMAP_CONSISTENT | SAFE_MMAP_CACHED);
+        mapping_release(m);
+        fake_daemon_stop(&d);
+
+        fake_daemon_start(&d, FAKE_CONSISTENT, 1, 0);
+        ck_assert_int_eq(setenv("SAFE_MMAP_SOCKET", d.socket_path, 1), 0);
+        m = expect_snapshot_fd(fd, SAFE_MMAP_REQUIRE_CONSISTENT | SAFE_MMAP_NO_FALLBACK, 0);
+        ck_assert_uint_eq(safe_mmap_flags(m), SAFE_MMAP_MADE_BY_DAEMON | SAFE_MMAP_CONSISTENT);
+        mapping_release(m);
+        fake_daemon_stop(&d);
+
+        /* Never proven: asked again a bounded number of times, then -EAGAIN with NO_FALLBACK ... */
+        fake_daemon_start(&d, FAKE_GOOD, 6, 0);
+        ck_assert_int_eq(setenv("SAFE_MMAP_SOCKET", d.socket_path, 1), 0);
+        expect_snapshot_fd(fd, SAFE_MMAP_REQUIRE_CONSISTENT | SAFE_MMAP_NO_FALLBACK, -EAGAIN);
+        for (int i = 0; i < 3; i++)
+                ck_assert_int_eq(fake_daemon_next(&d, &req), 0);
+        assert_no_request(&d);
+        /* ... else a copy made here under a lease of our own (the test owns the file). */
+        m = expect_snapshot_fd(fd, SAFE_MMAP_REQUIRE_CONSISTENT, 0);
+        assert_snapshot(m, LOCAL_CONTENT, strlen(LOCAL_CONTENT));
+        ck_assert_uint_eq(safe_mmap_flags(m), SAFE_MMAP_MADE_LOCALLY | SAFE_MMAP_CONSISTENT);
+        mapping_release(m);
+        for (int i = 0; i < 3; i++)
+                ck_assert_int_eq(fake_daemon_next(&d, &req), 0);
+        assert_no_request(&d);
+        fake_daemon_stop(&d);
+
+        ck_assert_int_eq(setenv("SAFE_MMAP_SOCKET", no_daemon_socket, 1), 0);
+        close(fd);
+        free(path);
+}
+END_TEST
+
+/* An immutable file never reaches the daemon: mapped as given. */
+START_TEST(test_daemon_not_asked_for_immutable) {
+        int fd = memfd_new(MFD_ALLOW_SEALING, "sealed", 6, SEALS_SNAPSHOT);
+        struct fake_daemon d;
+        safe_mmap *m;
+
+        fake_daemon_start(&d, FAKE_GOOD, 1, 0);
+        ck_assert_int_eq(setenv("SAFE_MMAP_SOCKET", d.socket_path, 1), 0);
+        m = expect_snapshot_fd(fd, 0, 0);
+        assert_snapshot(m, "sealed", 6);
+        ck_assert_uint_eq(safe_mmap_flags(m), SAFE_MMAP_AS_GIVEN | SAFE_MMAP_CONSISTENT);
+        mapping_release(m);
+        assert_no_request(&d);
+        fake_daemon_stop(&d);
+        ck_assert_int_eq(setenv("SAFE_MMAP_SOCKET", no_daemon_socket, 1), 0);
+        close(fd);
 }
 END_TEST
 
@@ -255,6 +326,8 @@ int main(int argc, char **argv) {
         tc = tcase_create("daemon");
         tcase_add_checked_fixture(tc, NULL, socket_restore);
         tcase_add_test(tc, test_daemon_good);
+        tcase_add_test(tc, test_daemon_flags);
+        tcase_add_test(tc, test_daemon_not_asked_for_immutable);
         tcase_add_loop_test(tc, test_daemon_bad_reply, 0, (int) (sizeof(bad_replies) / sizeof(bad_replies[0])));
         tcase_add_test(tc, test_daemon_hang_up);
         tcase_add_loop_test(tc, test_daemon_path_request, 0, 2);

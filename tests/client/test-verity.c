@@ -95,20 +95,88 @@ START_TEST(test_verity_accepted) {
 }
 END_TEST
 
-START_TEST(test_verity_snapshot_copies) {
+/* Zero copy: the verity file itself, through a description of its own, by descriptor and by name. */
+START_TEST(test_verity_snapshot_as_given) {
         int fd = open(verity_path, O_RDONLY | O_CLOEXEC);
         struct stat a, b;
         safe_mmap *m;
 
         ck_assert_int_ge(fd, 0);
-        m = expect_snapshot_fd(fd, SAFE_MMAP_NO_DAEMON, 0);
-        /* "A file already immutable is still copied." */
-        ck_assert_int_eq(safe_mmap_kind(m), SAFE_MMAP_SEALED_MEMFD);
         ck_assert_int_eq(fstat(fd, &a), 0);
-        ck_assert_int_eq(fstat(safe_mmap_fd(m), &b), 0);
-        ck_assert(a.st_dev != b.st_dev || a.st_ino != b.st_ino);
-        assert_bytes_eq(safe_mmap_data(m), verity_data, VERITY_SIZE);
+        for (int by_name = 0; by_name < 2; by_name++) {
+                unsigned flags = SAFE_MMAP_NO_FALLBACK | SAFE_MMAP_REQUIRE_CONSISTENT;
+
+                m = by_name ? expect_snapshot(verity_path, flags, 0) : expect_snapshot_fd(fd, flags, 0);
+                ck_assert_int_eq(safe_mmap_kind(m), SAFE_MMAP_FS_VERITY);
+                ck_assert_uint_eq(safe_mmap_flags(m), SAFE_MMAP_AS_GIVEN | SAFE_MMAP_CONSISTENT);
+                ck_assert_int_eq(fstat(safe_mmap_fd(m), &b), 0);
+                ck_assert(a.st_dev == b.st_dev && a.st_ino == b.st_ino);
+                ck_assert_int_eq(lseek(fd, 5, SEEK_SET), 5);
+                ck_assert_int_eq(lseek(safe_mmap_fd(m), 0, SEEK_CUR), 0);
+                assert_bytes_eq(safe_mmap_data(m), verity_data, VERITY_SIZE);
+                mapping_release(m);
+        }
+        close(fd);
+}
+END_TEST
+
+/* The kernel's own measurement, for comparison. */
+static int measure(int fd, uint8_t digest[static 64], unsigned *ret_algorithm) {
+        uint16_t raw[(sizeof(struct fsverity_digest) + 64) / 2] = {};
+        struct fsverity_digest *d = (struct fsverity_digest *) raw;
+
+        d->digest_size = 64;
+        ck_assert_int_eq(ioctl(fd, FS_IOC_MEASURE_VERITY, d), 0);
+        memcpy(digest, d->digest, d->digest_size);
+        *ret_algorithm = d->digest_algorithm;
+        return d->digest_size;
+}
+
+START_TEST(test_verity_digest) {
+        int fd = open(verity_path, O_RDONLY | O_CLOEXEC), len;
+        uint8_t want[64], got[SAFE_MMAP_VERITY_DIGEST_MAX], wrong[64];
+        unsigned algorithm;
+        safe_mmap *m;
+
+        ck_assert_int_ge(fd, 0);
+        len = measure(fd, want, &algorithm);
+        ck_assert_int_eq(len, 32);
+        ck_assert_uint_eq(algorithm, SAFE_MMAP_VERITY_SHA256);
+
+        m = expect_map_fd(fd, 0, 0);
+        ck_assert_uint_eq(expect_verity_digest(m, got, sizeof(got), 32), SAFE_MMAP_VERITY_SHA256);
+        assert_bytes_eq(got, want, 32);
+        ck_assert_uint_eq(expect_verity_digest(m, got, 32, 32), SAFE_MMAP_VERITY_SHA256);
+        ck_assert_int_eq(safe_mmap_verity_digest(m, NULL, got, 32), 32);
+        expect_verity_digest(m, got, 31, -ENOBUFS);
+        expect_verity_digest(m, NULL, 0, -ENOBUFS);
+        expect_verity_digest(m, NULL, 32, -EINVAL);
         mapping_release(m);
+
+        /* Mapped without proof, the same file has no digest the library would vouch for. */
+        m = expect_map_fd_unsafe(fd, 0, 0, 0, 0);
+        expect_verity_digest(m, got, sizeof(got), -ENODATA);
+        mapping_release(m);
+
+        /* Required when mapping: the right digest maps, any other refuses. */
+        m = expect_map_fd_verity(fd, SAFE_MMAP_VERITY_SHA256, want, 32, SAFE_MMAP_POPULATE, 0);
+        ck_assert_int_eq(safe_mmap_kind(m), SAFE_MMAP_FS_VERITY);
+        ck_assert_uint_eq(safe_mmap_flags(m), SAFE_MMAP_AS_GIVEN | SAFE_MMAP_CONSISTENT);
+        assert_bytes_eq(safe_mmap_data(m), verity_data, VERITY_SIZE);
+        assert_fd_shares_description(fd, safe_mmap_fd(m));
+        mapping_release(m);
+        for (int i = 0; i < 32; i++) {
+                memcpy(wrong, want, 32);
+                wrong[i] ^= 1;
+                expect_map_fd_verity(fd, SAFE_MMAP_VERITY_SHA256, wrong, 32, 0, -EKEYREJECTED);
+        }
+        memset(wrong, 0, sizeof(wrong));
+        memcpy(wrong, want, 32);
+        expect_map_fd_verity(fd, SAFE_MMAP_VERITY_SHA512, wrong, 64, 0, -EKEYREJECTED);
+        expect_map_fd_verity(fd, SAFE_MMAP_VERITY_SHA256, want, 31, 0, -EINVAL);
+        expect_map_fd_verity(fd, SAFE_MMAP_VERITY_SHA256, want, 64, 0, -EINVAL);
+        expect_map_fd_verity(fd, 0, want, 32, 0, -EINVAL);
+        expect_map_fd_verity(fd, SAFE_MMAP_VERITY_SHA256, want, 32, 1u << 5, -EINVAL);
         close(fd);
 }
 END_TEST
@@ -123,6 +191,12 @@ START_TEST(test_verity_bad_fds) {
         /* A file next to it without verity proves nothing. */
         expect_check_fd(plain, -EBADFD, NULL, NULL);
         ck_assert_ptr_null(expect_map_fd(plain, 0, -EBADFD));
+        {
+                uint8_t digest[32] = { 0 };
+
+                expect_map_fd_verity(plain, SAFE_MMAP_VERITY_SHA256, digest, 32, 0, -EBADFD);
+                expect_map_fd_verity(path, SAFE_MMAP_VERITY_SHA256, digest, 32, 0, -EBADF);
+        }
         close(plain);
         close(path);
 }
@@ -146,7 +220,8 @@ int main(void) {
         s = suite_create("unit");
         tc = tcase_create("verity");
         tcase_add_test(tc, test_verity_accepted);
-        tcase_add_test(tc, test_verity_snapshot_copies);
+        tcase_add_test(tc, test_verity_snapshot_as_given);
+        tcase_add_test(tc, test_verity_digest);
         tcase_add_test(tc, test_verity_bad_fds);
         suite_add_tcase(s, tc);
         r = run_suite(s, NULL);

@@ -92,6 +92,23 @@ run "snapshot --no-fallback" 0 "$tool" snapshot --no-fallback "$tmp/foobar" &&
         expect_grep "snapshot --no-fallback" "$tmp/out" '^  fnv1a-64: +85944171f73967e8$' &&
         pass "snapshot --no-fallback shows a sealed, read-only memfd made by the daemon"
 
+# What the daemon says about its snapshot: made by it, under a lease; the
+# second time from its cache (it keeps only proven snapshots).
+run "snapshot made by the daemon" 0 "$tool" snapshot --no-fallback --require-consistent "$tmp/random" &&
+        expect_grep "snapshot made by the daemon" "$tmp/out" '^  made: +by the daemon' &&
+        expect_grep "snapshot made by the daemon" "$tmp/out" '^  consistent: +yes, proven one whole version' &&
+        pass "snapshot says the daemon made it and proved it consistent"
+run "snapshot from the cache" 0 "$tool" snapshot --no-fallback "$tmp/random" &&
+        expect_grep "snapshot from the cache" "$tmp/out" '^  made: +by the daemon \(from its cache\)$' &&
+        expect_grep "snapshot from the cache" "$tmp/out" '^  consistent: +yes, ' &&
+        pass "snapshot says when the daemon served it from its cache"
+run "cat --require-consistent" 0 "$tool" cat --no-fallback --require-consistent "$tmp/random" &&
+        if cmp -s "$tmp/out" "$tmp/random"; then
+                pass "cat --require-consistent through the daemon"
+        else
+                fail "cat --require-consistent: output differs from the file"
+        fi
+
 run "cat directory" 1 "$tool" cat --no-fallback "$tmp" &&
         expect_grep "cat directory" "$tmp/err" "^safe-mmap: $tmp: Is a directory\$" &&
         pass "cat --no-fallback of a directory"

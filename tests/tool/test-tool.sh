@@ -87,7 +87,7 @@ fi
 
 # safe-mmap(3) names every function, flag and kind of the public header.
 tests=$((tests + 1))
-grep -oE 'safe_mmap_[a-z_]+\(|SAFE_MMAP_[A-Z_]+' "$header" | tr -d '(' | grep -v '^SAFE_MMAP_H$' |
+grep -oE 'safe_mmap_[a-z_]+\(|SAFE_MMAP_[A-Z0-9_]+' "$header" | tr -d '(' | grep -v '^SAFE_MMAP_H$' |
         sort -u >"$tmp/api"
 sed 's/\\-/-/g' "$manpage3" >"$tmp/man3.txt"
 missing=$(while read -r name; do grep -qw -- "$name" "$tmp/man3.txt" || echo "$name"; done <"$tmp/api")
@@ -290,6 +290,8 @@ run "snapshot --local" 0 "$tool" snapshot --local "$tmp/foobar" && {
         expect_grep "snapshot --local" "$tmp/out" '^  filesystem: +tmpfs$' || ok=0
         expect_grep "snapshot --local" "$tmp/out" '^  file: +/memfd:' || ok=0
         expect_grep "snapshot --local" "$tmp/out" '^  mapping: +r--p ' || ok=0
+        expect_grep "snapshot --local" "$tmp/out" '^  made: +here, without the daemon$' || ok=0
+        expect_grep "snapshot --local" "$tmp/out" '^  consistent: +not proven ' || ok=0
         # FNV-1a 64 of "foobar", the published test vector.
         expect_grep "snapshot --local" "$tmp/out" '^  fnv1a-64: +85944171f73967e8$' || ok=0
         [ $ok -eq 1 ] && pass "snapshot --local shows the seals, access, file system and digest"
@@ -305,6 +307,50 @@ run "snapshot --populate" 0 "$tool" snapshot --local --populate "$tmp/empty" "$t
         expect_grep "snapshot --populate" "$tmp/out" '^  fnv1a-64: +cbf29ce484222325$' &&
         expect_grep "snapshot --populate" "$tmp/out" '^  fnv1a-64: +85944171f73967e8$' &&
         pass "snapshot --populate of an empty and a full file"
+
+run "snapshot --require-consistent" 0 "$tool" snapshot --local --require-consistent "$tmp/foobar" &&
+        expect_grep "snapshot --require-consistent" "$tmp/out" '^  made: +here, without the daemon$' &&
+        expect_grep "snapshot --require-consistent" "$tmp/out" '^  consistent: +yes, proven one whole version' &&
+        pass "snapshot --require-consistent shows a local snapshot proven consistent"
+
+# A sealed memfd is mapped as it is: no copy, and no daemon asked (none answers, --no-fallback).
+run "snapshot as given" 0 "$memfd_exec" seal,shrink,grow,write foobar 3 \
+        "$tool" snapshot --no-fallback --require-consistent /proc/self/fd/3 &&
+        expect_grep "snapshot as given" "$tmp/out" '^  made: +not copied: the file itself, already immutable$' &&
+        expect_grep "snapshot as given" "$tmp/out" '^  consistent: +yes, ' &&
+        expect_grep "snapshot as given" "$tmp/out" '^  access: +read-only$' &&
+        expect_grep "snapshot as given" "$tmp/out" '^  fnv1a-64: +85944171f73967e8$' &&
+        pass "snapshot of a sealed memfd maps it as given, without the daemon"
+
+# Somebody holds the file open for writing: nothing can prove a whole version.
+exec 7>>"$tmp/foobar"
+run "cat --require-consistent writer" 1 "$tool" cat --require-consistent "$tmp/foobar" &&
+        expect_only "cat --require-consistent writer" "$tmp/err" \
+                "safe-mmap: $tmp/foobar: not proven to be one whole version of the file" &&
+        expect_empty "cat --require-consistent writer" "$tmp/out" &&
+        pass "cat --require-consistent refuses a file open for writing"
+exec 7>&-
+run "cat --require-consistent" 0 "$tool" cat --require-consistent "$tmp/foobar" &&
+        expect_only "cat --require-consistent" "$tmp/out" "foobar" &&
+        pass "cat --require-consistent of a file nobody writes"
+
+# --- check --digest ----------------------------------------------------------
+
+zeros=0000000000000000000000000000000000000000000000000000000000000000
+run "check --digest memfd" 1 "$memfd_exec" seal,shrink,grow,write foobar 3 \
+        "$tool" check --digest "sha256:$zeros" --fd 3 &&
+        expect_only "check --digest memfd" "$tmp/err" "safe-mmap: fd 3: not an fs-verity file, it has no digest" &&
+        expect_empty "check --digest memfd" "$tmp/out" &&
+        pass "check --digest of a sealed memfd: no digest"
+run "check --digest plain" 1 "$tool" check --digest "$zeros" "$tmp/foobar" &&
+        expect_only "check --digest plain" "$tmp/err" \
+                "safe-mmap: $tmp/foobar: not proven immutable (not a sealed memfd or fs-verity file)" &&
+        pass "check --digest of an ordinary file: not proven"
+for bad in abc "sha512:$zeros" "sha256:${zeros}00" "md5:$zeros" "${zeros%0}g"; do
+        run "check --digest '$bad'" 2 "$tool" check --digest "$bad" "$tmp/foobar" &&
+                expect_grep "check --digest '$bad'" "$tmp/err" "^safe-mmap: check: invalid digest" &&
+                pass "check --digest '$bad' is a usage error"
+done
 
 run "snapshot missing" 1 "$tool" snapshot --local "$tmp/missing" &&
         expect_only "snapshot missing" "$tmp/err" "safe-mmap: $tmp/missing: No such file or directory" &&

@@ -134,6 +134,16 @@ check_memfd_accepted() {
         [ "$(tr -d x < "$tmp/out" | wc -c)" = 0 ] && [ "$(wc -c < "$tmp/out")" = 65536 ]
 }
 
+# expect_refused_args ERRNO ARGS...: vm-client ARGS... exits 1 with error=ERRNO.
+expect_refused_args() {
+        local want=$1 rc=0
+        shift
+        as_user "$client" "$@" > /dev/null 2> "$tmp/err" || rc=$?
+        cat "$tmp/err"
+        [ "$rc" = 1 ] || { echo "vm-client exited $rc, expected 1"; return 1; }
+        grep -qx "vm-client: error=$want" "$tmp/err"
+}
+
 # expect_refused ERRNO MODE PATH: vm-client exits 1 with error=ERRNO.
 expect_refused() {
         local want=$1 mode=$2 path=$3 rc=0
@@ -431,6 +441,59 @@ check_tool_check() {
                 grep -qx "/srv/verity/empty.bin: fs-verity, 0 bytes" "$tmp/out"
 }
 
+# The digest the library reads is the one fsverity-utils measures.
+check_verity_digest() {
+        local f want rc=0
+        for f in large empty small; do
+                want=$(fsverity measure "/srv/verity/$f.bin" | cut -d' ' -f1)
+                as_user "$client" digest "/srv/verity/$f.bin" > "$tmp/out" 2> "$tmp/err" || rc=$?
+                cat "$tmp/out" "$tmp/err"
+                [ "$rc" = 0 ] || { echo "vm-client exited $rc"; return 1; }
+                [ "$(cat "$tmp/out")" = "$want" ] || { echo "expected $want"; return 1; }
+        done
+}
+
+# map-verity with the right digest maps the file itself; any other is refused.
+check_verity_required() {
+        local path=/srv/verity/large.bin want wrong rc=0
+        want=$(fsverity measure "$path" | cut -d' ' -f1)
+        as_user "$client" map-verity "$path" "$want" > "$tmp/out" 2> "$tmp/err" || rc=$?
+        cat "$tmp/err"
+        [ "$rc" = 0 ] || { echo "vm-client exited $rc with the right digest $want"; return 1; }
+        grep -qx "vm-client: kind=fs-verity size=$(stat -c %s "$path") fs=ext4 ino=$(stat -c %i "$path")" "$tmp/err" &&
+                grep -qx "vm-client: flags=as-given,consistent" "$tmp/err" && cmp "$path" "$tmp/out" || return 1
+        # The same digest with its last hex digit changed.
+        wrong=${want%?}$([ "${want: -1}" = 0 ] && echo 1 || echo 0)
+        rc=0
+        as_user "$client" map-verity "$path" "$wrong" > /dev/null 2> "$tmp/err" || rc=$?
+        cat "$tmp/err"
+        [ "$rc" = 1 ] && grep -qx "vm-client: error=EKEYREJECTED" "$tmp/err" || return 1
+        # The right digest of another verity file is the wrong one for this.
+        rc=0
+        as_user "$client" map-verity "$path" "$(fsverity measure /srv/verity/small.bin | cut -d' ' -f1)" \
+                > /dev/null 2> "$tmp/err" || rc=$?
+        [ "$rc" = 1 ] && grep -qx "vm-client: error=EKEYREJECTED" "$tmp/err"
+}
+
+check_tool_digest() {
+        local path=/srv/verity/large.bin want rc=0
+        want=$(fsverity measure "$path" | cut -d' ' -f1)
+        as_user safe-mmap check --digest "$want" "$path" > "$tmp/out" || return 1
+        cat "$tmp/out"
+        grep -qx "$path: fs-verity, $(stat -c %s "$path") bytes, digest $want" "$tmp/out" || return 1
+        as_user safe-mmap check --digest "${want#sha256:}" "$path" > /dev/null || return 1
+        as_user safe-mmap check --digest "$(fsverity measure /srv/verity/small.bin | cut -d' ' -f1)" "$path" \
+                2> "$tmp/err" || rc=$?
+        cat "$tmp/err"
+        [ "$rc" = 1 ] && grep -qx "safe-mmap: $path: fs-verity digest differs" "$tmp/err"
+}
+
+# Zero copy: the snapshot calls map an fs-verity file as it is, and say so.
+expect_as_given() {
+        expect_client fs-verity ext4 "$1" "$2" || return 1
+        grep -qx "vm-client: flags=as-given,consistent" "$tmp/err"
+}
+
 check_tool_check_refused() {
         local rc=0
         as_user safe-mmap check /srv/verity/plain.bin || rc=$?
@@ -474,12 +537,21 @@ run "map-fd of an fs-verity file as root" expect_client fs-verity ext4 map-fd /s
 run "map-fd of the same file without fs-verity: EBADFD" expect_refused EBADFD map-fd /srv/verity/plain.bin
 run "safe-mmap check: fs-verity with the right sizes" check_tool_check
 run "safe-mmap check without fs-verity: exit 1" check_tool_check_refused
-run "daemon serves an fs-verity file as itself (6 MiB)" \
-        expect_client fs-verity ext4 snapshot-fd /srv/verity/large.bin
-run "daemon serves an fs-verity file as itself (0 bytes)" \
-        expect_client fs-verity ext4 snapshot /srv/verity/empty.bin
+run "zero copy: snapshot-fd maps an fs-verity file as given (6 MiB)" \
+        expect_as_given snapshot-fd /srv/verity/large.bin
+run "zero copy: snapshot by path maps an fs-verity file as given (6 MiB)" \
+        expect_as_given snapshot /srv/verity/large.bin
+run "zero copy: snapshot by path of an empty fs-verity file" \
+        expect_as_given snapshot /srv/verity/empty.bin
 run "daemon copies the file without fs-verity" \
         expect_client sealed-memfd tmpfs snapshot /srv/verity/plain.bin
+run "fs-verity digest: what fsverity measure says" check_verity_digest
+run "fs-verity digest of a sealed memfd: ENODATA" expect_refused ENODATA memfd-digest 4096
+run "fs-verity digest required: right one maps, wrong ones EKEYREJECTED" check_verity_required
+run "map-verity of the file without fs-verity: EBADFD" \
+        expect_refused_args EBADFD map-verity /srv/verity/plain.bin \
+        sha256:0000000000000000000000000000000000000000000000000000000000000000
+run "safe-mmap check --digest: right digest passes, wrong one exits 1" check_tool_digest
 
 run "service exits after --exit-idle" check_idle_exit
 run "an undecodable request is answered and dropped" send_junk

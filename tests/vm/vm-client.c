@@ -12,12 +12,20 @@
  *   vm-client memfd SEALS        make a 64 KiB memfd with SEALS (a comma list of
  *                                seal,shrink,grow,write,future-write, or "none")
  *                                and safe_mmap_map_fd() it
+ *   vm-client digest PATH        open PATH, safe_mmap_map_fd() it, print its fs-verity
+ *                                digest ("sha256:HEX") on standard output (after
+ *                                checking -ENOBUFS for a buffer too small)
+ *   vm-client memfd-digest SIZE  seal SIZE bytes with safe_mmap_seal_bytes(), map
+ *                                them, and ask for a digest (a sealed memfd has none)
+ *   vm-client map-verity PATH ALGO:HEX
+ *                                open PATH, safe_mmap_map_fd_verity() it
  *   vm-client hold SOCKET SECS   keep a connection to the daemon open
  *   vm-client junk SOCKET        send a packet that is no request
  *
  * The mapped bytes go to standard output, so that the caller can compare
  * them with the file; one line on standard error tells what the mapping
- * rests on: "vm-client: kind=fs-verity size=N fs=ext4 ino=N". A refusal prints
+ * rests on: "vm-client: kind=fs-verity size=N fs=ext4 ino=N", a second one
+ * what the library says about it: "vm-client: flags=as-given,consistent". A refusal prints
  * "vm-client: error=EBADFD" and exits 1; a usage error exits 2.
  */
 
@@ -104,6 +112,28 @@ static int report(const safe_mmap *m) {
         /* The inode tells whether a daemon handed back the file itself. */
         fprintf(stderr, "vm-client: kind=%s size=%" PRIu64 " fs=%s ino=%llu\n",
                 kind_name(safe_mmap_kind(m)), safe_mmap_size(m), fs, (unsigned long long) st.st_ino);
+        {
+                static const struct {
+                        unsigned flag;
+                        const char *name;
+                } names[] = {
+                        { SAFE_MMAP_MADE_BY_DAEMON, "made-by-daemon" },
+                        { SAFE_MMAP_MADE_LOCALLY, "made-locally" },
+                        { SAFE_MMAP_AS_GIVEN, "as-given" },
+                        { SAFE_MMAP_CONSISTENT, "consistent" },
+                        { SAFE_MMAP_CACHED, "cached" },
+                };
+                unsigned f = safe_mmap_flags(m);
+                const char *sep = "";
+
+                fprintf(stderr, "vm-client: flags=");
+                for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+                        if (f & names[i].flag) {
+                                fprintf(stderr, "%s%s", sep, names[i].name);
+                                sep = ",";
+                        }
+                fprintf(stderr, "\n");
+        }
         return 0;
 }
 
@@ -194,6 +224,92 @@ static int map_memfd(const char *seal_list) {
         return report(m);
 }
 
+static int print_digest(const safe_mmap *m) {
+        uint8_t digest[SAFE_MMAP_VERITY_DIGEST_MAX];
+        unsigned algorithm;
+        int n;
+
+        n = safe_mmap_verity_digest(m, &algorithm, digest, sizeof(digest));
+        if (n < 0)
+                return fail(n);
+        /* One byte short, or no buffer at all: -ENOBUFS, as documented. */
+        if (safe_mmap_verity_digest(m, NULL, digest, (size_t) n - 1) != -ENOBUFS ||
+            safe_mmap_verity_digest(m, NULL, NULL, 0) != -ENOBUFS) {
+                fprintf(stderr, "vm-client: a buffer too small for the digest was not -ENOBUFS\n");
+                return 1;
+        }
+        printf("%s:", algorithm == SAFE_MMAP_VERITY_SHA256 ? "sha256" :
+                      algorithm == SAFE_MMAP_VERITY_SHA512 ? "sha512" : "unknown");
+        for (int i = 0; i < n; i++)
+                printf("%02x", digest[i]);
+        printf("\n");
+        return 0;
+}
+
+static int digest_path(const char *path) {
+        _cleanup_(mappingp) safe_mmap *m = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return fail(negative_errno());
+        r = safe_mmap_map_fd(fd, 0, &m);
+        if (r < 0)
+                return fail(r);
+        return print_digest(m);
+}
+
+static int digest_memfd(const char *size_arg) {
+        _cleanup_(mappingp) safe_mmap *m = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        static char bytes[65536];
+        unsigned size;
+        int r;
+
+        if (sscanf(size_arg, "%u", &size) != 1 || size > sizeof(bytes))
+                return 2;
+        memset(bytes, 'x', size);
+        r = safe_mmap_seal_bytes(bytes, size, &fd);
+        if (r < 0)
+                return fail(r);
+        r = safe_mmap_map_fd(fd, 0, &m);
+        if (r < 0)
+                return fail(r);
+        return print_digest(m);
+}
+
+static int map_verity(const char *path, const char *spec) {
+        _cleanup_(mappingp) safe_mmap *m = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        uint8_t digest[SAFE_MMAP_VERITY_DIGEST_MAX];
+        unsigned algorithm;
+        size_t n = 0;
+        int r;
+
+        if (strncmp(spec, "sha256:", 7) == 0)
+                algorithm = SAFE_MMAP_VERITY_SHA256;
+        else if (strncmp(spec, "sha512:", 7) == 0)
+                algorithm = SAFE_MMAP_VERITY_SHA512;
+        else
+                return 2;
+        for (const char *p = spec + 7; p[0] && p[1] && n < sizeof(digest); p += 2) {
+                unsigned v;
+
+                if (sscanf(p, "%2x", &v) != 1)
+                        return 2;
+                digest[n++] = (uint8_t) v;
+        }
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return fail(negative_errno());
+        r = safe_mmap_map_fd_verity(fd, algorithm, digest, n, 0, &m);
+        if (r < 0)
+                return fail(r);
+        return report(m);
+}
+
 static int connect_daemon(const char *socket_path) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_close_ int fd = -EBADF;
@@ -255,6 +371,12 @@ int main(int argc, char **argv) {
                 return map_path(argv[1], argv[2]);
         if (argc == 3 && strcmp(argv[1], "memfd") == 0)
                 return map_memfd(argv[2]);
+        if (argc == 3 && strcmp(argv[1], "digest") == 0)
+                return digest_path(argv[2]);
+        if (argc == 3 && strcmp(argv[1], "memfd-digest") == 0)
+                return digest_memfd(argv[2]);
+        if (argc == 4 && strcmp(argv[1], "map-verity") == 0)
+                return map_verity(argv[2], argv[3]);
         if (argc == 4 && strcmp(argv[1], "hold") == 0)
                 return hold(argv[2], argv[3]);
         if (argc == 3 && strcmp(argv[1], "junk") == 0)
@@ -262,6 +384,9 @@ int main(int argc, char **argv) {
 
         fprintf(stderr, "usage: vm-client map-fd|snapshot|snapshot-fd PATH\n"
                         "       vm-client memfd SEALS|none\n"
+                        "       vm-client digest PATH\n"
+                        "       vm-client memfd-digest SIZE\n"
+                        "       vm-client map-verity PATH sha256:HEX|sha512:HEX\n"
                         "       vm-client hold SOCKET SECONDS\n"
                         "       vm-client junk SOCKET\n");
         return 2;

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+
+/*
+ * Sealed memfds from bytes in memory, for handing to another process: the
+ * code every project that passes read-only data over a socket writes by hand
+ * (xdg-desktop-portal, fwupd, Wayland compositors), and that the local
+ * snapshot already has. It is the same memfd-util code, so what
+ * safe_mmap_seal_bytes() makes is exactly what a local snapshot is.
+ */
+
+#include <errno.h>
+
+#include "internal.h"
+#include "macro.h"
+#include "memfd-util.h"
+
+/* The name shows in /proc/PID/fd and maps of whoever receives it: a constant, never data. */
+#define SEAL_MEMFD_NAME "safe-mmap-sealed"
+
+_public_ int safe_mmap_seal_bytes(const void *data, size_t size, int *ret_fd) {
+        int fd;
+
+        if (!ret_fd || (!data && size > 0))
+                return -EINVAL;
+
+        fd = memfd_new_sealed_from(SEAL_MEMFD_NAME, data, size);
+        if (fd >= 0) {
+                *ret_fd = fd;
+                return 0;
+        }
+        switch (fd) {
+        case -EMFILE:
+        case -ENFILE:
+        case -ENOMEM:
+        case -ENOSPC:
+        case -EFBIG:
+                return fd;
+        case -EFAULT: /* @data is not readable memory */
+                return -EINVAL;
+        default:
+                return -EIO;
+        }
+}
