@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,47 +26,112 @@ Policy *policy_free(Policy *p) {
 }
 
 /*
- * Opens the grant root now, while the administrator's path may still be
- * resolved from "/": a directory is its own root, a file (or a name that does
- * not exist yet) is looked up by name in its parent at request time, so that
- * a file replaced by rename() is served in its new version.
+ * Whether a directory on the way to a grant root can be trusted not to change
+ * under the daemon (sshd's StrictModes): owned by root (or by the daemon's own
+ * uid, when it runs unprivileged) and writable by nobody else. A sticky
+ * directory such as /tmp may be writable by all: there, only the owner of an
+ * entry may rename or remove it, and the next component must be ours too.
  */
-static int grant_open_root(Grant *g) {
-        _cleanup_close_ int fd = -EBADF;
+static int grant_check_component(int fd, const char *path, size_t len, char *why, size_t why_size) {
         struct stat st;
-        char *slash;
 
-        fd = open(g->path, O_PATH | O_CLOEXEC);
-        if (fd >= 0 && fstat(fd, &st) >= 0 && S_ISDIR(st.st_mode)) {
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (S_ISLNK(st.st_mode)) {
+                snprintf(why, why_size, "%.*s is a symbolic link", (int) len, path);
+                return -ELOOP;
+        }
+        if (!S_ISDIR(st.st_mode))
+                return 0;
+        if (st.st_uid != 0 && st.st_uid != geteuid()) {
+                snprintf(why, why_size, "%.*s is owned by uid %u", (int) len, path, (unsigned) st.st_uid);
+                return -EPERM;
+        }
+        if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+                snprintf(why, why_size, "%.*s is writable by %s", (int) len, path,
+                         st.st_mode & S_IWOTH ? "everybody" : "its group");
+                return -EPERM;
+        }
+        return 0;
+}
+
+/*
+ * Opens the grant root now, one component at a time from "/" with
+ * O_NOFOLLOW, so that no symlink anywhere in Path= is followed and every
+ * directory on the way is one that only root can change: otherwise whoever
+ * may write one of them (the grantee, typically) replaces the path by a
+ * symlink to "/" and the next load grants the whole file system. A directory
+ * is its own root; a file (or a name that does not exist yet) is looked up by
+ * name in its parent at request time, so that a file replaced by rename() is
+ * served in its new version. On failure, @why says which component and why.
+ */
+static int grant_open_root(Grant *g, char *why, size_t why_size) {
+        _cleanup_close_ int fd = -EBADF;
+        const char *p = g->path;
+        int r;
+
+        *why = '\0';
+        fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        r = grant_check_component(fd, "/", 1, why, why_size);
+        if (r < 0)
+                return r;
+
+        for (;;) {
+                _cleanup_close_ int next = -EBADF;
+                _cleanup_free_ char *name = NULL;
+                size_t len;
+                struct stat st;
+
+                p += strspn(p, "/");
+                len = strcspn(p, "/");
+                if (len == 0)
+                        /* Path=/ is refused by the parser; never grant the whole tree here either. */
+                        return -EISDIR;
+                name = strndup(p, len);
+                if (!name)
+                        return -ENOMEM;
+                next = openat(fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0 && errno == ENOENT && p[len] == '\0')
+                        goto file;
+                if (next < 0) {
+                        r = negative_errno();
+                        snprintf(why, why_size, "cannot open %.*s: %s", (int) (p + len - g->path), g->path,
+                                 strerror(-r));
+                        return r;
+                }
+                r = grant_check_component(next, g->path, (size_t) (p + len - g->path), why, why_size);
+                if (r < 0)
+                        return r;
+                if (fstat(next, &st) < 0)
+                        return negative_errno();
+                if (p[len] == '\0') {
+                        if (!S_ISDIR(st.st_mode))
+                                goto file;
+                        g->root_fd = TAKE_FD(next);
+                        return 0;
+                }
+                if (!S_ISDIR(st.st_mode)) {
+                        snprintf(why, why_size, "%.*s is not a directory", (int) (p + len - g->path), g->path);
+                        return -ENOTDIR;
+                }
+                safe_close(fd);
+                fd = TAKE_FD(next);
+                p += len;
+                continue;
+file:
+                g->file_name = TAKE_PTR(name);
+                /*
+                 * A grant of one file is a grant of that file: whoever may
+                 * write its directory must not turn the name into a symlink
+                 * to the file beside it. The name is the only component
+                 * resolved, so this refuses exactly a symlink in its place.
+                 */
+                g->resolve_flags |= RESOLVE_NO_SYMLINKS;
                 g->root_fd = TAKE_FD(fd);
                 return 0;
         }
-        if (fd < 0 && errno != ENOENT)
-                return negative_errno();
-        if (!strcmp(g->path, "/"))
-                return -ENOTDIR;
-
-        slash = strrchr(g->path, '/');
-        g->file_name = strdup(slash + 1);
-        if (!g->file_name)
-                return -ENOMEM;
-        /*
-         * A grant of one file is a grant of that file: whoever may write its
-         * directory must not turn the name into a symlink to the file beside
-         * it. The name is the only component resolved, so this refuses
-         * exactly a symlink in its place (ELOOP).
-         */
-        g->resolve_flags |= RESOLVE_NO_SYMLINKS;
-        if (slash == g->path)
-                g->root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        else {
-                *slash = '\0';
-                g->root_fd = open(g->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-                *slash = '/';
-        }
-        if (g->root_fd < 0)
-                return negative_errno();
-        return 0;
 }
 
 /* Only root may write the policy: a file anybody else can change grants nothing. */
@@ -86,7 +152,7 @@ static int policy_file_check(int fd) {
 static void policy_load_file(Policy *p, int dir_fd, const char *dir, const char *name) {
         _cleanup_close_ int fd = -EBADF;
         Grant *grants = NULL, *g;
-        char error[256];
+        char error[256], why[PATH_MAX + 64];
         unsigned n = 0, line = 0;
         FILE *f;
         int r;
@@ -117,10 +183,13 @@ static void policy_load_file(Policy *p, int dir_fd, const char *dir, const char 
         while ((g = grants)) {
                 grants = g->next;
                 g->next = NULL;
-                r = grant_open_root(g);
+                r = grant_open_root(g, why, sizeof(why));
                 if (r < 0) {
-                        log_errno(LOG_WARNING, r, "%s/%s:%u: cannot open %s, grant skipped: %m",
-                                  dir, name, g->line, g->path);
+                        if (why[0])
+                                log_warning("%s/%s:%u: grant of %s refused: %s.", dir, name, g->line, g->path, why);
+                        else
+                                log_errno(LOG_WARNING, r, "%s/%s:%u: cannot open %s, grant skipped: %m",
+                                          dir, name, g->line, g->path);
                         grant_free(g);
                         continue;
                 }
