@@ -28,8 +28,30 @@ typedef struct ParseState {
         char error[256];        /* the first error, with error_line */
         unsigned error_line;
         Grant *current;
+        unsigned current_keys;  /* the keys the current section has set, as KEY_* bits */
         Grant *grants, **tail;
 } ParseState;
+
+enum {
+        KEY_PATH       = 1u << 0,
+        KEY_USERS      = 1u << 1,
+        KEY_GROUPS     = 1u << 2,
+        KEY_MAX_SIZE   = 1u << 3,
+        KEY_NO_SYMLINKS = 1u << 4,
+        KEY_NO_XDEV    = 1u << 5,
+};
+
+static const struct {
+        const char *name;
+        unsigned bit;
+} keys[] = {
+        { "Path",       KEY_PATH },
+        { "Users",      KEY_USERS },
+        { "Groups",     KEY_GROUPS },
+        { "MaxSize",    KEY_MAX_SIZE },
+        { "NoSymlinks", KEY_NO_SYMLINKS },
+        { "NoXDev",     KEY_NO_XDEV },
+};
 
 Grant *grant_free(Grant *g) {
         if (!g)
@@ -37,6 +59,7 @@ Grant *grant_free(Grant *g) {
         safe_close(g->root_fd);
         free(g->path);
         free(g->file_name);
+        free(g->source);
         free(g->uids);
         free(g->gids);
         free(g);
@@ -279,15 +302,40 @@ static int policy_handler(void *user, const char *section, const char *name, con
                 *st->tail = g;
                 st->tail = &g->next;
                 st->current = g;
+                st->current_keys = 0;
                 st->grant_section = st->section;
         }
         g = st->current;
+
+        /*
+         * A second value for a key would silently replace or extend the
+         * first (Path=/etc after Path=/srv/data): the author meant one of
+         * them and the parser cannot know which, so the file is refused. An
+         * empty value is refused for the same reason: it is a value someone
+         * forgot, not "nothing".
+         */
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (!strcmp(name, keys[i].name)) {
+                        if (st->current_keys & keys[i].bit) {
+                                parse_error(st, "%s= given twice in one [Grant]", name);
+                                return 0;
+                        }
+                        st->current_keys |= keys[i].bit;
+                }
+        if (value[0] == '\0') {
+                parse_error(st, "empty value for %s=", name);
+                return 0;
+        }
 
         if (!strcmp(name, "Path")) {
                 free(g->path);
                 g->path = NULL;
                 if (path_normalize(value, &g->path) < 0) {
                         parse_error(st, "Path= must be absolute without . or .. components: \"%s\"", value);
+                        return 0;
+                }
+                if (!strcmp(g->path, "/")) {
+                        parse_error(st, "Path=/ would grant the whole file system");
                         return 0;
                 }
         } else if (!strcmp(name, "Users")) {

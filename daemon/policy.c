@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <linux/openat2.h>
 #include <stdio.h>
@@ -160,16 +161,19 @@ static void policy_load_file(Policy *p, int dir_fd, const char *dir, const char 
         fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
         if (fd < 0) {
                 log_errno(LOG_ERR, negative_errno(), "%s/%s: cannot open, skipped: %m", dir, name);
+                p->n_errors++;
                 return;
         }
         r = policy_file_check(fd);
         if (r < 0) {
                 log_errno(LOG_ERR, r, "%s/%s: not a regular file only root can write, skipped: %m", dir, name);
+                p->n_errors++;
                 return;
         }
         f = fdopen(fd, "re");
         if (!f) {
                 log_errno(LOG_ERR, negative_errno(), "%s/%s: %m", dir, name);
+                p->n_errors++;
                 return;
         }
         TAKE_FD(fd);
@@ -177,13 +181,15 @@ static void policy_load_file(Policy *p, int dir_fd, const char *dir, const char 
         fclose(f);
         if (r < 0) {
                 log_error("%s/%s:%u: %s; file skipped.", dir, name, line, error);
+                p->n_errors++;
                 return;
         }
 
         while ((g = grants)) {
                 grants = g->next;
                 g->next = NULL;
-                r = grant_open_root(g, why, sizeof(why));
+                g->source = strdup(name);
+                r = g->source ? grant_open_root(g, why, sizeof(why)) : -ENOMEM;
                 if (r < 0) {
                         if (why[0])
                                 log_warning("%s/%s:%u: grant of %s refused: %s.", dir, name, g->line, g->path, why);
@@ -191,6 +197,7 @@ static void policy_load_file(Policy *p, int dir_fd, const char *dir, const char 
                                 log_errno(LOG_WARNING, r, "%s/%s:%u: cannot open %s, grant skipped: %m",
                                           dir, name, g->line, g->path);
                         grant_free(g);
+                        p->n_errors++;
                         continue;
                 }
                 /* Appended in order: the first grant that covers a path is the one that applies. */
@@ -223,8 +230,10 @@ int policy_load(const char *dir, Policy **ret) {
         if (!d) {
                 if (errno == ENOENT)
                         log_info("Policy directory %s does not exist: no path grants.", dir);
-                else
+                else {
                         log_errno(LOG_ERR, negative_errno(), "Cannot open policy directory %s, no path grants: %m", dir);
+                        p->n_errors++;
+                }
                 *ret = p;
                 return 0;
         }
@@ -236,15 +245,20 @@ int policy_load(const char *dir, Policy **ret) {
                         continue;
                 if (n_names >= POLICY_FILES_MAX) {
                         log_warning("More than %u policy files in %s, ignoring the rest.", POLICY_FILES_MAX, dir);
+                        p->n_errors++;
                         break;
                 }
                 a = realloc(names, (n_names + 1) * sizeof(char *));
-                if (!a)
+                if (!a) {
+                        p->n_errors++;
                         break;
+                }
                 names = a;
                 names[n_names] = strdup(de->d_name);
                 if (names[n_names])
                         n_names++;
+                else
+                        p->n_errors++;
         }
         if (n_names > 0)
                 qsort(names, n_names, sizeof(char *), name_compare);
@@ -255,7 +269,8 @@ int policy_load(const char *dir, Policy **ret) {
         free(names);
         closedir(d);
 
-        log_info("Policy loaded from %s: %u grant(s).", dir, p->n_grants);
+        log_info("Policy loaded from %s: %u grant(s)%s.", dir, p->n_grants,
+                 p->n_errors > 0 ? ", with errors (see above)" : "");
         *ret = p;
         return 0;
 }
@@ -329,4 +344,28 @@ const Grant *policy_lookup(const Policy *p, uid_t uid, const gid_t *groups, size
                 return g;
         }
         return NULL;
+}
+
+static void ids_dump(FILE *f, const char *what, const uint32_t *ids, size_t n) {
+        if (n == 0)
+                return;
+        fprintf(f, " %s=", what);
+        for (size_t i = 0; i < n; i++)
+                fprintf(f, "%s%" PRIu32, i > 0 ? "," : "", ids[i]);
+}
+
+void policy_dump(const Policy *p, FILE *f) {
+        for (const Grant *g = p->grants; g; g = g->next) {
+                fprintf(f, "%s:%u: %s %s", g->source ? g->source : "?", g->line,
+                        g->file_name ? "file" : "tree", g->path);
+                ids_dump(f, "uids", g->uids, g->n_uids);
+                ids_dump(f, "gids", g->gids, g->n_gids);
+                if (g->max_size > 0)
+                        fprintf(f, " max-size=%" PRIu64, g->max_size);
+                if (g->resolve_flags & RESOLVE_NO_SYMLINKS)
+                        fprintf(f, " no-symlinks");
+                if (g->resolve_flags & RESOLVE_NO_XDEV)
+                        fprintf(f, " no-xdev");
+                fputc('\n', f);
+        }
 }
