@@ -23,5 +23,5 @@ int map_new(int fd, int kind, uint64_t offset, uint64_t length, unsigned flags, 
 int snapshot_check_source(int fd);
 /* snapshot.c: copies @fd (a regular file) into a new sealed memfd, read-only, in *ret_fd. */
 int snapshot_local(int fd, uint64_t max_size, int *ret_fd);
-/* snapshot.c: the local size limit (SAFE_MMAP_LOCAL_SIZE_MAX or $SAFE_MMAP_SIZE_MAX). */
-uint64_t snapshot_local_size_max(void);
+/* snapshot.c: the local size limit (SAFE_MMAP_LOCAL_SIZE_MAX or $SAFE_MMAP_SIZE_MAX); -EINVAL if that does not parse. */
+int snapshot_local_size_max(uint64_t *ret);

@@ -39,7 +39,7 @@ enum {
 #define SAFE_MMAP_NO_FALLBACK (1u << 2) /* snapshot: fail rather than make it here */
 
 /* Local snapshots (made without the daemon) stop with -EFBIG past this many bytes,
- * unless the environment variable SAFE_MMAP_SIZE_MAX gives another limit in bytes. */
+ * unless the environment variable SAFE_MMAP_SIZE_MAX gives another limit ("65536", "64K", "1G"). */
 #define SAFE_MMAP_LOCAL_SIZE_MAX (UINT64_C(4) << 30)
 
 /**

@@ -21,26 +21,24 @@
 #include "macro.h"
 #include "memfd-util.h"
 #include "missing.h"
+#include "parse-size.h"
 #include "transport.h"
 
 #define SNAPSHOT_FLAGS_ALL (SAFE_MMAP_POPULATE | SAFE_MMAP_NO_DAEMON | SAFE_MMAP_NO_FALLBACK)
 /* A file that changes during every one of this many copies is given up on (-EAGAIN). */
 #define SNAPSHOT_ATTEMPTS 3
 
-uint64_t snapshot_local_size_max(void) {
+int snapshot_local_size_max(uint64_t *ret) {
         const char *e;
-        char *end;
-        unsigned long long v;
 
         /* secure_getenv: a set-uid program must not let its caller raise the limit. */
         e = secure_getenv("SAFE_MMAP_SIZE_MAX");
-        if (!e || !*e)
-                return SAFE_MMAP_LOCAL_SIZE_MAX;
-        errno = 0;
-        v = strtoull(e, &end, 10);
-        if (errno != 0 || *end != '\0' || e[0] == '-')
-                return SAFE_MMAP_LOCAL_SIZE_MAX;
-        return (uint64_t) v;
+        if (!e || !*e) {
+                *ret = SAFE_MMAP_LOCAL_SIZE_MAX;
+                return 0;
+        }
+        /* The daemon's syntax; a value that does not parse is a mistake to report, not to ignore. */
+        return parse_size(e, ret) < 0 ? -EINVAL : 0;
 }
 
 int snapshot_check_source(int fd) {
@@ -220,8 +218,13 @@ static int daemon_snapshot(int fd, const char *path, int *ret_fd, int *ret_kind,
 }
 
 static int snapshot_map(int src, const char *path, unsigned flags, safe_mmap **ret) {
-        uint64_t size;
+        uint64_t size, limit;
         int r, kind, snap;
+
+        /* Checked first, so that a bad value fails whether or not a daemon answers. */
+        r = snapshot_local_size_max(&limit);
+        if (r < 0)
+                return r;
 
         if (!(flags & SAFE_MMAP_NO_DAEMON)) {
                 bool unreachable;
@@ -236,7 +239,7 @@ static int snapshot_map(int src, const char *path, unsigned flags, safe_mmap **r
                         return r;
         }
 
-        r = snapshot_local(src, snapshot_local_size_max(), &snap);
+        r = snapshot_local(src, limit, &snap);
         if (r < 0)
                 return r;
         r = verify_fd(snap, &kind, &size);

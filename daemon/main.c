@@ -9,6 +9,7 @@
 #include "config.h"
 #include "log.h"
 #include "manager.h"
+#include "parse-size.h"
 #include "policy.h"
 #include "sandbox.h"
 

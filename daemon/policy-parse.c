@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "macro.h"
+#include "parse-size.h"
 #include "policy-parse.h"
 
 #define POLICY_IDS_MAX 4096u
@@ -74,33 +75,6 @@ void grants_free(Grant *g) {
         }
 }
 
-
-int parse_size(const char *s, uint64_t *ret) {
-        unsigned long long v;
-        unsigned shift = 0;
-        char *end;
-
-        if (!s || !isdigit((unsigned char) *s))
-                return -EINVAL;
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (errno != 0)
-                return -ERANGE;
-        switch (*end) {
-        case '\0': break;
-        case 'K': case 'k': shift = 10; end++; break;
-        case 'M': case 'm': shift = 20; end++; break;
-        case 'G': case 'g': shift = 30; end++; break;
-        case 'T': case 't': shift = 40; end++; break;
-        default: return -EINVAL;
-        }
-        if (*end != '\0')
-                return -EINVAL;
-        if (shift && v > (UINT64_MAX >> shift))
-                return -ERANGE;
-        *ret = (uint64_t) v << shift;
-        return 0;
-}
 
 static void parse_error(ParseState *st, const char *format, ...) _printf_(2, 3);
 static void parse_error(ParseState *st, const char *format, ...) {

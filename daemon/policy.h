@@ -52,6 +52,3 @@ void policy_dump(const Policy *p, FILE *f);
  */
 const Grant *policy_lookup(const Policy *p, uid_t uid, const gid_t *groups, size_t n_groups,
                            const char *path, const char **ret_relative);
-
-/* Parses "123", "64K", "256M", "1G" (binary multiples). */
-int parse_size(const char *s, uint64_t *ret);
