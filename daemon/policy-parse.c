@@ -25,6 +25,7 @@ typedef struct ParseState {
         FILE *f;
         unsigned line;
         unsigned section;       /* counts "[...]" lines, to tell apart two sections of the same name */
+        unsigned section_line;  /* where the last "[...]" line is, for a grant's log lines */
         unsigned grant_section;
         char error[256];        /* the first error, with error_line */
         unsigned error_line;
@@ -124,8 +125,10 @@ static char *policy_reader(char *str, int num, void *stream) {
                         p[1] = '\0';
                         break;
                 }
-        if (str[0] == '[')
+        if (str[0] == '[') {
                 st->section++;
+                st->section_line = st->line;
+        }
         return str;
 }
 
@@ -272,7 +275,7 @@ static int policy_handler(void *user, const char *section, const char *name, con
                         return 0;
                 }
                 g->root_fd = -EBADF;
-                g->line = st->line;
+                g->line = st->section_line ? st->section_line : st->line;
                 *st->tail = g;
                 st->tail = &g->next;
                 st->current = g;

@@ -27,7 +27,7 @@ typedef struct Grant {
         uint64_t max_size;      /* 0: no limit of its own */
         uint64_t resolve_flags; /* RESOLVE_NO_SYMLINKS / RESOLVE_NO_XDEV */
         char *source;           /* the policy file's name, for log lines and --check-policy */
-        unsigned line;          /* where its section starts, for log lines */
+        unsigned line;          /* its "[Grant]" line, for log lines */
         struct Grant *next;
 } Grant;
 

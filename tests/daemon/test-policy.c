@@ -63,7 +63,7 @@ START_TEST(test_parse_valid) {
                                &g, &line, error, sizeof(error)), 0);
         ck_assert_ptr_nonnull(g);
         ck_assert_str_eq(g->path, "/srv/app/config");
-        ck_assert_uint_eq(g->line, 3);
+        ck_assert_uint_eq(g->line, 2);
         ck_assert_uint_eq(g->n_uids, 3);
         ck_assert_uint_eq(g->uids[0], 0);
         ck_assert_uint_eq(g->uids[1], 65534);
@@ -135,8 +135,8 @@ START_TEST(test_parse_other_errors) {
         check_refused("[Grant]\nPath=/srv\nUsers=0\nMaxSize=0\n", 4, "MaxSize");
         check_refused("[Grant]\nPath=/srv\nUsers=no-such-user-here\n", 3, "unknown user");
         check_refused("[Grant]\nPath=/srv\nUsers=4294967295\n", 3, "unknown user");
-        check_refused("[Grant]\nPath=/srv\n", 2, "without Users= or Groups=");
-        check_refused("[Grant]\nUsers=0\n", 2, "without Path=");
+        check_refused("[Grant]\nPath=/srv\n", 1, "without Users= or Groups=");
+        check_refused("[Grant]\nUsers=0\n", 1, "without Path=");
         check_refused("[Grant]\nPath=/srv\nUsers=0\nNoSymlinks=maybe\n", 4, "bad boolean");
 }
 END_TEST
