@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,27 +34,38 @@ Policy *policy_free(Policy *p) {
  * directory such as /tmp may be writable by all: there, only the owner of an
  * entry may rename or remove it, and the next component must be ours too.
  */
-static int grant_check_component(int fd, const char *path, size_t len, char *why, size_t why_size) {
-        struct stat st;
-
-        if (fstat(fd, &st) < 0)
+static int grant_check_component(int fd, const char *path, size_t len, struct stat *ret_st,
+                                 char *why, size_t why_size) {
+        if (fstat(fd, ret_st) < 0)
                 return negative_errno();
-        if (S_ISLNK(st.st_mode)) {
+        if (S_ISLNK(ret_st->st_mode)) {
                 snprintf(why, why_size, "%.*s is a symbolic link", (int) len, path);
                 return -ELOOP;
         }
-        if (!S_ISDIR(st.st_mode))
+        if (!S_ISDIR(ret_st->st_mode))
                 return 0;
-        if (st.st_uid != 0 && st.st_uid != geteuid()) {
-                snprintf(why, why_size, "%.*s is owned by uid %u", (int) len, path, (unsigned) st.st_uid);
+        if (ret_st->st_uid != 0 && ret_st->st_uid != geteuid()) {
+                snprintf(why, why_size, "%.*s is owned by uid %u", (int) len, path, (unsigned) ret_st->st_uid);
                 return -EPERM;
         }
-        if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+        if ((ret_st->st_mode & (S_IWGRP | S_IWOTH)) && !(ret_st->st_mode & S_ISVTX)) {
                 snprintf(why, why_size, "%.*s is writable by %s", (int) len, path,
-                         st.st_mode & S_IWOTH ? "everybody" : "its group");
+                         ret_st->st_mode & S_IWOTH ? "everybody" : "its group");
                 return -EPERM;
         }
         return 0;
+}
+
+/*
+ * A grant of one file: @name, looked up in @dir_fd (taken over) at each
+ * request. Whoever may write the directory must not turn the name into a
+ * symlink to the file beside it; the name is the only component resolved,
+ * so RESOLVE_NO_SYMLINKS refuses exactly a symlink in its place.
+ */
+static void grant_set_file(Grant *g, int dir_fd, char *name) {
+        g->file_name = name;
+        g->resolve_flags |= RESOLVE_NO_SYMLINKS;
+        g->root_fd = dir_fd;
 }
 
 /*
@@ -69,69 +81,62 @@ static int grant_check_component(int fd, const char *path, size_t len, char *why
 static int grant_open_root(Grant *g, char *why, size_t why_size) {
         _cleanup_close_ int fd = -EBADF;
         const char *p = g->path;
+        struct stat st;
         int r;
 
         *why = '\0';
         fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return negative_errno();
-        r = grant_check_component(fd, "/", 1, why, why_size);
+        r = grant_check_component(fd, "/", 1, &st, why, why_size);
         if (r < 0)
                 return r;
 
         for (;;) {
                 _cleanup_close_ int next = -EBADF;
                 _cleanup_free_ char *name = NULL;
-                size_t len;
-                struct stat st;
+                size_t len, so_far;
+                bool last;
 
                 p += strspn(p, "/");
                 len = strcspn(p, "/");
+                /* Path=/ is refused by the parser; never grant the whole tree here either. */
                 if (len == 0)
-                        /* Path=/ is refused by the parser; never grant the whole tree here either. */
                         return -EISDIR;
+                last = p[len] == '\0';
+                so_far = (size_t) (p + len - g->path);
                 name = strndup(p, len);
                 if (!name)
                         return -ENOMEM;
+
                 next = openat(fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-                if (next < 0 && errno == ENOENT && p[len] == '\0')
-                        goto file;
+                if (next < 0 && errno == ENOENT && last) {
+                        grant_set_file(g, TAKE_FD(fd), TAKE_PTR(name));
+                        return 0;
+                }
                 if (next < 0) {
                         r = negative_errno();
-                        snprintf(why, why_size, "cannot open %.*s: %s", (int) (p + len - g->path), g->path,
-                                 strerror(-r));
+                        snprintf(why, why_size, "cannot open %.*s: %s", (int) so_far, g->path, strerror(-r));
                         return r;
                 }
-                r = grant_check_component(next, g->path, (size_t) (p + len - g->path), why, why_size);
+                r = grant_check_component(next, g->path, so_far, &st, why, why_size);
                 if (r < 0)
                         return r;
-                if (fstat(next, &st) < 0)
-                        return negative_errno();
-                if (p[len] == '\0') {
-                        if (!S_ISDIR(st.st_mode))
-                                goto file;
+                if (last && !S_ISDIR(st.st_mode)) {
+                        grant_set_file(g, TAKE_FD(fd), TAKE_PTR(name));
+                        return 0;
+                }
+                if (last) {
                         g->root_fd = TAKE_FD(next);
                         return 0;
                 }
                 if (!S_ISDIR(st.st_mode)) {
-                        snprintf(why, why_size, "%.*s is not a directory", (int) (p + len - g->path), g->path);
+                        snprintf(why, why_size, "%.*s is not a directory", (int) so_far, g->path);
                         return -ENOTDIR;
                 }
                 safe_close(fd);
                 fd = TAKE_FD(next);
                 p += len;
-                continue;
-file:
-                g->file_name = TAKE_PTR(name);
-                /*
-                 * A grant of one file is a grant of that file: whoever may
-                 * write its directory must not turn the name into a symlink
-                 * to the file beside it. The name is the only component
-                 * resolved, so this refuses exactly a symlink in its place.
-                 */
-                g->resolve_flags |= RESOLVE_NO_SYMLINKS;
-                g->root_fd = TAKE_FD(fd);
-                return 0;
         }
 }
 
