@@ -41,5 +41,5 @@ int snapshot_check_source(int fd);
  * this process held throughout counts (-EAGAIN when none was).
  */
 int snapshot_local(int fd, uint64_t max_size, bool require_consistent, int *ret_fd);
-/* snapshot.c: the local size limit (SAFE_MMAP_LOCAL_SIZE_MAX or $SAFE_MMAP_SIZE_MAX). */
-uint64_t snapshot_local_size_max(void);
+/* snapshot.c: the local size limit (SAFE_MMAP_LOCAL_SIZE_MAX or $SAFE_MMAP_SIZE_MAX); -EINVAL if that does not parse. */
+int snapshot_local_size_max(uint64_t *ret);

@@ -58,7 +58,7 @@ enum {
 #define SAFE_MMAP_VERITY_DIGEST_MAX 64u
 
 /* Local snapshots (made without the daemon) stop with -EFBIG past this many bytes,
- * unless the environment variable SAFE_MMAP_SIZE_MAX gives another limit in bytes. */
+ * unless the environment variable SAFE_MMAP_SIZE_MAX gives another limit ("65536", "64K", "1G"). */
 #define SAFE_MMAP_LOCAL_SIZE_MAX (UINT64_C(4) << 30)
 
 /**
@@ -168,7 +168,9 @@ int safe_mmap_snapshot_fd(int fd, unsigned flags, safe_mmap **ret);
  *
  * Return: 0 on success; -EINVAL if @path or @ret is NULL or @path is empty;
  * -ENOENT, -EACCES, -ENOTDIR, -ELOOP, -ENAMETOOLONG from opening @path;
- * and everything safe_mmap_snapshot_fd() returns.
+ * -EXDEV when a path request left its policy grant on the daemon's side
+ * (through "..", a symlink or a mount point), -ELOOP when the grant refuses
+ * symlinks; and everything safe_mmap_snapshot_fd() returns.
  */
 int safe_mmap_snapshot(const char *path, unsigned flags, safe_mmap **ret);
 

@@ -22,6 +22,7 @@
 #include "macro.h"
 #include "memfd-util.h"
 #include "missing.h"
+#include "parse-size.h"
 #include "transport.h"
 
 #define SNAPSHOT_FLAGS_ALL \
@@ -33,20 +34,17 @@
  */
 #define SNAPSHOT_ATTEMPTS 3
 
-uint64_t snapshot_local_size_max(void) {
+int snapshot_local_size_max(uint64_t *ret) {
         const char *e;
-        char *end;
-        unsigned long long v;
 
         /* secure_getenv: a set-uid program must not let its caller raise the limit. */
         e = secure_getenv("SAFE_MMAP_SIZE_MAX");
-        if (!e || !*e)
-                return SAFE_MMAP_LOCAL_SIZE_MAX;
-        errno = 0;
-        v = strtoull(e, &end, 10);
-        if (errno != 0 || *end != '\0' || e[0] == '-')
-                return SAFE_MMAP_LOCAL_SIZE_MAX;
-        return (uint64_t) v;
+        if (!e || !*e) {
+                *ret = SAFE_MMAP_LOCAL_SIZE_MAX;
+                return 0;
+        }
+        /* The daemon's syntax; a value that does not parse is a mistake to report, not to ignore. */
+        return parse_size(e, ret) < 0 ? -EINVAL : 0;
 }
 
 int snapshot_check_source(int fd) {
@@ -320,8 +318,13 @@ static int snapshot_as_given(int src, unsigned flags, safe_mmap **ret) {
 static int snapshot_map(int src, const char *path, unsigned flags, safe_mmap **ret) {
         bool consistent = flags & SAFE_MMAP_REQUIRE_CONSISTENT;
         unsigned result_flags = 0;
-        uint64_t size;
+        uint64_t size, limit;
         int r, kind, snap;
+
+        /* Checked first, so that a bad value fails whether or not a daemon answers. */
+        r = snapshot_local_size_max(&limit);
+        if (r < 0)
+                return r;
 
         if (src >= 0) {
                 r = snapshot_as_given(src, flags, ret);
@@ -356,7 +359,7 @@ static int snapshot_map(int src, const char *path, unsigned flags, safe_mmap **r
                         return r;
         }
 
-        r = snapshot_local(src, snapshot_local_size_max(), consistent, &snap);
+        r = snapshot_local(src, limit, consistent, &snap);
         if (r < 0)
                 return r;
         r = verify_fd(snap, &kind, &size);

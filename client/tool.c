@@ -34,6 +34,7 @@
 
 #include "config.h"
 #include "macro.h"
+#include "parse-size.h"
 #include "safe-mmap.h"
 #include "transport.h"
 
@@ -524,6 +525,11 @@ static const char *snapshot_strerror(int r) {
                 return "not a regular file";
         case -EAGAIN:
                 return "file kept changing while it was copied";
+        case -EDQUOT:
+                return "your snapshot memory at the daemon is used up (release snapshots you hold, or ask for a "
+                       "larger --max-bytes-per-uid)";
+        case -EXDEV:
+                return "path leaves the policy grant that covers it (through \"..\", a symlink or a mount point)";
         default:
                 return strerror(-r);
         }
@@ -536,13 +542,28 @@ static const char *snapshot_strerror(int r) {
  */
 static void snapshot_report_error(const char *path, unsigned flags, int r) {
         _cleanup_close_ int sock = -EBADF;
+        const char *size_max = secure_getenv("SAFE_MMAP_SIZE_MAX");
+        uint64_t size;
         struct stat st;
         int q;
+
+        /* The library checks the variable before anything else; its -EINVAL is not the file's. */
+        if (r == -EINVAL && size_max && *size_max && parse_size(size_max, &size) < 0) {
+                fprintf(stderr, PROGRAM ": %s: SAFE_MMAP_SIZE_MAX=%s is not a size (bytes, or with K, M, G or T)\n",
+                        path, size_max);
+                return;
+        }
 
         if ((flags & SAFE_MMAP_NO_FALLBACK) &&
             (r == -ENOENT || r == -ECONNREFUSED || r == -EACCES || r == -ENOTSOCK || r == -EPERM) &&
             stat(path, &st) >= 0) {
                 q = transport_connect(NULL, &sock);
+                if (q == r && r == -EPERM) {
+                        /* Something answers, but not a daemon we may trust with our files. */
+                        fprintf(stderr, PROGRAM ": %s: the daemon socket %s belongs to a user other than root "
+                                "or you: not trusted\n", path, transport_socket_path());
+                        return;
+                }
                 if (q == r) {
                         fprintf(stderr, PROGRAM ": %s: no daemon answers at %s (%s)\n", path,
                                 transport_socket_path(), strerror(-q));

@@ -102,7 +102,7 @@ void connection_job_done(Connection *c, Job *j) {
         if (r >= 0)
                 r = snapshot_open_for_client(j->snapshot, &fd);
         if (r < 0) {
-                log_errno(LOG_INFO, r, "uid=%u pid=%i: snapshot refused: %m", c->cred.uid, c->cred.pid);
+                log_errno(LOG_INFO, r, "uid=%u pid=%i: snapshot of %s refused: %m", c->cred.uid, c->cred.pid, j->relative ? LOG_ESCAPE(j->relative) : "its descriptor");
                 reply.status = r;
         } else {
                 reply.kind = j->snapshot->kind;
@@ -171,7 +171,7 @@ static void connection_start_snapshot(Connection *c, const ProtoRequest *req, in
                 path[req->path_length] = '\0';
                 g = policy_lookup(m->policy, c->cred.uid, c->groups, c->n_groups, path, &relative);
                 if (!g) {
-                        log_info("uid=%u pid=%i: no grant covers %s.", c->cred.uid, c->cred.pid, path);
+                        log_info("uid=%u pid=%i: no grant covers %s.", c->cred.uid, c->cred.pid, LOG_ESCAPE(path));
                         (void) connection_reply_status(c, PROTO_REPLY_SNAPSHOT, -EACCES);
                         return;
                 }

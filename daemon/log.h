@@ -9,7 +9,13 @@
 
 #include <syslog.h>
 
+#include "log-escape.h"
 #include "macro.h"
+
+/*
+ * Anything a client chose (a path above all) goes through LOG_ESCAPE() on
+ * its way into a line: see log-escape.h for what a raw path could forge.
+ */
 
 void log_internal(int level, int error, const char *format, ...) _printf_(3, 4);
 

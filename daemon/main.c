@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,10 +9,32 @@
 #include "config.h"
 #include "log.h"
 #include "manager.h"
+#include "parse-size.h"
 #include "policy.h"
 #include "sandbox.h"
 
 #define USEC_PER_SEC UINT64_C(1000000)
+
+static bool arg_check_policy;
+
+/*
+ * Loads the policy exactly as start-up and SIGHUP do (same parser, same root
+ * checks, same log lines on stderr), prints the grants that would be in
+ * force, and fails if any file or grant was refused.
+ */
+static int check_policy(const char *dir) {
+        Policy *p = NULL;
+        int r;
+
+        r = policy_load(dir, &p);
+        if (r < 0)
+                return log_errno(LOG_ERR, r, "Cannot load the policy: %m");
+        policy_dump(p, stdout);
+        printf("%u grant(s), %u error(s).\n", p->n_grants, p->n_errors);
+        r = p->n_errors > 0 ? -EBADMSG : 0;
+        policy_free(p);
+        return r;
+}
 
 static void help(void) {
         printf("safe-mmapd [OPTIONS]\n\n"
@@ -25,6 +48,7 @@ static void help(void) {
                "  --max-connections N         Connections overall (default 256)\n"
                "  --max-connections-per-uid N Connections of one uid (default 16)\n"
                "  --idle-timeout SECONDS      Drop idle connections (default 30, 0: never)\n"
+               "  --check-policy [DIR]        Load the policy as a reload would, print its grants, exit\n"
                "  --help, --version\n");
 }
 
@@ -45,7 +69,7 @@ static int parse_uint(const char *s, uint64_t max, uint64_t *ret) {
 static int parse_argv(int argc, char *argv[], ManagerConfig *c) {
         enum { ARG_LISTEN = 0x100, ARG_POLICY_DIR, ARG_EXIT_IDLE, ARG_MAX_SIZE, ARG_CACHE_SIZE,
                ARG_MAX_BYTES_PER_UID, ARG_MAX_CONNECTIONS, ARG_MAX_CONNECTIONS_PER_UID, ARG_IDLE_TIMEOUT,
-               ARG_VERSION };
+               ARG_VERSION, ARG_CHECK_POLICY };
         static const struct option options[] = {
                 { "help",                    no_argument,       NULL, 'h' },
                 { "version",                 no_argument,       NULL, ARG_VERSION },
@@ -58,6 +82,7 @@ static int parse_argv(int argc, char *argv[], ManagerConfig *c) {
                 { "max-connections",         required_argument, NULL, ARG_MAX_CONNECTIONS },
                 { "max-connections-per-uid", required_argument, NULL, ARG_MAX_CONNECTIONS_PER_UID },
                 { "idle-timeout",            required_argument, NULL, ARG_IDLE_TIMEOUT },
+                { "check-policy",            optional_argument, NULL, ARG_CHECK_POLICY },
                 {}
         };
         uint64_t v;
@@ -76,6 +101,11 @@ static int parse_argv(int argc, char *argv[], ManagerConfig *c) {
                         break;
                 case ARG_POLICY_DIR:
                         c->policy_dir = optarg;
+                        break;
+                case ARG_CHECK_POLICY:
+                        arg_check_policy = true;
+                        if (optarg)
+                                c->policy_dir = optarg;
                         break;
                 case ARG_EXIT_IDLE:
                 case ARG_IDLE_TIMEOUT:
@@ -108,6 +138,9 @@ static int parse_argv(int argc, char *argv[], ManagerConfig *c) {
                         return r;
                 }
         }
+        /* "--check-policy DIR" as well as "--check-policy=DIR". */
+        if (arg_check_policy && optind == argc - 1)
+                c->policy_dir = argv[optind++];
         if (optind < argc) {
                 fprintf(stderr, "Unexpected argument: %s\n", argv[optind]);
                 return -EINVAL;
@@ -132,6 +165,8 @@ int main(int argc, char *argv[]) {
         r = parse_argv(argc, argv, &config);
         if (r <= 0)
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        if (arg_check_policy)
+                return check_policy(config.policy_dir) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 
         r = manager_new(&config, &m);
         if (r < 0) {

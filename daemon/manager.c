@@ -16,6 +16,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "notify.h"
 
 /* How long accepting pauses when the daemon is out of descriptors, instead of spinning on EMFILE. */
 #define ACCEPT_PAUSE_USEC (250u * 1000u)
@@ -188,7 +189,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
         Policy *p;
         int r;
 
-        (void) sd_notify(0, "RELOADING=1");
+        (void) notify_send("RELOADING=1");
         r = policy_load(m->config.policy_dir, &p);
         if (r < 0)
                 log_errno(LOG_ERR, r, "Cannot reload the policy, keeping the old one: %m");
@@ -196,7 +197,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                 policy_free(m->policy);
                 m->policy = p;
         }
-        (void) sd_notify(0, "READY=1");
+        (void) notify_send("READY=1");
         manager_update_status(m);
         return 0;
 }
@@ -247,7 +248,7 @@ void manager_connection_gone(Manager *m) {
 }
 
 void manager_update_status(Manager *m) {
-        (void) sd_notifyf(0, "STATUS=%u connection(s), %" PRIu64 " snapshot(s) served, %" PRIu64 " byte(s) held",
+        (void) notify_sendf("STATUS=%u connection(s), %" PRIu64 " snapshot(s) served, %" PRIu64 " byte(s) held",
                           m->n_connections, m->served, snapshot_bytes_live());
 }
 
@@ -338,11 +339,11 @@ int manager_run(Manager *m) {
         int r;
 
         manager_connection_gone(m); /* arms the idle exit */
-        (void) sd_notify(0, "READY=1");
+        (void) notify_send("READY=1");
         manager_update_status(m);
 
         r = sd_event_loop(m->event);
-        (void) sd_notify(0, "STOPPING=1");
+        (void) notify_send("STOPPING=1");
         return r;
 }
 

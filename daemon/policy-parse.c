@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "macro.h"
+#include "parse-size.h"
 #include "policy-parse.h"
 
 #define POLICY_IDS_MAX 4096u
@@ -24,12 +25,35 @@ typedef struct ParseState {
         FILE *f;
         unsigned line;
         unsigned section;       /* counts "[...]" lines, to tell apart two sections of the same name */
+        unsigned section_line;  /* where the last "[...]" line is, for a grant's log lines */
         unsigned grant_section;
         char error[256];        /* the first error, with error_line */
         unsigned error_line;
         Grant *current;
+        unsigned current_keys;  /* the keys the current section has set, as KEY_* bits */
         Grant *grants, **tail;
 } ParseState;
+
+enum {
+        KEY_PATH       = 1u << 0,
+        KEY_USERS      = 1u << 1,
+        KEY_GROUPS     = 1u << 2,
+        KEY_MAX_SIZE   = 1u << 3,
+        KEY_NO_SYMLINKS = 1u << 4,
+        KEY_NO_XDEV    = 1u << 5,
+};
+
+static const struct {
+        const char *name;
+        unsigned bit;
+} keys[] = {
+        { "Path",       KEY_PATH },
+        { "Users",      KEY_USERS },
+        { "Groups",     KEY_GROUPS },
+        { "MaxSize",    KEY_MAX_SIZE },
+        { "NoSymlinks", KEY_NO_SYMLINKS },
+        { "NoXDev",     KEY_NO_XDEV },
+};
 
 Grant *grant_free(Grant *g) {
         if (!g)
@@ -37,6 +61,7 @@ Grant *grant_free(Grant *g) {
         safe_close(g->root_fd);
         free(g->path);
         free(g->file_name);
+        free(g->source);
         free(g->uids);
         free(g->gids);
         free(g);
@@ -51,33 +76,6 @@ void grants_free(Grant *g) {
         }
 }
 
-
-int parse_size(const char *s, uint64_t *ret) {
-        unsigned long long v;
-        unsigned shift = 0;
-        char *end;
-
-        if (!s || !isdigit((unsigned char) *s))
-                return -EINVAL;
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (errno != 0)
-                return -ERANGE;
-        switch (*end) {
-        case '\0': break;
-        case 'K': case 'k': shift = 10; end++; break;
-        case 'M': case 'm': shift = 20; end++; break;
-        case 'G': case 'g': shift = 30; end++; break;
-        case 'T': case 't': shift = 40; end++; break;
-        default: return -EINVAL;
-        }
-        if (*end != '\0')
-                return -EINVAL;
-        if (shift && v > (UINT64_MAX >> shift))
-                return -ERANGE;
-        *ret = (uint64_t) v << shift;
-        return 0;
-}
 
 static void parse_error(ParseState *st, const char *format, ...) _printf_(2, 3);
 static void parse_error(ParseState *st, const char *format, ...) {
@@ -127,8 +125,10 @@ static char *policy_reader(char *str, int num, void *stream) {
                         p[1] = '\0';
                         break;
                 }
-        if (str[0] == '[')
+        if (str[0] == '[') {
                 st->section++;
+                st->section_line = st->line;
+        }
         return str;
 }
 
@@ -275,19 +275,44 @@ static int policy_handler(void *user, const char *section, const char *name, con
                         return 0;
                 }
                 g->root_fd = -EBADF;
-                g->line = st->line;
+                g->line = st->section_line ? st->section_line : st->line;
                 *st->tail = g;
                 st->tail = &g->next;
                 st->current = g;
+                st->current_keys = 0;
                 st->grant_section = st->section;
         }
         g = st->current;
+
+        /*
+         * A second value for a key would silently replace or extend the
+         * first (Path=/etc after Path=/srv/data): the author meant one of
+         * them and the parser cannot know which, so the file is refused. An
+         * empty value is refused for the same reason: it is a value someone
+         * forgot, not "nothing".
+         */
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (!strcmp(name, keys[i].name)) {
+                        if (st->current_keys & keys[i].bit) {
+                                parse_error(st, "%s= given twice in one [Grant]", name);
+                                return 0;
+                        }
+                        st->current_keys |= keys[i].bit;
+                }
+        if (value[0] == '\0') {
+                parse_error(st, "empty value for %s=", name);
+                return 0;
+        }
 
         if (!strcmp(name, "Path")) {
                 free(g->path);
                 g->path = NULL;
                 if (path_normalize(value, &g->path) < 0) {
                         parse_error(st, "Path= must be absolute without . or .. components: \"%s\"", value);
+                        return 0;
+                }
+                if (!strcmp(g->path, "/")) {
+                        parse_error(st, "Path=/ would grant the whole file system");
                         return 0;
                 }
         } else if (!strcmp(name, "Users")) {

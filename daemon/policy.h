@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 typedef struct Grant {
@@ -25,18 +26,23 @@ typedef struct Grant {
         size_t n_gids;
         uint64_t max_size;      /* 0: no limit of its own */
         uint64_t resolve_flags; /* RESOLVE_NO_SYMLINKS / RESOLVE_NO_XDEV */
-        unsigned line;          /* where its section starts, for log lines */
+        char *source;           /* the policy file's name, for log lines and --check-policy */
+        unsigned line;          /* its "[Grant]" line, for log lines */
         struct Grant *next;
 } Grant;
 
 typedef struct Policy {
         Grant *grants;
         unsigned n_grants;
+        unsigned n_errors;      /* files skipped and grants refused while loading (all logged) */
 } Policy;
 
 /* A missing directory is an empty policy. Fails only on allocation failure. */
 int policy_load(const char *dir, Policy **ret);
 Policy *policy_free(Policy *p);
+
+/* Writes each grant as the daemon understood it, one per line, for --check-policy. */
+void policy_dump(const Policy *p, FILE *f);
 
 /*
  * Finds a grant covering the absolute @path for a peer with @uid and
@@ -46,6 +52,3 @@ Policy *policy_free(Policy *p);
  */
 const Grant *policy_lookup(const Policy *p, uid_t uid, const gid_t *groups, size_t n_groups,
                            const char *path, const char **ret_relative);
-
-/* Parses "123", "64K", "256M", "1G" (binary multiples). */
-int parse_size(const char *s, uint64_t *ret);

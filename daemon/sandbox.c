@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "macro.h"
+#include "notify.h"
 #include "sandbox.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
@@ -40,8 +41,11 @@ static const char *const allowed[] = {
         /* event loop */
         "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "ppoll",
         "eventfd2", "pipe2",
-        /* sockets: clients, sd_notify, NSS through AF_UNIX */
-        "accept4", "recvmsg", "sendmsg", "sendto", "recvfrom", "getsockopt", "setsockopt", "connect",
+        /*
+         * sockets: clients on the listening sockets, sd_notify on the socket
+         * notify_open() connected. Neither socket() nor connect(): see below.
+         */
+        "accept4", "recvmsg", "sendmsg", "sendto", "recvfrom", "getsockopt", "setsockopt",
         "shutdown", "getsockname", "getpeername",
         /* files: resolving, copying, sealing, the policy */
         "openat", "openat2", "open", "close", "read", "pread64", "readv", "write", "writev", "lseek",
@@ -181,6 +185,11 @@ int sandbox_apply(const char *socket_path) {
         if (r < 0)
                 return r;
 
+        /* The last socket the daemon makes: to the service manager, for sd_notify. */
+        r = notify_open();
+        if (r < 0)
+                log_errno(LOG_WARNING, r, "Cannot connect to $NOTIFY_SOCKET, no readiness notification: %m");
+
         ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
         if (!ctx)
                 return log_errno(LOG_ERR, -ENOMEM, "Cannot set up seccomp: %m");
@@ -197,12 +206,18 @@ int sandbox_apply(const char *socket_path) {
         if (r >= 0)
                 r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOTTY), SCMP_SYS(ioctl), 0);
 #endif
-        /* Local sockets only: NSS may try others, which then fail softly. */
+        /*
+         * No new socket, and no connection from one: the daemon is uid 0,
+         * and code injected into it could otherwise connect to any local
+         * service that trusts root by SO_PEERCRED (or by the socket's mode)
+         * and speak for root there. Everything that needs a socket was
+         * opened before (listening sockets, the notify socket). socket() is
+         * refused rather than fatal because NSS tries nscd and userdb on a
+         * policy reload and then falls back to the files; nothing of ours
+         * calls connect() any more, so that one kills.
+         */
         if (r >= 0)
-                r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
-        if (r >= 0)
-                r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
-                                     SCMP_A0(SCMP_CMP_NE, AF_UNIX));
+                r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 0);
         if (r >= 0)
                 r = seccomp_load(ctx);
         seccomp_release(ctx);

@@ -450,6 +450,31 @@ START_TEST(test_offset_untouched) {
 }
 END_TEST
 
+/* SAFE_MMAP_SIZE_MAX takes the daemon's size syntax; a value that does not parse is an error. */
+START_TEST(test_size_limit_syntax) {
+        void *data = pattern_new(1025, 7);
+        char *exact = scratch_file(data, 1024, 0644), *over = scratch_file(data, 1025, 0644);
+
+        ck_assert_int_eq(setenv("SAFE_MMAP_SIZE_MAX", "1K", 1), 0);
+        mapping_release(expect_snapshot(exact, local_flags[_i], 0));
+        expect_snapshot(over, local_flags[_i], -EFBIG);
+        ck_assert_int_eq(setenv("SAFE_MMAP_SIZE_MAX", "1k", 1), 0);
+        expect_snapshot(over, local_flags[_i], -EFBIG);
+        ck_assert_int_eq(setenv("SAFE_MMAP_SIZE_MAX", "1M", 1), 0);
+        mapping_release(expect_snapshot(over, local_flags[_i], 0));
+        for (const char *const *bad = (const char *const[]) { "bogus", "1X", "1KB", "-1", " 1", "1 ", "0x10",
+                                                              "1.5M", "K", "18446744073709551616",
+                                                              "16777216T", NULL }; *bad; bad++) {
+                ck_assert_int_eq(setenv("SAFE_MMAP_SIZE_MAX", *bad, 1), 0);
+                expect_snapshot(exact, local_flags[_i], -EINVAL);
+        }
+        ck_assert_int_eq(unsetenv("SAFE_MMAP_SIZE_MAX"), 0);
+        free(over);
+        free(exact);
+        free(data);
+}
+END_TEST
+
 START_TEST(test_size_limit) {
         void *data = pattern_new(4097, 6);
         char *exact = scratch_file(data, 4096, 0644), *over = scratch_file(data, 4097, 0644);
@@ -851,6 +876,7 @@ int main(int argc, char **argv) {
         tcase_add_loop_test(tc, test_missing, 0, N_LOCAL_FLAGS);
         tcase_add_loop_test(tc, test_unreadable, 0, 2);
         tcase_add_loop_test(tc, test_size_limit, 0, N_LOCAL_FLAGS);
+        tcase_add_loop_test(tc, test_size_limit_syntax, 0, N_LOCAL_FLAGS);
         tcase_add_test(tc, test_bad_args);
         tcase_add_test(tc, test_size_limit_zero);
         tcase_add_test(tc, test_emfile);

@@ -342,6 +342,21 @@ check_reload_grants() {
         return $r
 }
 
+# safe-mmapd --check-policy reads the installed policy directory as a reload
+# would; a file with a doubled key makes it fail with file:line.
+check_policy_check() {
+        local daemon out
+        daemon=$(systemctl cat "$svc" | sed -n 's/^ExecStart=\([^ ]\+\).*/\1/p' | tail -n 1)
+        grant
+        out=$("$daemon" --check-policy 2>&1) || { echo "$out"; return 1; }
+        grep -q '^vm.conf:1: tree /srv/secret ' <<< "$out" || { echo "$out"; return 1; }
+        mkdir -p "$tmp/policy.d"
+        printf '[Grant]\nPath=/srv/secret\nPath=/etc\nUsers=%s\n' "$user" > "$tmp/policy.d/bad.conf"
+        chmod 0644 "$tmp/policy.d/bad.conf"
+        ! out=$("$daemon" --check-policy "$tmp/policy.d" 2>&1) || { echo "$out"; return 1; }
+        grep -q 'bad.conf:3: Path= given twice' <<< "$out" || { echo "$out"; return 1; }
+}
+
 # systemctl stop sends SIGTERM: a clean exit, even with a client connected.
 check_stop_clean() {
         hold 30 || { release; return 1; }
@@ -524,6 +539,7 @@ grant
 run "path request served under a grant (fresh start)" check_granted
 run "grant removed, SIGHUP: refused again" check_sighup_revokes
 run "grant added, systemctl reload: served again" check_reload_grants
+run "safe-mmapd --check-policy: the installed grant, a doubled key fails" check_policy_check
 
 run "installed library: sealed memfd accepted" check_memfd_accepted
 run "installed library: unsealed memfd refused" expect_refused EBADFD memfd none
