@@ -437,8 +437,9 @@ int main(int argc, char *argv[]) {
                b.cfg.quick ? " (quick)" : "", m.cpus, m.kernel, m.mem_gib, m.shmem_huge);
         printf("load average (1, 5, 15 min) at start: %s; at end: %s; took %.0f s\n", m.load_start, m.load_end,
                (double) (now_usec() - t0) / 1e6);
-        printf("medians of %u rounds; each ratio is the median of per-round ratios; P2 rates over %.2f s each\n\n",
-               b.cfg.rounds, b.cfg.rate_seconds);
+        printf("medians of %u rounds (P1: the fastest of %u tries in each); a ratio is the median of the\n"
+               "rounds' ratios; P2 rates over %.2f s each\n\n",
+               b.cfg.rounds, BIG_TRIES, b.cfg.rate_seconds);
         report_print(&b.report, stdout);
         fflush(stdout);
 

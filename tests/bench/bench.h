@@ -17,6 +17,7 @@
 #define FILL_BYTE 's'
 #define PAGE 4096u
 #define COLD_FILES_MAX 8u
+#define BIG_TRIES 3u              /* P1: a round keeps the fastest of this many */
 
 typedef struct Config {
         bool quick;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,17 +81,29 @@ enum {
         _BIG_MAX,
 };
 
+/*
+ * The fastest of BIG_TRIES tries of each method, interleaved: one copy of
+ * a big file takes long enough that a neighbour's burst can double it.
+ */
 static int big_round(const char *path, int fd, const void *src, uint64_t size, double ret[_BIG_MAX]) {
         unsigned flags = server_flags(SERVER_DAEMON);
 
-        ret[BIG_MEMCPY] = time_memcpy(src, size);
-        ret[BIG_READ] = time_read(fd, size);
-        ret[BIG_SNAPSHOT] = time_snapshot(path, fd, flags, size, false, true);
-        ret[BIG_SNAPSHOT_READ] = time_snapshot(path, fd, flags, size, true, true);
-        ret[BIG_LOCAL_READ] = time_snapshot(path, fd, server_flags(SERVER_LOCAL), size, true, false);
         for (int i = 0; i < _BIG_MAX; i++)
-                if (ret[i] < 0)
-                        return (int) ret[i];
+                ret[i] = INFINITY;
+        for (unsigned k = 0; k < BIG_TRIES; k++) {
+                double t[_BIG_MAX];
+
+                t[BIG_MEMCPY] = time_memcpy(src, size);
+                t[BIG_READ] = time_read(fd, size);
+                t[BIG_SNAPSHOT] = time_snapshot(path, fd, flags, size, false, true);
+                t[BIG_SNAPSHOT_READ] = time_snapshot(path, fd, flags, size, true, true);
+                t[BIG_LOCAL_READ] = time_snapshot(path, fd, server_flags(SERVER_LOCAL), size, true, false);
+                for (int i = 0; i < _BIG_MAX; i++) {
+                        if (t[i] < 0)
+                                return (int) t[i];
+                        ret[i] = fmin(ret[i], t[i]);
+                }
+        }
         return 0;
 }
 
