@@ -51,6 +51,17 @@ static inline void freep(void *p) {
 #define _cleanup_close_ _cleanup_(closep)
 #define _cleanup_free_ _cleanup_(freep)
 
+/*
+ * DEFINE_CLEANUP(Type, type_free) defines type_freep(), so that
+ * `_cleanup_(type_freep) Type *x = NULL;` frees x on every return path.
+ * type_free() must accept NULL.
+ */
+#define DEFINE_CLEANUP(type, func)                      \
+        static inline void func##p(type **p) {          \
+                if (*p)                                 \
+                        (void) func(*p);                \
+        }
+
 /* errno as a negative value; never 0, so that a caller cannot mistake a failure for success. */
 static inline int negative_errno(void) {
         return errno > 0 ? -errno : -EIO;
