@@ -536,16 +536,14 @@ static const char *snapshot_strerror(int r) {
 }
 
 /*
- * With --no-fallback the library returns the connect error as it is, and
- * "No such file or directory" would then blame the file for a missing
- * socket. Say which one is missing when it is the daemon.
+ * With --no-fallback the library names the daemon's failures itself:
+ * -ECONNREFUSED when no daemon answers, -EPERM when the socket belongs to an
+ * untrusted user (safe_mmap_snapshot_fd(3)). Without the option neither
+ * reaches us: a local snapshot is made instead.
  */
 static void snapshot_report_error(const char *path, unsigned flags, int r) {
-        _cleanup_close_ int sock = -EBADF;
         const char *size_max = secure_getenv("SAFE_MMAP_SIZE_MAX");
         uint64_t size;
-        struct stat st;
-        int q;
 
         /* The library checks the variable before anything else; its -EINVAL is not the file's. */
         if (r == -EINVAL && size_max && *size_max && parse_size(size_max, &size) < 0) {
@@ -554,21 +552,15 @@ static void snapshot_report_error(const char *path, unsigned flags, int r) {
                 return;
         }
 
-        if ((flags & SAFE_MMAP_NO_FALLBACK) &&
-            (r == -ENOENT || r == -ECONNREFUSED || r == -EACCES || r == -ENOTSOCK || r == -EPERM) &&
-            stat(path, &st) >= 0) {
-                q = transport_connect(NULL, &sock);
-                if (q == r && r == -EPERM) {
-                        /* Something answers, but not a daemon we may trust with our files. */
-                        fprintf(stderr, PROGRAM ": %s: the daemon socket %s belongs to a user other than root "
-                                "or you: not trusted\n", path, transport_socket_path());
-                        return;
-                }
-                if (q == r) {
-                        fprintf(stderr, PROGRAM ": %s: no daemon answers at %s (%s)\n", path,
-                                transport_socket_path(), strerror(-q));
-                        return;
-                }
+        if ((flags & SAFE_MMAP_NO_FALLBACK) && r == -EPERM) {
+                /* Something answers, but not a daemon we may trust with our files. */
+                fprintf(stderr, PROGRAM ": %s: the daemon socket %s belongs to a user other than root "
+                        "or you: not trusted\n", path, transport_socket_path());
+                return;
+        }
+        if ((flags & SAFE_MMAP_NO_FALLBACK) && r == -ECONNREFUSED) {
+                fprintf(stderr, PROGRAM ": %s: no daemon answers at %s\n", path, transport_socket_path());
+                return;
         }
         fprintf(stderr, PROGRAM ": %s: %s\n", path, snapshot_strerror(r));
 }
