@@ -150,9 +150,12 @@ int safe_mmap_map_fd_unsafe(int fd, uint64_t offset, uint64_t length, unsigned f
  * SAFE_MMAP_REQUIRE_CONSISTENT if no attempt proved one whole version;
  * -EBADFD if the daemon's answer could not be verified; -EPERM if the
  * daemon's socket belongs to a user other than root or the caller; -EPROTO if
- * the daemon's reply is malformed; with NO_FALLBACK, the connect error
- * (-ENOENT, -ECONNREFUSED, -EACCES, ...); any errno the daemon returns for the
- * file (for example -EDQUOT); -EMFILE, -ENFILE, -ENOMEM, -ENOSPC, -EIO.
+ * the daemon's reply is malformed; with NO_FALLBACK, -ECONNREFUSED if no
+ * daemon answers at the socket (none there, none listening, or no right to
+ * connect: never the connect error itself, whose -ENOENT would blame the
+ * file), -ECONNRESET or -ETIMEDOUT if it hung up or did not reply in time;
+ * any errno the daemon returns for the file (for example -EDQUOT); -EMFILE,
+ * -ENFILE, -ENOMEM, -ENOSPC, -EIO.
  */
 int safe_mmap_snapshot_fd(int fd, unsigned flags, safe_mmap **ret);
 

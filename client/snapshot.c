@@ -248,7 +248,12 @@ static int daemon_snapshot(int fd, const char *path, int *ret_fd, int *ret_kind,
         r = transport_connect(NULL, &sock);
         if (r < 0) {
                 *ret_unreachable = daemon_unreachable(r);
-                return r;
+                /*
+                 * With NO_FALLBACK this error reaches the caller, and a connect
+                 * error such as -ENOENT or -EACCES would read as the file's.
+                 * Only -EPERM (an untrusted socket) has a meaning of its own.
+                 */
+                return *ret_unreachable && r != -EPERM ? -ECONNREFUSED : r;
         }
 
         if (path) {

@@ -4,7 +4,7 @@
 /*
  * The client side of a conversation with safe-mmapd: connect, send one
  * request (optionally with one descriptor), receive one reply (with at most
- * one descriptor). Used by libsafe-mmap and by the safe-mmap tool.
+ * one descriptor). Used by libsafe-mmap and by status.c (the tool's status).
  */
 
 #include <stdint.h>

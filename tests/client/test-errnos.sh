@@ -5,7 +5,7 @@
 # VALUE subsection) list the same errno values for every function: the two
 # are written by hand, and a caller reads one or the other.
 #
-# Usage: test-errnos.sh safe-mmap.h safe-mmap.3
+# Usage: test-errnos.sh safe-mmap.h safe-mmap.3 (speaks TAP)
 set -eu
 
 header=$1
@@ -44,25 +44,28 @@ inret && fn != "" {
 }
 ' "$man" | sort -u >"$tmp/man"
 
-status=0
-if [ ! -s "$tmp/header" ] || [ ! -s "$tmp/man" ]; then
-        echo "FAIL: no errno lists found (header: $(wc -l <"$tmp/header"), man page: $(wc -l <"$tmp/man"))"
+echo "1..3"
+if [ -s "$tmp/header" ] && [ -s "$tmp/man" ]; then
+        echo "ok 1 - errno lists found for $(cut -d' ' -f1 "$tmp/header" | sort -u | wc -l) functions"
+else
+        echo "not ok 1 - no errno lists found (header: $(wc -l <"$tmp/header"), man page: $(wc -l <"$tmp/man"))"
         exit 1
 fi
+status=0
 only_header=$(comm -23 "$tmp/header" "$tmp/man")
 only_man=$(comm -13 "$tmp/header" "$tmp/man")
-if [ -n "$only_header" ]; then
-        echo "FAIL: listed in $(basename "$header") but not in $(basename "$man"):"
-        echo "$only_header" | sed 's/^/        /'
+if [ -z "$only_header" ]; then
+        echo "ok 2 - every errno in $(basename "$header") is in $(basename "$man") ($(wc -l <"$tmp/header") in all)"
+else
+        echo "not ok 2 - listed in $(basename "$header") but not in $(basename "$man"):"
+        echo "$only_header" | sed 's/^/#       /'
         status=1
 fi
-if [ -n "$only_man" ]; then
-        echo "FAIL: listed in $(basename "$man") but not in $(basename "$header"):"
-        echo "$only_man" | sed 's/^/        /'
+if [ -z "$only_man" ]; then
+        echo "ok 3 - every errno in $(basename "$man") is in $(basename "$header")"
+else
+        echo "not ok 3 - listed in $(basename "$man") but not in $(basename "$header"):"
+        echo "$only_man" | sed 's/^/#       /'
         status=1
-fi
-if [ "$status" -eq 0 ]; then
-        echo "ok: $(cut -d' ' -f1 "$tmp/header" | sort -u | wc -l) functions, $(wc -l <"$tmp/header") errno values, the same in both"
-        cut -d' ' -f1 "$tmp/header" | sort -u | sed 's/^/        /'
 fi
 exit "$status"

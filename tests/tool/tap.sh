@@ -1,26 +1,52 @@
 # SPDX-License-Identifier: Apache-2.0 OR MIT
 #
-# Sourced by the tool tests: TAP-style reporting and the checks they share.
-# The sourcing script sets $tmp to a private directory before calling run(),
-# and ends with tap_finish so that its exit status says whether all passed.
+# Sourced by the tool tests: TAP output (meson runs them with protocol 'tap')
+# and the checks they share. The sourcing script sets $tmp to a private
+# directory before calling run(), and ends with tap_finish, which prints the
+# plan and makes the exit status say whether all passed.
+#
+# Each test point is one pass, fail or skip line; a chain of checks reports
+# one of them, so `run ... && expect_... && pass NAME` is one test point.
 
 failures=0
 tests=0
 
+# fail TEXT: a first line names the test; any further lines become comments.
 fail() {
-        echo "not ok - $*"
+        local text="$*"
+        tests=$((tests + 1))
+        echo "not ok $tests - ${text%%$'\n'*}"
+        [ "$text" = "${text#*$'\n'}" ] || printf '%s\n' "${text#*$'\n'}" | sed 's/^/#   /'
         failures=$((failures + 1))
 }
 
 pass() {
-        echo "ok - $*"
+        tests=$((tests + 1))
+        echo "ok $tests - $*"
+}
+
+# skip NAME REASON
+skip() {
+        tests=$((tests + 1))
+        echo "ok $tests - $1 # SKIP $2"
+}
+
+# skip_all REASON: the whole script cannot run here. Exit 0: under TAP, 77 would be an error.
+skip_all() {
+        echo "1..0 # SKIP $*"
+        exit 0
+}
+
+# bail_out REASON: the script cannot go on (its setup failed).
+bail_out() {
+        echo "Bail out! $*"
+        exit 1
 }
 
 # run NAME EXPECTED_STATUS COMMAND...: stdout in $tmp/out, stderr in $tmp/err
 run() {
         local name=$1 expected=$2 status
         shift 2
-        tests=$((tests + 1))
         "$@" >"$tmp/out" 2>"$tmp/err"
         status=$?
         if [ "$status" -ne "$expected" ]; then
@@ -89,9 +115,9 @@ expect_empty() {
         return 0
 }
 
-# The last command of a test script: its status is the script's exit status.
+# The last command of a test script: the plan, and the script's exit status.
 tap_finish() {
-        echo "# $tests tests, $failures failed"
+        echo "1..$tests"
         [ "$failures" -eq 0 ]
 }
 

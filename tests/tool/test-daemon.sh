@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0 OR MIT
 #
-# test-tool-daemon.sh TOOL DAEMON
+# test-daemon.sh TOOL DAEMON
 #
 # Runs the safe-mmap tool against a real safe-mmapd listening on a socket of
 # its own: status, and snapshots that must come from the daemon and not from
@@ -16,13 +16,10 @@ fi
 tool=$(readlink -f "$1")
 daemon=$(readlink -f "$2")
 
-if [ ! -x "$daemon" ]; then
-        echo "1..0 # SKIP safe-mmapd was not built"
-        exit 77
-fi
-
 # The checks and TAP reporting shared with the other tool tests.
 . "$(dirname "$0")/tap.sh" || exit 1
+
+[ -x "$daemon" ] || skip_all "safe-mmapd was not built"
 
 tmp=$(mktemp -d) || exit 1
 daemon_pid=
@@ -56,9 +53,8 @@ for _ in $(seq 100); do
         sleep 0.1
 done
 if [ ! -S "$SAFE_MMAP_SOCKET" ]; then
-        echo "not ok - safe-mmapd did not start listening:"
-        sed 's/^/#   /' "$tmp/daemon.log"
-        exit 1
+        sed 's/^/# /' "$tmp/daemon.log"
+        bail_out "safe-mmapd did not start listening"
 fi
 
 head -c 200000 /dev/urandom >"$tmp/random"
@@ -119,9 +115,9 @@ run "cat fifo" 1 timeout 20 "$tool" cat --no-fallback "$tmp/fifo" &&
 
 # The tool reaches files through the daemon's grants when its own open is denied.
 if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
-        echo "ok - cat through a policy grant # SKIP needs root and setpriv to drop to nobody"
+        skip "cat through a policy grant" "needs root and setpriv to drop to nobody"
 elif ! chmod 0755 "$tmp" || ! stage_as_nobody || ! "${as_nobody[@]}" "$staged_tool" --version >/dev/null 2>&1; then
-        echo "ok - cat through a policy grant # SKIP user nobody cannot run the built tool here"
+        skip "cat through a policy grant" "user nobody cannot run the built tool here"
 else
         run "cat granted" 0 "${as_nobody[@]}" "$staged_tool" cat --no-fallback "$tmp/granted/secret" &&
                 if [ "$(cat "$tmp/out")" = "granted" ]; then
@@ -146,7 +142,6 @@ for _ in $(seq 100); do
         kill -0 "$daemon_pid" 2>/dev/null || break
         sleep 0.1
 done
-tests=$((tests + 1))
 if kill -0 "$daemon_pid" 2>/dev/null; then
         kill -KILL "$daemon_pid"
         wait "$daemon_pid"

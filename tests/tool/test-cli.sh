@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0 OR MIT
 #
-# test-tool.sh TOOL MEMFD_EXEC SAFE-MMAP.1 SAFE-MMAP.3 SAFE-MMAP.H
+# test-cli.sh TOOL MEMFD_EXEC SAFE-MMAP.1 SAFE-MMAP.3 SAFE-MMAP.H
 #
 # Runs the built safe-mmap tool against real files, FIFOs and sealed memfds,
 # and checks that its --help and safe-mmap(1) name the same commands, options
@@ -67,7 +67,6 @@ man_commands() {
         man_text | awk '/^\.SH /{ in_cmds = ($2 == "COMMANDS") } in_cmds && tag { print $2; tag = 0 } /^\.TP/{ tag = 1 }'
 }
 
-tests=$((tests + 1))
 man_text >"$tmp/man.txt"
 names_in "$tmp/help" | sort -u >"$tmp/help-names"
 names_in "$tmp/man.txt" | sort -u >"$tmp/man-names"
@@ -86,7 +85,6 @@ else
 fi
 
 # safe-mmap(3) names every function, flag and kind of the public header.
-tests=$((tests + 1))
 grep -oE 'safe_mmap_[a-z_]+\(|SAFE_MMAP_[A-Z0-9_]+' "$header" | tr -d '(' | grep -v '^SAFE_MMAP_H$' |
         sort -u >"$tmp/api"
 sed 's/\\-/-/g' "$manpage3" >"$tmp/man3.txt"
@@ -101,9 +99,8 @@ fi
 
 # The manuals render without a warning.
 for page in "$manpage" "$manpage3"; do
-        tests=$((tests + 1))
         if ! command -v groff >/dev/null; then
-                echo "ok - $(basename "$page"): rendering not checked # SKIP groff is not installed"
+                skip "$(basename "$page"): rendering not checked" "groff is not installed"
         elif groff -man -ww -z "$page" 2>"$tmp/err" && [ ! -s "$tmp/err" ]; then
                 pass "$(basename "$page") renders without warnings"
         else
@@ -176,6 +173,9 @@ run "cat fifo" 1 timeout 20 "$tool" cat --local "$tmp/fifo" &&
 run "cat --no-fallback" 1 "$tool" cat --no-fallback "$tmp/foobar" &&
         expect_grep "cat --no-fallback" "$tmp/err" "^safe-mmap: $tmp/foobar: no daemon answers at $tmp/no-daemon" &&
         expect_empty "cat --no-fallback" "$tmp/out" && pass "cat --no-fallback without a daemon"
+run "cat --no-fallback missing" 1 "$tool" cat --no-fallback "$tmp/missing" &&
+        expect_only "cat --no-fallback missing" "$tmp/err" "safe-mmap: $tmp/missing: No such file or directory" &&
+        pass "cat --no-fallback of a missing file blames the file, not the daemon"
 
 SAFE_MMAP_SIZE_MAX=100 run "cat size limit" 1 "$tool" cat --local "$tmp/random" &&
         expect_only "cat size limit" "$tmp/err" \
@@ -183,7 +183,6 @@ SAFE_MMAP_SIZE_MAX=100 run "cat size limit" 1 "$tool" cat --local "$tmp/random" 
         pass "cat --local over SAFE_MMAP_SIZE_MAX"
 
 # A reader that goes away is no error: no message, exit 0.
-tests=$((tests + 1))
 head -c 20000000 /dev/zero >"$tmp/big"
 "$tool" cat --local "$tmp/big" 2>"$tmp/err" | head -c 10 >/dev/null
 status=${PIPESTATUS[0]}
@@ -197,9 +196,9 @@ fi
 printf 'secret' >"$tmp/secret"
 chmod 0600 "$tmp/secret"
 if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
-        echo "ok - cat of an unreadable file # SKIP needs root and setpriv to drop to nobody"
+        skip "cat of an unreadable file" "needs root and setpriv to drop to nobody"
 elif ! chmod 0755 "$tmp" || ! stage_as_nobody || ! "${as_nobody[@]}" "$staged_tool" --version >/dev/null 2>&1; then
-        echo "ok - cat of an unreadable file # SKIP user nobody cannot run the built tool here"
+        skip "cat of an unreadable file" "user nobody cannot run the built tool here"
 else
         run "cat unreadable" 1 "${as_nobody[@]}" "$staged_tool" cat "$tmp/secret" &&
                 expect_only "cat unreadable" "$tmp/err" "safe-mmap: $tmp/secret: Permission denied" &&
@@ -359,7 +358,8 @@ run "snapshot missing" 1 "$tool" snapshot --local "$tmp/missing" &&
 # --- status ------------------------------------------------------------------
 
 run "status without daemon" 1 "$tool" status &&
-        expect_grep "status without daemon" "$tmp/err" "^safe-mmap: no daemon answers at $tmp/no-daemon" &&
+        expect_only "status without daemon" "$tmp/err" \
+                "safe-mmap: no daemon answers at $tmp/no-daemon: No such file or directory" &&
         expect_empty "status without daemon" "$tmp/out" && pass "status without a daemon"
 
 tap_finish

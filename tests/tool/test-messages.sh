@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0 OR MIT
 #
-# test-tool-messages.sh TOOL DAEMON
+# test-messages.sh TOOL DAEMON
 #
 # The errors a user meets through the daemon each read as what they are, not
 # as the errno's generic text: a used-up budget is not "Disk quota
@@ -16,16 +16,12 @@ if [ $# -ne 2 ]; then
 fi
 tool=$(readlink -f "$1")
 daemon=$(readlink -f "$2")
-if [ ! -x "$daemon" ]; then
-        echo "1..0 # SKIP safe-mmapd was not built"
-        exit 77
-fi
-if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
-        echo "1..0 # SKIP needs root and setpriv (a client and a daemon run as nobody)"
-        exit 77
-fi
-
 . "$(dirname "$0")/tap.sh" || exit 1
+
+[ -x "$daemon" ] || skip_all "safe-mmapd was not built"
+if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
+        skip_all "needs root and setpriv (a client and a daemon run as nobody)"
+fi
 
 tmp=$(mktemp -d) || exit 1
 chmod 0755 "$tmp"
@@ -50,16 +46,14 @@ start_daemon() {
                 [ -S "$dir/socket" ] && return 0
                 sleep 0.1
         done
-        echo "not ok - no daemon listening at $dir/socket"
-        sed 's/^/#   /' "$dir/log"
-        exit 1
+        sed 's/^/# /' "$dir/log"
+        bail_out "no daemon listening at $dir/socket"
 }
 
 # expect NAME PATTERN COMMAND...: fails with status 1 and PATTERN on stderr.
 expect() {
         local name=$1 pattern=$2
         shift 2
-        tests=$((tests + 1))
         "$@" >/dev/null 2>"$tmp/err"
         local status=$?
         if [ "$status" -eq 1 ] && grep -q -e "$pattern" "$tmp/err"; then
@@ -89,9 +83,10 @@ chown 65534:65534 "$tmp/nobody"
 start_daemon "$tmp/nobody" "${as_nobody[@]}" "$daemon"
 expect "untrusted socket" "belongs to a user other than root or you: not trusted" \
         env SAFE_MMAP_SOCKET="$tmp/nobody/socket" "$tool" cat --no-fallback "$tmp/big"
+expect "status: untrusted socket" "^safe-mmap: the daemon socket $tmp/nobody/socket belongs to a user other than root or you: not trusted\$" \
+        env SAFE_MMAP_SOCKET="$tmp/nobody/socket" "$tool" status
 
 expect "bad SAFE_MMAP_SIZE_MAX" "SAFE_MMAP_SIZE_MAX=bogus is not a size" \
         env SAFE_MMAP_SIZE_MAX=bogus "$tool" cat "$tmp/big"
 
-echo "1..$tests"
 tap_finish
