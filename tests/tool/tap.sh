@@ -123,12 +123,17 @@ tap_finish() {
 
 # stage_as_nobody: user nobody cannot reach a build beneath a private home
 # (a clone in a 0700 /root, as on any Debian). Copies the tool and the
-# library it links into $tmp/stage and sets $as_nobody (a command prefix that
-# drops to nobody and finds that library) and $staged_tool. $tmp must be
-# traversable by nobody while it runs them.
+# library it links into $tmp/stage (and $daemon, when set) and sets
+# $as_nobody (a command prefix that drops to nobody and finds that library),
+# $staged_tool and $staged_daemon. $tmp must be traversable by nobody while
+# it runs them.
 stage_as_nobody() {
         local lib
         mkdir -p "$tmp/stage" && cp "$tool" "$tmp/stage/safe-mmap" || return 1
+        if [ -n "${daemon:-}" ]; then
+                cp "$daemon" "$tmp/stage/safe-mmapd" || return 1
+                staged_daemon=$tmp/stage/safe-mmapd
+        fi
         lib=$(ldd "$tool" | awk '$1 ~ /^libsafe-mmap\.so/ { print $3 }')
         if [ -n "$lib" ]; then
                 cp -L "$lib" "$tmp/stage/$(basename "$lib")" || return 1

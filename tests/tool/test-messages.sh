@@ -34,7 +34,7 @@ cleanup() {
         rm -rf "$tmp"
 }
 trap cleanup EXIT
-as_nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+stage_as_nobody || bail_out "cannot stage the tool and the daemon for nobody in $tmp"
 
 # start_daemon DIR [ARGS...]: a daemon listening on DIR/socket, logging to DIR/log.
 start_daemon() {
@@ -76,11 +76,11 @@ start_daemon "$tmp/quota" "$daemon" --max-bytes-per-uid 4K
 expect "over budget" "your snapshot memory at the daemon is used up" \
         env SAFE_MMAP_SOCKET="$tmp/quota/socket" "$tool" cat --no-fallback "$tmp/big"
 expect "grant escape" "leaves the policy grant" \
-        env SAFE_MMAP_SOCKET="$tmp/quota/socket" "${as_nobody[@]}" "$tool" cat --no-fallback "$tmp/granted/escape"
+        env SAFE_MMAP_SOCKET="$tmp/quota/socket" "${as_nobody[@]}" "$staged_tool" cat --no-fallback "$tmp/granted/escape"
 
 # A daemon of nobody's: it answers, but root's client must not trust it.
 chown 65534:65534 "$tmp/nobody"
-start_daemon "$tmp/nobody" "${as_nobody[@]}" "$daemon"
+start_daemon "$tmp/nobody" "${as_nobody[@]}" "$staged_daemon"
 expect "untrusted socket" "belongs to a user other than root or you: not trusted" \
         env SAFE_MMAP_SOCKET="$tmp/nobody/socket" "$tool" cat --no-fallback "$tmp/big"
 expect "status: untrusted socket" "^safe-mmap: the daemon socket $tmp/nobody/socket belongs to a user other than root or you: not trusted\$" \
