@@ -130,7 +130,8 @@ int safe_mmap_map_fd_unsafe(int fd, uint64_t offset, uint64_t length, unsigned f
  * (at $SAFE_MMAP_SOCKET or /run/safe-mmap/socket) for a snapshot, verifies
  * what it returns as safe_mmap_map_fd() does, and maps it. When no daemon
  * answers, makes the snapshot here (a sealed memfd filled from the file)
- * unless SAFE_MMAP_NO_FALLBACK is set.
+ * unless SAFE_MMAP_NO_FALLBACK is set. The process keeps one connection to
+ * the daemon between calls (see safe-mmap(3)).
  *
  * With SAFE_MMAP_REQUIRE_CONSISTENT only a snapshot proven to be one whole
  * version of the file is returned: the daemon's word that it held a read

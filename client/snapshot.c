@@ -240,19 +240,13 @@ static bool daemon_unreachable(int r) {
  */
 static int daemon_snapshot(int fd, const char *path, int *ret_fd, int *ret_kind, uint64_t *ret_size,
                            unsigned *ret_flags, bool *ret_unreachable) {
-        _cleanup_close_ int sock = -EBADF, snap = -EBADF;
+        _cleanup_close_ int snap = -EBADF;
         ProtoRequest req = {};
         ProtoReply reply;
         uint64_t size;
         int r, kind;
 
         *ret_unreachable = false;
-        r = transport_connect(NULL, &sock);
-        if (r < 0) {
-                *ret_unreachable = daemon_unreachable(r);
-                return r;
-        }
-
         if (path) {
                 req.type = PROTO_REQUEST_SNAPSHOT_PATH;
                 req.path = path;
@@ -260,10 +254,10 @@ static int daemon_snapshot(int fd, const char *path, int *ret_fd, int *ret_kind,
         } else
                 req.type = PROTO_REQUEST_SNAPSHOT_FD;
 
-        r = transport_call(sock, &req, path ? -EBADF : fd, &reply, &snap);
+        r = connection_call(&req, path ? -EBADF : fd, &reply, &snap);
         if (r < 0) {
-                /* Closed or silent before answering: it died, or dropped us over a limit. */
-                *ret_unreachable = r == -ECONNRESET || r == -ETIMEDOUT;
+                /* Nobody there, or closed or silent before answering: it died, or dropped us over a limit. */
+                *ret_unreachable = daemon_unreachable(r);
                 return r;
         }
         if (reply.status < 0)

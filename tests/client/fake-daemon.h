@@ -38,6 +38,7 @@ enum fake_mode {
 
 /* What one request looked like. */
 struct fake_request {
+        unsigned conn;          /* which connection it came on, 0 for the first accepted */
         int decoded;            /* 0, or the decoder's negative errno */
         uint32_t type;
         uint32_t n_fds;         /* descriptors that came with it */
@@ -58,6 +59,11 @@ struct fake_daemon {
  * @as_nobody, the listening socket belongs to user nobody (root only).
  */
 void fake_daemon_start(struct fake_daemon *d, enum fake_mode mode, unsigned n_conns, int as_nobody);
+/*
+ * As the real daemon: serves any number of requests on each connection, until
+ * the client hangs up, several connections at once; accepts @n_conns in all.
+ */
+void fake_daemon_start_kept(struct fake_daemon *d, enum fake_mode mode, unsigned n_conns);
 /* Reads the report of the next request; 0, or -ENODATA if there was none. */
 int fake_daemon_next(struct fake_daemon *d, struct fake_request *ret);
 /* Stops the daemon (whether or not it served everything) and frees @d. */
