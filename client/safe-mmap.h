@@ -130,8 +130,9 @@ int safe_mmap_map_fd_unsafe(int fd, uint64_t offset, uint64_t length, unsigned f
  * (at $SAFE_MMAP_SOCKET or /run/safe-mmap/socket) for a snapshot, verifies
  * what it returns as safe_mmap_map_fd() does, and maps it. When no daemon
  * answers, makes the snapshot here (a sealed memfd filled from the file)
- * unless SAFE_MMAP_NO_FALLBACK is set. The process keeps one connection to
- * the daemon between calls (see safe-mmap(3)).
+ * unless SAFE_MMAP_NO_FALLBACK is set; so too when the daemon refuses the file
+ * for its size limit (-EFBIG) or for the uid's budget (-EDQUOT). The process
+ * keeps one connection to the daemon between calls (see safe-mmap(3)).
  *
  * With SAFE_MMAP_REQUIRE_CONSISTENT only a snapshot proven to be one whole
  * version of the file is returned: the daemon's word that it held a read
@@ -146,14 +147,16 @@ int safe_mmap_map_fd_unsafe(int fd, uint64_t offset, uint64_t length, unsigned f
  * Return: 0 on success; -EINVAL if @ret is NULL, @flags has unknown bits or
  * both NO_DAEMON and NO_FALLBACK, or the file is not a regular file (FIFO,
  * socket, device); -EISDIR for a directory; -EBADF if @fd is not open,
- * O_PATH or write-only; -EFBIG if the file is larger than the size limit;
+ * O_PATH or write-only; -EFBIG if the file is larger than the size limit
+ * (that of local snapshots, or the daemon's where no local one is made);
  * -EAGAIN if the file kept changing during every copy attempt, or with
  * SAFE_MMAP_REQUIRE_CONSISTENT if no attempt proved one whole version;
  * -EBADFD if the daemon's answer could not be verified; -EPERM if the
  * daemon's socket belongs to a user other than root or the caller; -EPROTO if
  * the daemon's reply is malformed; with NO_FALLBACK, the connect error
- * (-ENOENT, -ECONNREFUSED, -EACCES, ...); any errno the daemon returns for the
- * file (for example -EDQUOT); -EMFILE, -ENFILE, -ENOMEM, -ENOSPC, -EIO.
+ * (-ENOENT, -ECONNREFUSED, -EACCES, ...); with NO_FALLBACK, -EDQUOT when the
+ * caller's uid holds too many of the daemon's snapshot bytes; any other errno
+ * the daemon returns for the file; -EMFILE, -ENFILE, -ENOMEM, -ENOSPC, -EIO.
  */
 int safe_mmap_snapshot_fd(int fd, unsigned flags, safe_mmap **ret);
 

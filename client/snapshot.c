@@ -311,6 +311,17 @@ static int snapshot_as_given(int src, unsigned flags, safe_mmap **ret) {
                        0, size, flags & SAFE_MMAP_POPULATE, ret);
 }
 
+/*
+ * Refusals that mean "not by the daemon", not "not for you": its size limit
+ * (-EFBIG) and the uid's budget (-EDQUOT) are about the daemon's memory,
+ * which a copy of our own does not use (it is the caller's, under the
+ * caller's limits). Each lets a copy be made here, from the caller's
+ * descriptor, unless SAFE_MMAP_NO_FALLBACK.
+ */
+static bool daemon_refusal_local_ok(int r) {
+        return r == -EFBIG || r == -EDQUOT;
+}
+
 static int snapshot_map(int src, const char *path, unsigned flags, safe_mmap **ret) {
         bool consistent = flags & SAFE_MMAP_REQUIRE_CONSISTENT;
         unsigned result_flags = 0;
@@ -345,6 +356,8 @@ static int snapshot_map(int src, const char *path, unsigned flags, safe_mmap **r
                  * may still prove a copy made here.
                  */
                 if (consistent && r == -EAGAIN && src >= 0 && !(flags & SAFE_MMAP_NO_FALLBACK))
+                        unreachable = true;
+                if (daemon_refusal_local_ok(r) && src >= 0)
                         unreachable = true;
                 if (!unreachable || (flags & SAFE_MMAP_NO_FALLBACK))
                         return r;

@@ -132,6 +132,12 @@ static void fake_reply(int conn, enum fake_mode mode) {
                 reply = (ProtoReply) { .type = PROTO_REPLY_SNAPSHOT, .status = -FAKE_ERRNO };
                 n_fds = 0;
                 break;
+        case FAKE_EFBIG:
+        case FAKE_EDQUOT:
+                reply = (ProtoReply) { .type = PROTO_REPLY_SNAPSHOT,
+                                       .status = mode == FAKE_EFBIG ? -EFBIG : -EDQUOT };
+                n_fds = 0;
+                break;
         case FAKE_ERROR_WITH_FD:
                 reply = (ProtoReply) { .type = PROTO_REPLY_SNAPSHOT, .status = -FAKE_ERRNO };
                 fds[0] = fake_memfd(SEALS_IMMUTABLE | F_SEAL_SEAL);

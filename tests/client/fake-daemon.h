@@ -30,6 +30,8 @@ enum fake_mode {
         FAKE_HANG_UP,           /* closes the connection without a word */
         FAKE_CONSISTENT,        /* as FAKE_GOOD, said to be consistent */
         FAKE_CACHED,            /* as FAKE_GOOD, said to be consistent and from the cache */
+        FAKE_EFBIG,             /* status -EFBIG: over the daemon's size limit */
+        FAKE_EDQUOT,            /* status -EDQUOT: over the uid's budget */
         _FAKE_MODE_MAX,
 };
 

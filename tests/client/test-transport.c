@@ -563,6 +563,38 @@ START_TEST(test_kept_threads) {
 }
 END_TEST
 
+/* ---- Refusals that let the library make the copy itself. */
+
+static const enum fake_mode local_refusals[] = { FAKE_EFBIG, FAKE_EDQUOT };
+static const int local_refusal_errnos[] = { EFBIG, EDQUOT };
+
+/* Over the daemon's size limit or the uid's budget: a copy of our own, unless refused. */
+START_TEST(test_refusal_local) {
+        char *path = scratch_file(LOCAL_CONTENT, strlen(LOCAL_CONTENT), 0644);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        struct fake_request req;
+        struct fake_daemon d;
+        safe_mmap *m;
+
+        ck_assert_int_ge(fd, 0);
+        fake_daemon_start(&d, local_refusals[_i], 2, 0);
+        ck_assert_int_eq(setenv("SAFE_MMAP_SOCKET", d.socket_path, 1), 0);
+
+        m = expect_snapshot_fd(fd, 0, 0);
+        assert_snapshot(m, LOCAL_CONTENT, strlen(LOCAL_CONTENT));
+        ck_assert_uint_eq(safe_mmap_flags(m), SAFE_MMAP_MADE_LOCALLY);
+        mapping_release(m);
+        ck_assert_int_eq(fake_daemon_next(&d, &req), 0);
+
+        expect_snapshot_fd(fd, SAFE_MMAP_NO_FALLBACK, -local_refusal_errnos[_i]);
+        ck_assert_int_eq(fake_daemon_next(&d, &req), 0);
+
+        fake_daemon_stop(&d);
+        close(fd);
+        free(path);
+}
+END_TEST
+
 static void socket_restore(void) {
         (void) setenv("SAFE_MMAP_SOCKET", no_daemon_socket, 1);
 }
@@ -601,6 +633,7 @@ int main(int argc, char **argv) {
         tcase_add_loop_test(tc, test_daemon_bad_reply, 0, (int) (sizeof(bad_replies) / sizeof(bad_replies[0])));
         tcase_add_test(tc, test_daemon_hang_up);
         tcase_add_loop_test(tc, test_daemon_path_request, 0, 2);
+        tcase_add_loop_test(tc, test_refusal_local, 0, (int) (sizeof(local_refusals) / sizeof(local_refusals[0])));
         suite_add_tcase(s, tc);
 
         tc = tcase_create("kept");
