@@ -131,8 +131,13 @@ int safe_mmap_map_fd_unsafe(int fd, uint64_t offset, uint64_t length, unsigned f
  * what it returns as safe_mmap_map_fd() does, and maps it. When no daemon
  * answers, makes the snapshot here (a sealed memfd filled from the file)
  * unless SAFE_MMAP_NO_FALLBACK is set; so too when the daemon refuses the file
- * for its size limit (-EFBIG) or for the uid's budget (-EDQUOT). The process
- * keeps one connection to the daemon between calls (see safe-mmap(3)).
+ * for its size limit (-EFBIG), for the uid's budget (-EDQUOT) or because it is
+ * on a synthetic file system (-EOPNOTSUPP). Files on synthetic file systems
+ * (procfs, sysfs, debugfs, tracefs, securityfs, cgroupfs, configfs, bpffs,
+ * efivarfs, pstore, selinuxfs, smackfs, binfmt_misc, mqueue, FUSE), whose
+ * contents may depend on who reads them, are never sent to the daemon: they
+ * are copied here, with the caller's own rights. The process keeps one
+ * connection to the daemon between calls (see safe-mmap(3)).
  *
  * With SAFE_MMAP_REQUIRE_CONSISTENT only a snapshot proven to be one whole
  * version of the file is returned: the daemon's word that it held a read
@@ -154,9 +159,10 @@ int safe_mmap_map_fd_unsafe(int fd, uint64_t offset, uint64_t length, unsigned f
  * -EBADFD if the daemon's answer could not be verified; -EPERM if the
  * daemon's socket belongs to a user other than root or the caller; -EPROTO if
  * the daemon's reply is malformed; with NO_FALLBACK, the connect error
- * (-ENOENT, -ECONNREFUSED, -EACCES, ...); with NO_FALLBACK, -EDQUOT when the
- * caller's uid holds too many of the daemon's snapshot bytes; any other errno
- * the daemon returns for the file; -EMFILE, -ENFILE, -ENOMEM, -ENOSPC, -EIO.
+ * (-ENOENT, -ECONNREFUSED, -EACCES, ...); with NO_FALLBACK, -EOPNOTSUPP for a
+ * file on a synthetic file system and -EDQUOT when the caller's uid holds
+ * too many of the daemon's snapshot bytes; any other errno the daemon
+ * returns for the file; -EMFILE, -ENFILE, -ENOMEM, -ENOSPC, -EIO.
  */
 int safe_mmap_snapshot_fd(int fd, unsigned flags, safe_mmap **ret);
 

@@ -16,8 +16,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
+#include "fs-util.h"
 #include "internal.h"
 #include "macro.h"
 #include "memfd-util.h"
@@ -315,11 +317,23 @@ static int snapshot_as_given(int src, unsigned flags, safe_mmap **ret) {
  * Refusals that mean "not by the daemon", not "not for you": its size limit
  * (-EFBIG) and the uid's budget (-EDQUOT) are about the daemon's memory,
  * which a copy of our own does not use (it is the caller's, under the
- * caller's limits). Each lets a copy be made here, from the caller's
- * descriptor, unless SAFE_MMAP_NO_FALLBACK.
+ * caller's limits); -EOPNOTSUPP is a file on a synthetic file system, which
+ * must be read with the caller's own rights in any case. Each lets a copy be
+ * made here, from the caller's descriptor, unless SAFE_MMAP_NO_FALLBACK.
  */
 static bool daemon_refusal_local_ok(int r) {
-        return r == -EFBIG || r == -EDQUOT;
+        return r == -EFBIG || r == -EDQUOT || r == -EOPNOTSUPP;
+}
+
+/*
+ * Whether @fd is on a file system that makes its files up as they are read
+ * (fs_is_synthetic()): read by the daemon, such a file would show what the
+ * daemon may see, not what the caller may.
+ */
+static bool source_is_synthetic(int fd) {
+        struct statfs sfs;
+
+        return fstatfs(fd, &sfs) >= 0 && fs_is_synthetic(&sfs);
 }
 
 static int snapshot_map(int src, const char *path, unsigned flags, safe_mmap **ret) {
@@ -332,6 +346,12 @@ static int snapshot_map(int src, const char *path, unsigned flags, safe_mmap **r
                 r = snapshot_as_given(src, flags, ret);
                 if (r != -EBADFD)
                         return r;
+                /* Never sent: the answer the daemon gives such a file (-EOPNOTSUPP) is known. */
+                if (!(flags & SAFE_MMAP_NO_DAEMON) && source_is_synthetic(src)) {
+                        if (flags & SAFE_MMAP_NO_FALLBACK)
+                                return -EOPNOTSUPP;
+                        flags |= SAFE_MMAP_NO_DAEMON;
+                }
         }
 
         if (!(flags & SAFE_MMAP_NO_DAEMON)) {

@@ -134,8 +134,10 @@ static void fake_reply(int conn, enum fake_mode mode) {
                 break;
         case FAKE_EFBIG:
         case FAKE_EDQUOT:
+        case FAKE_EOPNOTSUPP:
                 reply = (ProtoReply) { .type = PROTO_REPLY_SNAPSHOT,
-                                       .status = mode == FAKE_EFBIG ? -EFBIG : -EDQUOT };
+                                       .status = mode == FAKE_EFBIG ? -EFBIG :
+                                                 mode == FAKE_EDQUOT ? -EDQUOT : -EOPNOTSUPP };
                 n_fds = 0;
                 break;
         case FAKE_ERROR_WITH_FD:

@@ -32,6 +32,7 @@ enum fake_mode {
         FAKE_CACHED,            /* as FAKE_GOOD, said to be consistent and from the cache */
         FAKE_EFBIG,             /* status -EFBIG: over the daemon's size limit */
         FAKE_EDQUOT,            /* status -EDQUOT: over the uid's budget */
+        FAKE_EOPNOTSUPP,        /* status -EOPNOTSUPP: a file on a synthetic file system */
         _FAKE_MODE_MAX,
 };
 

@@ -565,10 +565,10 @@ END_TEST
 
 /* ---- Refusals that let the library make the copy itself. */
 
-static const enum fake_mode local_refusals[] = { FAKE_EFBIG, FAKE_EDQUOT };
-static const int local_refusal_errnos[] = { EFBIG, EDQUOT };
+static const enum fake_mode local_refusals[] = { FAKE_EFBIG, FAKE_EDQUOT, FAKE_EOPNOTSUPP };
+static const int local_refusal_errnos[] = { EFBIG, EDQUOT, EOPNOTSUPP };
 
-/* Over the daemon's size limit or the uid's budget: a copy of our own, unless refused. */
+/* Over the daemon's size limit or the uid's budget, or synthetic: a copy of our own, unless refused. */
 START_TEST(test_refusal_local) {
         char *path = scratch_file(LOCAL_CONTENT, strlen(LOCAL_CONTENT), 0644);
         int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -592,6 +592,40 @@ START_TEST(test_refusal_local) {
         fake_daemon_stop(&d);
         close(fd);
         free(path);
+}
+END_TEST
+
+/*
+ * Files on synthetic file systems are read here, with our own rights, and
+ * never sent: the daemon would read them with its own. With
+ * SAFE_MMAP_NO_FALLBACK: what the daemon says to them, -EOPNOTSUPP.
+ */
+START_TEST(test_synthetic_not_sent) {
+        static const char *const paths[] = { "/proc/self/stat", "/proc/version", "/sys/kernel/mm/transparent_hugepage/enabled" };
+        struct fake_daemon d;
+
+        fake_daemon_start(&d, FAKE_GOOD, 4, 0);
+        ck_assert_int_eq(setenv("SAFE_MMAP_SOCKET", d.socket_path, 1), 0);
+        for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+                int fd = open(paths[i], O_RDONLY | O_CLOEXEC);
+                safe_mmap *m;
+
+                if (fd < 0) {
+                        fprintf(stderr, "%s: %s, not checked\n", paths[i], strerror(errno));
+                        continue;
+                }
+                m = expect_snapshot_fd(fd, 0, 0);
+                ck_assert_uint_eq(safe_mmap_flags(m), SAFE_MMAP_MADE_LOCALLY);
+                ck_assert_uint_gt(safe_mmap_size(m), 0);
+                mapping_release(m);
+                expect_snapshot_fd(fd, SAFE_MMAP_NO_FALLBACK, -EOPNOTSUPP);
+                close(fd);
+                m = expect_snapshot(paths[i], 0, 0);
+                ck_assert_uint_eq(safe_mmap_flags(m), SAFE_MMAP_MADE_LOCALLY);
+                mapping_release(m);
+                assert_no_request(&d);
+        }
+        fake_daemon_stop(&d);
 }
 END_TEST
 
@@ -634,6 +668,7 @@ int main(int argc, char **argv) {
         tcase_add_test(tc, test_daemon_hang_up);
         tcase_add_loop_test(tc, test_daemon_path_request, 0, 2);
         tcase_add_loop_test(tc, test_refusal_local, 0, (int) (sizeof(local_refusals) / sizeof(local_refusals[0])));
+        tcase_add_test(tc, test_synthetic_not_sent);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("kept");
