@@ -4,8 +4,11 @@
  * processes:
  *   ping          status request round trip over a kept connection
  *   ping+connect  connect, status round trip, close
- *   snapshot      safe_mmap_snapshot_fd() of a 4 KiB file: connect, request,
- *                 receive, verify, map; then read it and unmap
+ *   snapshot      safe_mmap_snapshot_fd() of a 4 KiB file over the library's
+ *                 kept connection: request, receive, verify, map; then read
+ *                 it and unmap
+ *   snapshot/conn the same with SAFE_MMAP_KEEP_CONNECTION=0: a connection
+ *                 per call, as the library did before it kept one
  *   snapshot/kept the same over a kept connection (raw request +
  *                 safe_mmap_map_fd())
  *   local         safe_mmap_snapshot_fd(SAFE_MMAP_NO_DAEMON), for reference
@@ -36,6 +39,7 @@ typedef enum Mode {
         MODE_PING,
         MODE_PING_CONNECT,
         MODE_SNAPSHOT,
+        MODE_SNAPSHOT_PER_CALL,
         MODE_SNAPSHOT_KEPT,
         MODE_LOCAL,
         _MODE_MAX,
@@ -45,7 +49,8 @@ static const char *const mode_names[_MODE_MAX] = {
         [MODE_PING] = "ping (status, kept connection)",
         [MODE_PING_CONNECT] = "ping + connect",
         [MODE_SNAPSHOT] = "snapshot via library",
-        [MODE_SNAPSHOT_KEPT] = "snapshot, kept connection",
+        [MODE_SNAPSHOT_PER_CALL] = "snapshot via library, conn/call",
+        [MODE_SNAPSHOT_KEPT] = "snapshot, raw kept connection",
         [MODE_LOCAL] = "local snapshot (no daemon)",
 };
 
@@ -71,6 +76,7 @@ static int run_one(Mode mode, int sock, int file) {
                 return r < 0 ? r : reply.status;
         }
         case MODE_SNAPSHOT:
+        case MODE_SNAPSHOT_PER_CALL:
         case MODE_LOCAL:
                 r = safe_mmap_snapshot_fd(file, mode == MODE_LOCAL ? SAFE_MMAP_NO_DAEMON : SAFE_MMAP_NO_FALLBACK, &m);
                 break;
@@ -105,6 +111,8 @@ static _noreturn_ void worker(Mode mode, int go, int result, double seconds) {
         if (file < 0)
                 _exit(1);
         if ((mode == MODE_PING || mode == MODE_SNAPSHOT_KEPT) && raw_connect(h.socket_path, &sock) < 0)
+                _exit(1);
+        if (mode == MODE_SNAPSHOT_PER_CALL && setenv("SAFE_MMAP_KEEP_CONNECTION", "0", 1) < 0)
                 _exit(1);
         /* Everybody starts when the parent closes the go pipe. */
         (void) read(go, &c, 1);
@@ -213,7 +221,10 @@ int main(int argc, char *argv[]) {
         printf("%-34s %14.3f %14.3f\n", "snapshot via library / ping+conn",
                rate[MODE_SNAPSHOT][0] / rate[MODE_PING_CONNECT][0],
                rate[MODE_SNAPSHOT][1] / rate[MODE_PING_CONNECT][1]);
-        printf("%-34s %14.3f %14.3f\n", "snapshot kept conn / ping",
+        printf("%-34s %14.3f %14.3f\n", "library: kept conn / conn per call",
+               rate[MODE_SNAPSHOT][0] / rate[MODE_SNAPSHOT_PER_CALL][0],
+               rate[MODE_SNAPSHOT][1] / rate[MODE_SNAPSHOT_PER_CALL][1]);
+        printf("%-34s %14.3f %14.3f\n", "snapshot raw kept conn / ping",
                rate[MODE_SNAPSHOT_KEPT][0] / rate[MODE_PING][0],
                rate[MODE_SNAPSHOT_KEPT][1] / rate[MODE_PING][1]);
 
