@@ -68,14 +68,29 @@ static uint64_t now_usec(void) {
 }
 
 /*
+ * Forgotten before it is closed: a fork() in between must not leave the
+ * child's handler closing a number another thread may have reused already.
+ */
+static void connection_drop(void) {
+        int fd = kept.fd;
+
+        kept.fd = -EBADF;
+        safe_close(fd);
+}
+
+/* A library that is unloaded (dlclose()) takes its connection with it. */
+static void __attribute__((destructor)) connection_unload(void) {
+        if (kept.fd >= 0 && kept.pid == getpid())
+                connection_drop();
+}
+
+/*
  * In the child of fork(): the descriptor is the parent's connection, and
  * the lock may have been held by a thread that does not exist here. The
  * child's copy of the descriptor is closed: only the child's table holds it.
  */
 static void connection_atfork_child(void) {
-        if (kept.fd >= 0)
-                safe_close(kept.fd);
-        kept.fd = -EBADF;
+        connection_drop();
         (void) pthread_mutex_init(&connection_lock, NULL);
 }
 
@@ -89,11 +104,6 @@ static bool connection_keep_wanted(void) {
         const char *e = secure_getenv("SAFE_MMAP_KEEP_CONNECTION");
 
         return !e || strcmp(e, "0") != 0;
-}
-
-static void connection_drop(void) {
-        safe_close(kept.fd);
-        kept.fd = -EBADF;
 }
 
 /* Whether the kept descriptor may be used for a request to @path now. */
