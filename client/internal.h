@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto.h"
 #include "safe-mmap.h"
 
 struct safe_mmap {
@@ -43,3 +44,10 @@ int snapshot_check_source(int fd);
 int snapshot_local(int fd, uint64_t max_size, bool require_consistent, int *ret_fd);
 /* snapshot.c: the local size limit (SAFE_MMAP_LOCAL_SIZE_MAX or $SAFE_MMAP_SIZE_MAX); -EINVAL if that does not parse. */
 int snapshot_local_size_max(uint64_t *ret);
+
+/*
+ * connection.c: sends @req (with @send_fd when >= 0) to safe-mmapd over the
+ * process's kept connection and receives the reply; errors as
+ * transport_connect() and transport_call().
+ */
+int connection_call(const ProtoRequest *req, int send_fd, ProtoReply *ret_reply, int *ret_fd);

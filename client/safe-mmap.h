@@ -130,7 +130,14 @@ int safe_mmap_map_fd_unsafe(int fd, uint64_t offset, uint64_t length, unsigned f
  * (at $SAFE_MMAP_SOCKET or /run/safe-mmap/socket) for a snapshot, verifies
  * what it returns as safe_mmap_map_fd() does, and maps it. When no daemon
  * answers, makes the snapshot here (a sealed memfd filled from the file)
- * unless SAFE_MMAP_NO_FALLBACK is set.
+ * unless SAFE_MMAP_NO_FALLBACK is set; so too when the daemon refuses the file
+ * for its size limit (-EFBIG), for the uid's budget (-EDQUOT) or because it is
+ * on a synthetic file system (-EOPNOTSUPP). Files on synthetic file systems
+ * (procfs, sysfs, debugfs, tracefs, securityfs, cgroupfs, configfs, bpffs,
+ * efivarfs, pstore, selinuxfs, smackfs, binfmt_misc, mqueue, FUSE), whose
+ * contents may depend on who reads them, are never sent to the daemon: they
+ * are copied here, with the caller's own rights. The process keeps one
+ * connection to the daemon between calls (see safe-mmap(3)).
  *
  * With SAFE_MMAP_REQUIRE_CONSISTENT only a snapshot proven to be one whole
  * version of the file is returned: the daemon's word that it held a read
@@ -145,7 +152,8 @@ int safe_mmap_map_fd_unsafe(int fd, uint64_t offset, uint64_t length, unsigned f
  * Return: 0 on success; -EINVAL if @ret is NULL, @flags has unknown bits or
  * both NO_DAEMON and NO_FALLBACK, or the file is not a regular file (FIFO,
  * socket, device); -EISDIR for a directory; -EBADF if @fd is not open,
- * O_PATH or write-only; -EFBIG if the file is larger than the size limit;
+ * O_PATH or write-only; -EFBIG if the file is larger than the size limit
+ * (that of local snapshots, or the daemon's where no local one is made);
  * -EAGAIN if the file kept changing during every copy attempt, or with
  * SAFE_MMAP_REQUIRE_CONSISTENT if no attempt proved one whole version;
  * -EBADFD if the daemon's answer could not be verified; -EPERM if the
@@ -153,9 +161,11 @@ int safe_mmap_map_fd_unsafe(int fd, uint64_t offset, uint64_t length, unsigned f
  * the daemon's reply is malformed; with NO_FALLBACK, -ECONNREFUSED if no
  * daemon answers at the socket (none there, none listening, or no right to
  * connect: never the connect error itself, whose -ENOENT would blame the
- * file), -ECONNRESET or -ETIMEDOUT if it hung up or did not reply in time;
- * any errno the daemon returns for the file (for example -EDQUOT); -EMFILE,
- * -ENFILE, -ENOMEM, -ENOSPC, -EIO.
+ * file), -ECONNRESET or -ETIMEDOUT if it hung up or did not reply in time,
+ * -EOPNOTSUPP for a file on a synthetic file system and -EDQUOT when the
+ * caller's uid holds too many of the daemon's snapshot bytes; any other
+ * errno the daemon returns for the file; -EMFILE, -ENFILE, -ENOMEM, -ENOSPC,
+ * -EIO.
  */
 int safe_mmap_snapshot_fd(int fd, unsigned flags, safe_mmap **ret);
 

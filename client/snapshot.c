@@ -16,8 +16,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
+#include "fs-util.h"
 #include "internal.h"
 #include "macro.h"
 #include "memfd-util.h"
@@ -238,24 +240,13 @@ static bool daemon_unreachable(int r) {
  */
 static int daemon_snapshot(int fd, const char *path, int *ret_fd, int *ret_kind, uint64_t *ret_size,
                            unsigned *ret_flags, bool *ret_unreachable) {
-        _cleanup_close_ int sock = -EBADF, snap = -EBADF;
+        _cleanup_close_ int snap = -EBADF;
         ProtoRequest req = {};
         ProtoReply reply;
         uint64_t size;
         int r, kind;
 
         *ret_unreachable = false;
-        r = transport_connect(NULL, &sock);
-        if (r < 0) {
-                *ret_unreachable = daemon_unreachable(r);
-                /*
-                 * With NO_FALLBACK this error reaches the caller, and a connect
-                 * error such as -ENOENT or -EACCES would read as the file's.
-                 * Only -EPERM (an untrusted socket) has a meaning of its own.
-                 */
-                return *ret_unreachable && r != -EPERM ? -ECONNREFUSED : r;
-        }
-
         if (path) {
                 req.type = PROTO_REQUEST_SNAPSHOT_PATH;
                 req.path = path;
@@ -263,10 +254,18 @@ static int daemon_snapshot(int fd, const char *path, int *ret_fd, int *ret_kind,
         } else
                 req.type = PROTO_REQUEST_SNAPSHOT_FD;
 
-        r = transport_call(sock, &req, path ? -EBADF : fd, &reply, &snap);
+        r = connection_call(&req, path ? -EBADF : fd, &reply, &snap);
         if (r < 0) {
-                /* Closed or silent before answering: it died, or dropped us over a limit. */
-                *ret_unreachable = r == -ECONNRESET || r == -ETIMEDOUT;
+                /* Nobody there, or closed or silent before answering: it died, or dropped us over a limit. */
+                *ret_unreachable = daemon_unreachable(r);
+                /*
+                 * With NO_FALLBACK this error reaches the caller, and a connect
+                 * error such as -ENOENT or -EACCES would read as the file's.
+                 * Only -EPERM (an untrusted socket) has a meaning of its own;
+                 * a daemon that hung up or fell silent says so.
+                 */
+                if (*ret_unreachable && r != -EPERM && r != -ECONNRESET && r != -ETIMEDOUT)
+                        return -ECONNREFUSED;
                 return r;
         }
         if (reply.status < 0)
@@ -320,6 +319,29 @@ static int snapshot_as_given(int src, unsigned flags, safe_mmap **ret) {
                        0, size, flags & SAFE_MMAP_POPULATE, ret);
 }
 
+/*
+ * Refusals that mean "not by the daemon", not "not for you": its size limit
+ * (-EFBIG) and the uid's budget (-EDQUOT) are about the daemon's memory,
+ * which a copy of our own does not use (it is the caller's, under the
+ * caller's limits); -EOPNOTSUPP is a file on a synthetic file system, which
+ * must be read with the caller's own rights in any case. Each lets a copy be
+ * made here, from the caller's descriptor, unless SAFE_MMAP_NO_FALLBACK.
+ */
+static bool daemon_refusal_local_ok(int r) {
+        return r == -EFBIG || r == -EDQUOT || r == -EOPNOTSUPP;
+}
+
+/*
+ * Whether @fd is on a file system that makes its files up as they are read
+ * (fs_is_synthetic()): read by the daemon, such a file would show what the
+ * daemon may see, not what the caller may.
+ */
+static bool source_is_synthetic(int fd) {
+        struct statfs sfs;
+
+        return fstatfs(fd, &sfs) >= 0 && fs_is_synthetic(&sfs);
+}
+
 static int snapshot_map(int src, const char *path, unsigned flags, safe_mmap **ret) {
         bool consistent = flags & SAFE_MMAP_REQUIRE_CONSISTENT;
         unsigned result_flags = 0;
@@ -335,6 +357,12 @@ static int snapshot_map(int src, const char *path, unsigned flags, safe_mmap **r
                 r = snapshot_as_given(src, flags, ret);
                 if (r != -EBADFD)
                         return r;
+                /* Never sent: the answer the daemon gives such a file (-EOPNOTSUPP) is known. */
+                if (!(flags & SAFE_MMAP_NO_DAEMON) && source_is_synthetic(src)) {
+                        if (flags & SAFE_MMAP_NO_FALLBACK)
+                                return -EOPNOTSUPP;
+                        flags |= SAFE_MMAP_NO_DAEMON;
+                }
         }
 
         if (!(flags & SAFE_MMAP_NO_DAEMON)) {
@@ -359,6 +387,8 @@ static int snapshot_map(int src, const char *path, unsigned flags, safe_mmap **r
                  * may still prove a copy made here.
                  */
                 if (consistent && r == -EAGAIN && src >= 0 && !(flags & SAFE_MMAP_NO_FALLBACK))
+                        unreachable = true;
+                if (daemon_refusal_local_ok(r) && src >= 0)
                         unreachable = true;
                 if (!unreachable || (flags & SAFE_MMAP_NO_FALLBACK))
                         return r;

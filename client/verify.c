@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
+#include "fs-util.h"
 #include "internal.h"
 #include "macro.h"
 #include "missing.h"
@@ -70,11 +71,7 @@ static int verify_memfd(int fd, int seals) {
 static bool verity_filesystem(int fd) {
         struct statfs sfs;
 
-        if (fstatfs(fd, &sfs) < 0)
-                return false;
-        return sfs.f_type == EXT4_SUPER_MAGIC ||
-               sfs.f_type == F2FS_SUPER_MAGIC ||
-               sfs.f_type == BTRFS_SUPER_MAGIC;
+        return fstatfs(fd, &sfs) >= 0 && fs_is_verity_capable(&sfs);
 }
 
 /*

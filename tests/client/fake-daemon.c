@@ -5,6 +5,7 @@
 #include <pwd.h>
 #include <grp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,8 @@
 #define FAKE_BROKEN 99
 /* More than any client makes room for. */
 #define FAKE_FDS_MAX 16
+/* Connections served at once by fake_daemon_start_kept(). */
+#define FAKE_CONNS_MAX 16
 
 static void fake_die(const char *what) {
         fprintf(stderr, "fake daemon: %s: %s\n", what, strerror(errno));
@@ -129,6 +132,14 @@ static void fake_reply(int conn, enum fake_mode mode) {
                 reply = (ProtoReply) { .type = PROTO_REPLY_SNAPSHOT, .status = -FAKE_ERRNO };
                 n_fds = 0;
                 break;
+        case FAKE_EFBIG:
+        case FAKE_EDQUOT:
+        case FAKE_EOPNOTSUPP:
+                reply = (ProtoReply) { .type = PROTO_REPLY_SNAPSHOT,
+                                       .status = mode == FAKE_EFBIG ? -EFBIG :
+                                                 mode == FAKE_EDQUOT ? -EDQUOT : -EOPNOTSUPP };
+                n_fds = 0;
+                break;
         case FAKE_ERROR_WITH_FD:
                 reply = (ProtoReply) { .type = PROTO_REPLY_SNAPSHOT, .status = -FAKE_ERRNO };
                 fds[0] = fake_memfd(SEALS_IMMUTABLE | F_SEAL_SEAL);
@@ -180,7 +191,8 @@ static void fake_reply(int conn, enum fake_mode mode) {
                         close(fds[i]);
 }
 
-static void fake_serve_one(int listener, int report, enum fake_mode mode) {
+/* Answers one request on @conn; false when the client hung up (or was hung up on). */
+static bool fake_serve_request(int conn, unsigned id, int report, enum fake_mode mode) {
         union {
                 struct cmsghdr h;
                 char buf[CMSG_SPACE(sizeof(int) * 8)];
@@ -192,19 +204,15 @@ static void fake_serve_one(int listener, int report, enum fake_mode mode) {
         struct fake_request info = {};
         ProtoRequest req;
         ssize_t n;
-        int conn;
 
-        conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-        if (conn < 0)
-                fake_die("accept4");
+        info.conn = id;
         n = recvmsg(conn, &mh, MSG_CMSG_CLOEXEC);
+        if (n < 0 && errno == ECONNRESET)
+                return false;
         if (n < 0)
                 fake_die("recvmsg");
-        if (n == 0) {
-                /* The client hung up without asking: nothing to report. */
-                close(conn);
-                return;
-        }
+        if (n == 0) /* the client hung up without asking: nothing to report */
+                return false;
 
         for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
                 int fds[8];
@@ -239,7 +247,51 @@ static void fake_serve_one(int listener, int report, enum fake_mode mode) {
                 fake_die("report");
 
         fake_reply(conn, mode);
+        return mode != FAKE_HANG_UP;
+}
+
+static void fake_serve_one(int listener, unsigned id, int report, enum fake_mode mode) {
+        int conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+
+        if (conn < 0)
+                fake_die("accept4");
+        (void) fake_serve_request(conn, id, report, mode);
         close(conn);
+}
+
+/*
+ * As the real daemon: any number of requests on each connection until the
+ * client hangs up, several connections at once, @n_conns accepted in all.
+ */
+static void fake_serve_kept(int listener, int report, enum fake_mode mode, unsigned n_conns) {
+        struct pollfd p[1 + FAKE_CONNS_MAX];
+        unsigned ids[1 + FAKE_CONNS_MAX], n = 1, accepted = 0;
+
+        p[0] = (struct pollfd) { .fd = listener, .events = POLLIN };
+        for (;;) {
+                if (poll(p, n, -1) < 0)
+                        fake_die("poll");
+                for (unsigned i = n; i-- > 1;) {
+                        if (!p[i].revents)
+                                continue;
+                        if (fake_serve_request(p[i].fd, ids[i], report, mode))
+                                continue;
+                        close(p[i].fd);
+                        p[i] = p[n - 1];
+                        ids[i] = ids[n - 1];
+                        n--;
+                }
+                if ((p[0].revents & POLLIN) && accepted < n_conns && n < 1 + FAKE_CONNS_MAX) {
+                        int conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+
+                        if (conn < 0)
+                                fake_die("accept4");
+                        ids[n] = accepted++;
+                        p[n++] = (struct pollfd) { .fd = conn, .events = POLLIN };
+                }
+                /* No more connections to accept: stop polling the listener. */
+                p[0].events = accepted < n_conns ? POLLIN : 0;
+        }
 }
 
 static int fake_listen(const char *path) {
@@ -259,7 +311,8 @@ static int fake_listen(const char *path) {
         return fd;
 }
 
-void fake_daemon_start(struct fake_daemon *d, enum fake_mode mode, unsigned n_conns, int as_nobody) {
+static void fake_daemon_start_full(struct fake_daemon *d, enum fake_mode mode, unsigned n_conns, int as_nobody,
+                                   bool kept) {
         int report[2], ready[2];
         char *dir, ok;
         pid_t parent;
@@ -301,8 +354,10 @@ void fake_daemon_start(struct fake_daemon *d, enum fake_mode mode, unsigned n_co
                 if (write(ready[1], "R", 1) != 1)
                         fake_die("ready");
                 close(ready[1]);
+                if (kept)
+                        fake_serve_kept(listener, report[1], mode, n_conns);
                 for (unsigned i = 0; i < n_conns; i++)
-                        fake_serve_one(listener, report[1], mode);
+                        fake_serve_one(listener, i, report[1], mode);
                 _exit(0);
         }
         close(report[1]);
@@ -310,6 +365,14 @@ void fake_daemon_start(struct fake_daemon *d, enum fake_mode mode, unsigned n_co
         ck_assert_msg(read(ready[0], &ok, 1) == 1, "the fake daemon did not start");
         close(ready[0]);
         d->report_fd = report[0];
+}
+
+void fake_daemon_start(struct fake_daemon *d, enum fake_mode mode, unsigned n_conns, int as_nobody) {
+        fake_daemon_start_full(d, mode, n_conns, as_nobody, false);
+}
+
+void fake_daemon_start_kept(struct fake_daemon *d, enum fake_mode mode, unsigned n_conns) {
+        fake_daemon_start_full(d, mode, n_conns, 0, true);
 }
 
 int fake_daemon_next(struct fake_daemon *d, struct fake_request *ret) {

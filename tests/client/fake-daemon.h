@@ -30,6 +30,9 @@ enum fake_mode {
         FAKE_HANG_UP,           /* closes the connection without a word */
         FAKE_CONSISTENT,        /* as FAKE_GOOD, said to be consistent */
         FAKE_CACHED,            /* as FAKE_GOOD, said to be consistent and from the cache */
+        FAKE_EFBIG,             /* status -EFBIG: over the daemon's size limit */
+        FAKE_EDQUOT,            /* status -EDQUOT: over the uid's budget */
+        FAKE_EOPNOTSUPP,        /* status -EOPNOTSUPP: a file on a synthetic file system */
         _FAKE_MODE_MAX,
 };
 
@@ -38,6 +41,7 @@ enum fake_mode {
 
 /* What one request looked like. */
 struct fake_request {
+        unsigned conn;          /* which connection it came on, 0 for the first accepted */
         int decoded;            /* 0, or the decoder's negative errno */
         uint32_t type;
         uint32_t n_fds;         /* descriptors that came with it */
@@ -58,6 +62,11 @@ struct fake_daemon {
  * @as_nobody, the listening socket belongs to user nobody (root only).
  */
 void fake_daemon_start(struct fake_daemon *d, enum fake_mode mode, unsigned n_conns, int as_nobody);
+/*
+ * As the real daemon: serves any number of requests on each connection, until
+ * the client hangs up, several connections at once; accepts @n_conns in all.
+ */
+void fake_daemon_start_kept(struct fake_daemon *d, enum fake_mode mode, unsigned n_conns);
 /* Reads the report of the next request; 0, or -ENODATA if there was none. */
 int fake_daemon_next(struct fake_daemon *d, struct fake_request *ret);
 /* Stops the daemon (whether or not it served everything) and frees @d. */

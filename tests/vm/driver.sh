@@ -509,6 +509,29 @@ expect_as_given() {
         grep -qx "vm-client: flags=as-given,consistent" "$tmp/err"
 }
 
+# The library maps an fs-verity file it can open as given; one it may not
+# open is asked for by path, and under a grant the daemon hands back the
+# file itself: kind fs-verity, the same inode, never a copy.
+check_daemon_serves_verity() {
+        local dir=/srv/verity/private r=0
+        local path=$dir/secret.bin
+        mkdir -p "$dir" && chmod 0700 "$dir" || return 1
+        head -c 20000 /srv/verity/large.bin > "$path" && chmod 0600 "$path" || return 1
+        fsverity enable "$path" || return 1
+        if as_user cat "$path" > /dev/null 2>&1; then
+                echo "$user can open $path itself"
+                return 1
+        fi
+        printf '[Grant]\nPath=%s\nUsers=%s\n' "$dir" "$user" > /etc/safe-mmap/policy.d/vm-verity.conf
+        # A fresh start loads the grant, with the mount in place.
+        systemctl stop "$svc"
+        poll expect_client fs-verity ext4 snapshot "$path" || r=1
+        cat "$tmp/err"
+        [ $r = 0 ] && grep -q "^vm-client: flags=made-by-daemon" "$tmp/err" || r=1
+        rm -f /etc/safe-mmap/policy.d/vm-verity.conf
+        return $r
+}
+
 check_tool_check_refused() {
         local rc=0
         as_user safe-mmap check /srv/verity/plain.bin || rc=$?
@@ -561,6 +584,8 @@ run "zero copy: snapshot by path of an empty fs-verity file" \
         expect_as_given snapshot /srv/verity/empty.bin
 run "daemon copies the file without fs-verity" \
         expect_client sealed-memfd tmpfs snapshot /srv/verity/plain.bin
+run "daemon serves an fs-verity file it may open and the user may not, as itself" \
+        check_daemon_serves_verity
 run "fs-verity digest: what fsverity measure says" check_verity_digest
 run "fs-verity digest of a sealed memfd: ENODATA" expect_refused ENODATA memfd-digest 4096
 run "fs-verity digest required: right one maps, wrong ones EKEYREJECTED" check_verity_required
