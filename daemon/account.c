@@ -5,6 +5,10 @@
 #include "account.h"
 #include "log.h"
 
+void account_table_init(AccountTable *t, const AccountLimits *limits) {
+        *t = (AccountTable) { .limits = *limits };
+}
+
 Account *account_get(AccountTable *t, uid_t uid) {
         Account *a;
 
@@ -14,11 +18,154 @@ Account *account_get(AccountTable *t, uid_t uid) {
         a = calloc(1, sizeof(*a));
         if (!a)
                 return NULL;
+        a->table = t;
         a->uid = uid;
         a->next = t->accounts;
         t->accounts = a;
         t->n_accounts++;
         return a;
+}
+
+static bool account_is_subordinate(const Account *a) {
+        return a->uid >= ACCOUNT_SUBORDINATE_UID_MIN;
+}
+
+/* What all subordinate uids together may have of @max: a quarter, at least one. */
+static unsigned subordinate_share(unsigned max) {
+        return max / 4 > 0 ? max / 4 : 1;
+}
+
+int account_connection_admit(Account *a) {
+        const AccountTable *t = a->table;
+
+        /* Each connection being closed may hold a worker: as many as the uid may have jobs. */
+        if (a->n_connections >= t->limits.max_connections_per_uid || a->n_closing >= t->limits.max_jobs_per_uid)
+                return -EMFILE;
+        if (t->n_connections >= t->limits.max_connections)
+                return -ENFILE;
+        if (account_is_subordinate(a) &&
+            t->n_connections_subordinate >= subordinate_share(t->limits.max_connections))
+                return -ENFILE;
+        return 0;
+}
+
+void account_connection_add(Account *a) {
+        a->n_connections++;
+        a->table->n_connections++;
+        if (account_is_subordinate(a))
+                a->table->n_connections_subordinate++;
+}
+
+void account_connection_closing(Account *a) {
+        a->n_connections--;
+        a->table->n_connections--;
+        if (account_is_subordinate(a))
+                a->table->n_connections_subordinate--;
+        a->n_closing++;
+}
+
+void account_refused_closing(Account *a) {
+        a->n_refused++;
+}
+
+void account_closing_done(Account *a, bool refused) {
+        if (refused)
+                a->n_refused--;
+        else
+                a->n_closing--;
+}
+
+bool account_may_refuse_later(const Account *a) {
+        return a->n_refused < a->table->limits.max_jobs_per_uid;
+}
+
+int account_job_admit(Account *a) {
+        const AccountTable *t = a->table;
+
+        if (a->n_jobs >= t->limits.max_jobs_per_uid)
+                return -EAGAIN;
+        if (t->n_jobs >= t->limits.max_jobs)
+                return -ENOBUFS;
+        if (account_is_subordinate(a) && t->n_jobs_subordinate >= subordinate_share(t->limits.max_jobs))
+                return -ENOBUFS;
+        return 0;
+}
+
+void account_job_add(Account *a) {
+        a->n_jobs++;
+        a->table->n_jobs++;
+        if (account_is_subordinate(a))
+                a->table->n_jobs_subordinate++;
+}
+
+void account_job_remove(Account *a) {
+        a->n_jobs--;
+        a->table->n_jobs--;
+        if (account_is_subordinate(a))
+                a->table->n_jobs_subordinate--;
+}
+
+/* Adds @delta to *@counter unless @base + *@counter + @delta would pass @max. Lock-free, never overshoots. */
+static bool add_within(uint64_t *counter, uint64_t base, uint64_t delta, uint64_t max) {
+        uint64_t cur = __atomic_load_n(counter, __ATOMIC_RELAXED);
+
+        do {
+                if (base > max || cur > max - base || delta > max - base - cur)
+                        return false;
+        } while (!__atomic_compare_exchange_n(counter, &cur, cur + delta, true, __ATOMIC_RELAXED,
+                                              __ATOMIC_RELAXED));
+        return true;
+}
+
+int account_reserve(Account *a, uint64_t *reserved, uint64_t total) {
+        AccountTable *t = a->table;
+        uint64_t delta;
+
+        if (total <= *reserved)
+                return 0;
+        delta = total - *reserved;
+        if (!add_within(&a->reserved, __atomic_load_n(&a->bytes, __ATOMIC_RELAXED), delta,
+                        t->limits.max_bytes_per_uid))
+                return -EDQUOT;
+        if (!add_within(&t->reserved, snapshot_bytes_live(), delta, t->limits.max_bytes)) {
+                __atomic_sub_fetch(&a->reserved, delta, __ATOMIC_RELAXED);
+                return -ENOSPC;
+        }
+        *reserved = total;
+        return 0;
+}
+
+static int account_charge(Account *a, Snapshot *s) {
+        Holder *h;
+
+        if (s->kind != PROTO_KIND_SEALED_MEMFD)
+                return 0;
+        for (h = a->holders; h; h = h->next)
+                if (h->snapshot == s)
+                        return 0;
+
+        account_release_unused(a);
+        if (a->n_holders >= ACCOUNT_SNAPSHOTS_MAX || a->bytes + s->cost > a->table->limits.max_bytes_per_uid)
+                return -EDQUOT;
+
+        h = calloc(1, sizeof(*h));
+        if (!h)
+                return -ENOMEM;
+        h->snapshot = snapshot_ref(s);
+        h->next = a->holders;
+        a->holders = h;
+        a->n_holders++;
+        __atomic_add_fetch(&a->bytes, s->cost, __ATOMIC_RELAXED);
+        return 0;
+}
+
+int account_settle(Account *a, uint64_t *reserved, Snapshot *s) {
+        if (*reserved > 0) {
+                __atomic_sub_fetch(&a->reserved, *reserved, __ATOMIC_RELAXED);
+                __atomic_sub_fetch(&a->table->reserved, *reserved, __ATOMIC_RELAXED);
+                *reserved = 0;
+        }
+        return s ? account_charge(a, s) : 0;
 }
 
 void account_release_unused(Account *a) {
@@ -45,45 +192,6 @@ void account_release_unused(Account *a) {
         }
 }
 
-int account_charge(Account *a, Snapshot *s, uint64_t max_bytes) {
-        Holder *h;
-
-        if (s->kind != PROTO_KIND_SEALED_MEMFD)
-                return 0;
-        for (h = a->holders; h; h = h->next)
-                if (h->snapshot == s)
-                        return 0;
-
-        account_release_unused(a);
-        if (a->n_holders >= ACCOUNT_SNAPSHOTS_MAX || a->bytes + s->cost > max_bytes)
-                return -EDQUOT;
-
-        h = calloc(1, sizeof(*h));
-        if (!h)
-                return -ENOMEM;
-        h->snapshot = snapshot_ref(s);
-        h->next = a->holders;
-        a->holders = h;
-        a->n_holders++;
-        __atomic_add_fetch(&a->bytes, s->cost, __ATOMIC_RELAXED);
-        return 0;
-}
-
-int account_reserve(Account *a, uint64_t cost, uint64_t max_bytes) {
-        uint64_t held = __atomic_load_n(&a->bytes, __ATOMIC_RELAXED);
-        uint64_t before = __atomic_fetch_add(&a->reserved, cost, __ATOMIC_RELAXED);
-
-        if (held > max_bytes || before > max_bytes - held || cost > max_bytes - held - before) {
-                __atomic_sub_fetch(&a->reserved, cost, __ATOMIC_RELAXED);
-                return -EDQUOT;
-        }
-        return 0;
-}
-
-void account_unreserve(Account *a, uint64_t cost) {
-        __atomic_sub_fetch(&a->reserved, cost, __ATOMIC_RELAXED);
-}
-
 static void account_free(Account *a) {
         while (a->holders) {
                 Holder *h = a->holders;
@@ -100,7 +208,7 @@ void account_table_gc(AccountTable *t) {
                 Account *a = *p;
 
                 account_release_unused(a);
-                if (a->n_connections == 0 && a->n_holders == 0 && a->n_jobs == 0) {
+                if (a->n_connections == 0 && a->n_closing == 0 && a->n_refused == 0 && a->n_holders == 0 && a->n_jobs == 0) {
                         *p = a->next;
                         t->n_accounts--;
                         account_free(a);

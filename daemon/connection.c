@@ -11,13 +11,8 @@
 #include "macro.h"
 #include "proto.h"
 
-/* Descriptors accepted on one packet before the control data is truncated: one is legitimate. */
-#define CONNECTION_FDS_MAX 16u
-
-static void close_all(int *fds, unsigned n) {
-        for (unsigned i = 0; i < n; i++)
-                safe_close(fds[i]);
-}
+/* How soon a disposal that could not be started (out of memory) is tried again. */
+#define CONNECTION_RETRY_USEC (1000u * 1000u)
 
 static int connection_timer_arm(Connection *c, uint64_t usec) {
         int r;
@@ -28,6 +23,112 @@ static int connection_timer_arm(Connection *c, uint64_t usec) {
         if (r < 0)
                 return r;
         return sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
+}
+
+static void connection_park(Connection *c, const int *fds, unsigned n) {
+        /* Room for one packet's worth and the socket: nothing is read while anything is parked. */
+        for (unsigned i = 0; i < n; i++)
+                c->parked[c->n_parked++] = fds[i];
+}
+
+static void connection_on_disposed(Job *j, void *userdata);
+
+/*
+ * Hands whatever is parked to a disposal job. While one runs or anything is
+ * parked the connection reads nothing: one client never has more than one
+ * packet's worth of descriptors waiting to be closed.
+ */
+static void connection_dispose_parked(Connection *c) {
+        Job *j;
+        int r;
+
+        if (c->disposal || c->n_parked == 0) {
+                if (!c->closing && c->io)
+                        (void) sd_event_source_set_enabled(c->io, c->disposal ? SD_EVENT_OFF : SD_EVENT_ON);
+                return;
+        }
+        if (c->io)
+                (void) sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
+        r = job_new_dispose(c->account, c->parked, c->n_parked, &j);
+        if (r < 0) {
+                log_errno(LOG_WARNING, r, "uid=%u pid=%i: cannot close descriptors yet, retrying: %m",
+                          c->cred.uid, c->cred.pid);
+                (void) connection_timer_arm(c, CONNECTION_RETRY_USEC);
+                return;
+        }
+        c->n_parked = 0;
+        c->disposal = j;
+        job_submit(j, c->manager->pool, connection_on_disposed, c);
+}
+
+/* The last step of a connection: everything it received, and its socket, is closed now. */
+static void connection_unlink(Connection *c) {
+        Manager *m = c->manager;
+
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                m->connections = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        if (!c->closing && !c->refused)
+                account_connection_closing(c->account);
+        account_closing_done(c->account, c->refused);
+}
+
+Connection *connection_free(Connection *c) {
+        Manager *m;
+
+        if (!c)
+                return NULL;
+        m = c->manager;
+        if (c->job)
+                job_cancel(c->job);
+        if (c->disposal)
+                job_cancel(c->disposal);
+        sd_event_source_disable_unref(c->io);
+        sd_event_source_disable_unref(c->timer);
+        /*
+         * Anything still parked is left open: closing it here could block
+         * the exit for ever, and the process exit closes it anyway.
+         */
+        connection_unlink(c);
+        /* A client that goes away usually lets go of its snapshots at the same time. */
+        account_release_unused(c->account);
+        free(c->groups);
+        free(c);
+        manager_connection_gone(m);
+        return NULL;
+}
+
+static void connection_on_disposed(Job *j, void *userdata) {
+        Connection *c = userdata;
+
+        c->disposal = NULL;
+        job_free(j);
+        connection_dispose_parked(c);
+        if (c->closing && !c->disposal && c->n_parked == 0)
+                connection_free(c);
+}
+
+void connection_close(Connection *c) {
+        if (c->closing)
+                return;
+        c->closing = true;
+        if (!c->refused)
+                account_connection_closing(c->account);
+        if (c->job) {
+                /* The worker stops at its next chunk; the job keeps its uid's slot and reservation until then. */
+                job_cancel(c->job);
+                c->job = NULL;
+        }
+        c->io = sd_event_source_disable_unref(c->io);
+        (void) sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
+        /* The client sees the end at once; shutdown() drops nothing that is queued, close() would. */
+        (void) shutdown(c->fd, SHUT_RDWR);
+        connection_park(c, &c->fd, 1);
+        c->fd = -EBADF;
+        connection_dispose_parked(c);
 }
 
 static int connection_send(Connection *c, const ProtoReply *reply, int fd) {
@@ -71,7 +172,7 @@ static int connection_reply_manager_status(Connection *c) {
         Manager *m = c->manager;
         ProtoReply reply = {
                 .type = PROTO_REPLY_STATUS,
-                .connections = m->n_connections,
+                .connections = m->accounts.n_connections,
                 .served = m->served,
                 .bytes_held = snapshot_bytes_live(),
                 .cache_entries = cache_entries(m->cache),
@@ -83,22 +184,16 @@ static int connection_reply_manager_status(Connection *c) {
         return connection_send(c, &reply, -EBADF);
 }
 
-void connection_job_done(Connection *c, Job *j) {
+static void connection_on_job_done(Job *j, void *userdata) {
         _cleanup_close_ int fd = -EBADF;
+        Connection *c = userdata;
         Manager *m = c->manager;
         ProtoReply reply = { .type = PROTO_REPLY_SNAPSHOT };
         int r;
 
         c->job = NULL;
-        j->connection = NULL;
-        r = j->result;
-        /* The reservation turns into the charge (or nothing). */
-        if (j->reserved) {
-                account_unreserve(j->account, j->reserved);
-                j->reserved = 0;
-        }
-        if (r >= 0)
-                r = account_charge(c->account, j->snapshot, m->config.max_bytes_per_uid);
+        /* The reservation ends here: the snapshot is charged to the uid instead, or nothing is. */
+        r = job_settle(j);
         if (r >= 0)
                 r = snapshot_open_for_client(j->snapshot, &fd);
         if (r < 0) {
@@ -118,7 +213,7 @@ void connection_job_done(Connection *c, Job *j) {
         r = connection_send(c, &reply, fd);
         if (r < 0) {
                 log_errno(LOG_WARNING, r, "uid=%u pid=%i: cannot send reply, dropping: %m", c->cred.uid, c->cred.pid);
-                connection_free(c);
+                connection_close(c);
                 return;
         }
         if (reply.status == 0) {
@@ -131,16 +226,26 @@ void connection_job_done(Connection *c, Job *j) {
 static int connection_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Connection *c = userdata;
 
+        if (c->n_parked > 0 && !c->disposal) {
+                /* A disposal that could not start before. */
+                connection_dispose_parked(c);
+                if (!c->closing && !c->job)
+                        (void) connection_timer_arm(c, c->manager->config.idle_timeout_usec);
+                return 0;
+        }
+        if (c->closing)
+                return 0;
         if (c->job) {
                 log_warning("uid=%u pid=%i: request not done after %u s, giving up.", c->cred.uid, c->cred.pid,
                             MANAGER_JOB_DEADLINE_USEC / 1000000u);
                 (void) connection_reply_status(c, PROTO_REPLY_SNAPSHOT, -ETIMEDOUT);
         } else
                 log_debug("uid=%u pid=%i: idle, closing.", c->cred.uid, c->cred.pid);
-        connection_free(c);
+        connection_close(c);
         return 0;
 }
 
+/* Starts the snapshot request @req; the descriptors are the job's now, or parked. */
 static void connection_start_snapshot(Connection *c, const ProtoRequest *req, int *fds, unsigned n_fds) {
         Manager *m = c->manager;
         uint64_t limit = m->config.max_size;
@@ -152,16 +257,20 @@ static void connection_start_snapshot(Connection *c, const ProtoRequest *req, in
 
         if (req->type == PROTO_REQUEST_SNAPSHOT_FD) {
                 if (n_fds != 1) {
-                        close_all(fds, n_fds);
+                        connection_park(c, fds, n_fds);
                         (void) connection_reply_status(c, PROTO_REPLY_SNAPSHOT, -EBADF);
                         if (n_fds > 1) {
                                 log_warning("uid=%u pid=%i: %u descriptors on one request, dropping.",
                                             c->cred.uid, c->cred.pid, n_fds);
-                                connection_free(c);
+                                connection_close(c);
                         }
                         return;
                 }
-                r = job_new_fd(m->cache, fds[0], limit, &j);
+                r = account_job_admit(c->account);
+                if (r >= 0)
+                        r = job_new_snapshot_fd(c->account, m->cache, fds[0], limit, &j);
+                if (r < 0)
+                        connection_park(c, fds, n_fds);
         } else {
                 char path[PROTO_PATH_MAX + 1];
                 const char *relative;
@@ -177,35 +286,29 @@ static void connection_start_snapshot(Connection *c, const ProtoRequest *req, in
                 }
                 if (g->max_size > 0 && g->max_size < limit)
                         limit = g->max_size;
-                r = job_new_path(m->cache, g->root_fd, relative, g->resolve_flags, limit, &j);
+                r = account_job_admit(c->account);
+                if (r >= 0)
+                        r = job_new_snapshot_path(c->account, m->cache, g->root_fd, relative, g->resolve_flags,
+                                                  limit, &j);
         }
-        if (r >= 0) {
-                /* What the uid let go of since is not held against the copy's reservation. */
-                account_release_unused(c->account);
-                job_set_account(j, c->account, m->config.max_bytes_per_uid);
-        }
-        if (r >= 0 && m->n_jobs >= MANAGER_JOBS_MAX)
-                r = -EAGAIN;
-        if (r >= 0)
-                r = job_start(j, m->jobs_pipe[1]);
         if (r < 0) {
                 log_errno(LOG_WARNING, r, "uid=%u pid=%i: cannot start request: %m", c->cred.uid, c->cred.pid);
-                job_free(j);
                 (void) connection_reply_status(c, PROTO_REPLY_SNAPSHOT, r);
                 return;
         }
-        m->n_jobs++;
-        j->connection = c;
+        /* What the uid let go of since is not held against the copy's reservation. */
+        account_release_unused(c->account);
         c->job = j;
+        job_submit(j, m->pool, connection_on_job_done, c);
         (void) connection_timer_arm(c, MANAGER_JOB_DEADLINE_USEC);
 }
 
-static int connection_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        Connection *c = userdata;
+static void connection_handle(Connection *c) {
         uint8_t buf[PROTO_MESSAGE_MAX + 1];
+        /* Room for the most descriptors one packet can carry: a truncated list would be closed by recvmsg(), here. */
         union {
                 struct cmsghdr h;
-                uint8_t buf[CMSG_SPACE(sizeof(int) * CONNECTION_FDS_MAX)];
+                uint8_t buf[CMSG_SPACE(sizeof(int) * CONNECTION_FDS_MAX) + CMSG_SPACE(sizeof(struct ucred))];
         } control;
         struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
         struct msghdr msg = {
@@ -225,10 +328,10 @@ static int connection_on_io(sd_event_source *s, int fd, uint32_t revents, void *
         n = recvmsg(c->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (n < 0) {
                 if (errno == EAGAIN || errno == EINTR)
-                        return 0;
+                        return;
                 log_errno(LOG_DEBUG, negative_errno(), "uid=%u pid=%i: receive failed: %m", c->cred.uid, c->cred.pid);
-                connection_free(c);
-                return 0;
+                connection_close(c);
+                return;
         }
 
         for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
@@ -248,13 +351,13 @@ static int connection_on_io(sd_event_source *s, int fd, uint32_t revents, void *
          */
         if ((msg.msg_flags & MSG_CTRUNC) || odd_control) {
                 log_warning("uid=%u pid=%i: unexpected control data, dropping.", c->cred.uid, c->cred.pid);
-                close_all(fds, n_fds);
-                connection_free(c);
-                return 0;
+                connection_park(c, fds, n_fds);
+                connection_close(c);
+                return;
         }
         if (n == 0 && n_fds == 0) {
-                connection_free(c);
-                return 0;
+                connection_close(c);
+                return;
         }
 
         if (msg.msg_flags & MSG_TRUNC)
@@ -265,37 +368,74 @@ static int connection_on_io(sd_event_source *s, int fd, uint32_t revents, void *
                 if (r != -EPROTONOSUPPORT)
                         r = -EBADMSG;
                 log_errno(LOG_WARNING, r, "uid=%u pid=%i: bad request, dropping: %m", c->cred.uid, c->cred.pid);
-                close_all(fds, n_fds);
+                connection_park(c, fds, n_fds);
                 (void) connection_reply_status(c, PROTO_REPLY_SNAPSHOT, r);
-                connection_free(c);
-                return 0;
+                connection_close(c);
+                return;
         }
 
         if (req.type != PROTO_REQUEST_SNAPSHOT_FD && n_fds > 0) {
                 log_warning("uid=%u pid=%i: descriptor on a %s request, dropping.", c->cred.uid, c->cred.pid,
                             proto_type_to_string(req.type));
-                close_all(fds, n_fds);
-                connection_free(c);
-                return 0;
+                connection_park(c, fds, n_fds);
+                connection_close(c);
+                return;
         }
 
         if (req.type == PROTO_REQUEST_STATUS)
                 r = connection_reply_manager_status(c);
         else if (c->job) {
-                close_all(fds, n_fds);
+                connection_park(c, fds, n_fds);
                 r = connection_reply_status(c, PROTO_REPLY_SNAPSHOT, -EBUSY);
         } else {
                 (void) sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
                 connection_start_snapshot(c, &req, fds, n_fds);
-                return 0;
+                r = 0;
         }
         if (r < 0) {
-                connection_free(c);
-                return 0;
+                connection_close(c);
+                return;
         }
-        if (!c->job)
+        if (!c->job && !c->closing)
                 (void) connection_timer_arm(c, c->manager->config.idle_timeout_usec);
+}
+
+static int connection_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Connection *c = userdata;
+
+        connection_handle(c);
+        if (!c->closing)
+                connection_dispose_parked(c);
         return 0;
+}
+
+static Connection *connection_alloc(Manager *m, int fd, const struct ucred *cred, gid_t *groups, size_t n_groups,
+                                    Account *account) {
+        Connection *c = calloc(1, sizeof(*c));
+
+        if (!c)
+                return NULL;
+        c->manager = m;
+        c->fd = fd;
+        c->cred = *cred;
+        c->groups = groups;
+        c->n_groups = n_groups;
+        c->account = account;
+        c->next = m->connections;
+        if (m->connections)
+                m->connections->prev = c;
+        m->connections = c;
+        return c;
+}
+
+/*
+ * Without memory for a connection there is nowhere to park its socket: it is
+ * shut down, which lets nothing more be queued, and closed here. The one
+ * place the event loop closes a client's socket, and only when out of memory.
+ */
+static void connection_close_now(int fd) {
+        (void) shutdown(fd, SHUT_RDWR);
+        safe_close(fd);
 }
 
 int connection_new(Manager *m, int fd, const struct ucred *cred, gid_t *groups, size_t n_groups,
@@ -303,63 +443,62 @@ int connection_new(Manager *m, int fd, const struct ucred *cred, gid_t *groups, 
         Connection *c;
         int r;
 
-        c = calloc(1, sizeof(*c));
+        c = connection_alloc(m, fd, cred, groups, n_groups, account);
         if (!c) {
-                safe_close(fd);
+                connection_close_now(fd);
                 free(groups);
                 return -ENOMEM;
         }
-        c->manager = m;
-        c->fd = fd;
-        c->cred = *cred;
-        c->groups = groups;
-        c->n_groups = n_groups;
-        c->account = account;
-        account->n_connections++;
-        c->next = m->connections;
-        if (m->connections)
-                m->connections->prev = c;
-        m->connections = c;
-        m->n_connections++;
+        account_connection_add(account);
 
+        r = sd_event_add_time(m->event, &c->timer, CLOCK_MONOTONIC, UINT64_MAX, 0, connection_on_timer, c);
+        if (r < 0) {
+                c->fd = -EBADF;
+                connection_free(c);
+                connection_close_now(fd);
+                return r;
+        }
         r = sd_event_add_io(m->event, &c->io, fd, EPOLLIN, connection_on_io, c);
-        if (r >= 0)
-                r = sd_event_add_time(m->event, &c->timer, CLOCK_MONOTONIC, UINT64_MAX, 0,
-                                      connection_on_timer, c);
         if (r >= 0)
                 r = connection_timer_arm(c, m->config.idle_timeout_usec);
         if (r < 0) {
-                connection_free(c);
+                connection_close(c);
                 return r;
         }
         *ret = c;
         return 0;
 }
 
-Connection *connection_free(Connection *c) {
-        Manager *m;
+void connection_refuse(Manager *m, int fd, const struct ucred *cred, Account *account, int error) {
+        ProtoReply reply = { .type = PROTO_REPLY_SNAPSHOT, .status = error };
+        Connection *c;
+        int r;
 
-        if (!c)
-                return NULL;
-        m = c->manager;
-        if (c->job)
-                /* The thread cannot be stopped; it finishes on its own and its result is dropped. */
-                c->job->connection = NULL;
-        sd_event_source_disable_unref(c->io);
-        sd_event_source_disable_unref(c->timer);
-        safe_close(c->fd);
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                m->connections = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
-        m->n_connections--;
-        c->account->n_connections--;
-        /* A client that goes away usually lets go of its snapshots at the same time. */
-        account_release_unused(c->account);
-        free(c->groups);
-        free(c);
-        manager_connection_gone(m);
-        return NULL;
+        /*
+         * Refused sockets are not counted as connections (that is what was
+         * refused), but they may hold descriptors the client queued before
+         * being accepted: they are closed like any other, off the loop, as
+         * long as the uid has fewer refused ones closing than it may have jobs.
+         * Beyond that the uid already stalls that many closes; its socket is
+         * shut down and closed here, with a warning.
+         */
+        if (!account_may_refuse_later(account) ||
+            !(c = connection_alloc(m, fd, cred, NULL, 0, account))) {
+                log_warning("uid=%u pid=%i: %u refused socket(s) of this uid still closing, closing one at once.",
+                            cred->uid, cred->pid, account->n_refused);
+                connection_close_now(fd);
+                return;
+        }
+        c->refused = true;
+        account_refused_closing(account);
+        r = sd_event_add_time(m->event, &c->timer, CLOCK_MONOTONIC, UINT64_MAX, 0, connection_on_timer, c);
+        if (r < 0) {
+                c->fd = -EBADF;
+                connection_free(c);
+                connection_close_now(fd);
+                return;
+        }
+        /* The reply comes first: a client that sends its request before reading it still finds it queued. */
+        (void) connection_send(c, &reply, -EBADF);
+        connection_close(c);
 }
