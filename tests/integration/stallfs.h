@@ -5,7 +5,9 @@
  * A tiny FUSE file system (raw /dev/fuse protocol, no libfuse) that stands
  * for a slow network file: it holds "data" (4096 bytes of 'f'), "stuck",
  * whose reads are never answered, "stuck-open", whose open is never
- * answered, and "stuck-lookup", whose very name is never resolved. It lets a test prove that one file that
+ * answered, "stuck-lookup", whose very name is never resolved, and
+ * "stuck-flush", which reads like "data" but whose FLUSH (sent by every
+ * close()) is never answered when root closes it. It lets a test prove that one file that
  * never finishes reading does not stall the daemon for anybody else.
  * Needs root (mount); the caller should be in a private mount namespace.
  */
