@@ -222,3 +222,15 @@ unsigned cache_entries(Cache *c) {
         pthread_mutex_unlock(&c->lock);
         return n;
 }
+
+uint64_t cache_trim(Cache *c, uint64_t bytes) {
+        uint64_t dropped = 0;
+
+        pthread_mutex_lock(&c->lock);
+        while (c->lru_tail && dropped < bytes) {
+                dropped += c->lru_tail->cost;
+                cache_remove(c, c->lru_tail);
+        }
+        pthread_mutex_unlock(&c->lock);
+        return dropped;
+}

@@ -77,10 +77,15 @@ int job_new_dispose(Account *a, const int *fds, size_t n_fds, Job **ret) {
 /* Before each chunk of a copy: the one place a reservation grows, and where a cancelled job stops. */
 static int job_progress(void *userdata, uint64_t total) {
         Job *j = userdata;
+        int r;
 
         if (__atomic_load_n(&j->cancelled, __ATOMIC_RELAXED))
                 return -ECANCELED;
-        return account_reserve(j->account, &j->reserved, snapshot_cost(total));
+        r = account_reserve(j->account, &j->reserved, snapshot_cost(total));
+        /* Short of memory overall: what only the cache keeps makes room, once per chunk. */
+        if (r == -ENOSPC && cache_trim(j->cache, snapshot_cost(total) - j->reserved) > 0)
+                r = account_reserve(j->account, &j->reserved, snapshot_cost(total));
+        return r;
 }
 
 static int job_run_snapshot(Job *j) {

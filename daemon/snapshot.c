@@ -168,6 +168,11 @@ static int snapshot_fill(const Source *src, int memfd, uint64_t limit, snapshot_
                         return negative_errno();
                 }
                 if (n == 0) {
+                        /* Splicing stops at the size the file claims; a direct read may not. */
+                        if (total >= hint && use_sendfile) {
+                                use_sendfile = false;
+                                continue;
+                        }
                         if (total >= hint)
                                 break;
                         /* Shorter than it said: the hint is done with. */
