@@ -135,27 +135,57 @@ int account_reserve(Account *a, uint64_t *reserved, uint64_t total) {
         return 0;
 }
 
+/*
+ * Whether a uid that may hold @s pays for it. Nothing tells the daemon which
+ * uid still holds its own description of a snapshot that several uids were
+ * given (a lease probe only says whether anybody does): one uid would stay
+ * charged for as long as any other holds it, and a popular snapshot would
+ * use up the budget of uids that let go of it long ago. So a snapshot that
+ * several uids were given is paid by the cache for as long as the cache
+ * keeps it (within --cache-size); once evicted, by each uid that was given
+ * it, until nobody holds it any more.
+ */
+static bool account_pays(const Snapshot *s) {
+        return !(s->n_accounts > 1 && __atomic_load_n(&s->cached, __ATOMIC_RELAXED));
+}
+
+/* Recomputes what @a pays for: who else holds a snapshot, and what the cache keeps, change meanwhile. */
+static void account_recount(Account *a) {
+        uint64_t bytes = 0;
+
+        for (Holder *h = a->holders; h; h = h->next)
+                if (account_pays(h->snapshot))
+                        bytes += h->snapshot->cost;
+        __atomic_store_n(&a->bytes, bytes, __ATOMIC_RELAXED);
+}
+
 static int account_charge(Account *a, Snapshot *s) {
         Holder *h;
 
         if (s->kind != PROTO_KIND_SEALED_MEMFD)
                 return 0;
+        account_release_unused(a);
         for (h = a->holders; h; h = h->next)
                 if (h->snapshot == s)
                         return 0;
 
-        account_release_unused(a);
-        if (a->n_holders >= ACCOUNT_SNAPSHOTS_MAX || a->bytes + s->cost > a->table->limits.max_bytes_per_uid)
+        s->n_accounts++;
+        if (a->n_holders >= ACCOUNT_SNAPSHOTS_MAX ||
+            (account_pays(s) && a->bytes + s->cost > a->table->limits.max_bytes_per_uid)) {
+                s->n_accounts--;
                 return -EDQUOT;
+        }
 
         h = calloc(1, sizeof(*h));
-        if (!h)
+        if (!h) {
+                s->n_accounts--;
                 return -ENOMEM;
+        }
         h->snapshot = snapshot_ref(s);
         h->next = a->holders;
         a->holders = h;
         a->n_holders++;
-        __atomic_add_fetch(&a->bytes, s->cost, __ATOMIC_RELAXED);
+        account_recount(a);
         return 0;
 }
 
@@ -185,11 +215,12 @@ void account_release_unused(Account *a) {
                         continue;
                 }
                 *h = x->next;
-                __atomic_sub_fetch(&a->bytes, x->snapshot->cost, __ATOMIC_RELAXED);
                 a->n_holders--;
+                x->snapshot->n_accounts--;
                 snapshot_unref(x->snapshot);
                 free(x);
         }
+        account_recount(a);
 }
 
 static void account_free(Account *a) {
@@ -197,6 +228,7 @@ static void account_free(Account *a) {
                 Holder *h = a->holders;
 
                 a->holders = h->next;
+                h->snapshot->n_accounts--;
                 snapshot_unref(h->snapshot);
                 free(h);
         }

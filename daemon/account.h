@@ -16,7 +16,9 @@
  *
  * Memfd pages stay charged to the daemon as long as any client holds them,
  * so a uid's budget counts every snapshot it was given until a probe
- * (snapshot_probe_unused()) shows that nobody holds it any more. Copies
+ * (snapshot_probe_unused()) shows that nobody holds it any more; except a
+ * snapshot several uids were given, which the cache pays for while it keeps
+ * it (account_pays()). Copies
  * reserve memory as they grow, from a worker thread (account_reserve());
  * everything else runs on the event loop, without locking.
  */

@@ -36,7 +36,10 @@ typedef struct Snapshot {
         bool consistent;
         SnapshotKey key;
 
-        /* Owned by cache.c, under its lock. */
+        /* Event loop only: accounts (uids) that may still hold it. */
+        unsigned n_accounts;
+
+        /* Owned by cache.c, under its lock (read atomically elsewhere). */
         bool cached;
         struct Snapshot *hash_next;
         struct Snapshot *lru_prev, *lru_next;

@@ -370,6 +370,74 @@ START_TEST(test_subordinate_uids_share) {
 }
 END_TEST
 
+static int holder_pipe[2] = { -EBADF, -EBADF };
+
+/* Holds a snapshot of the popular file until killed. */
+static int hold_popular(void *userdata) {
+        _cleanup_close_ int file = open(userdata, O_RDONLY | O_CLOEXEC), snap = -EBADF;
+        ProtoReply reply;
+
+        CHILD_CHECK_INT(file, >=, 0);
+        CHILD_CHECK_INT(raw_oneshot_fd(h.socket_path, file, 0, &reply, &snap), ==, 0);
+        CHILD_CHECK_INT(reply.status, ==, 0);
+        CHILD_CHECK_INT(write(holder_pipe[1], "r", 1), ==, 1);
+        pause(); /* until the test is done with it */
+        return 0;
+}
+
+/* Takes the popular snapshot and lets go of it, then fills its whole budget with others. */
+static int leave_popular(void *userdata) {
+        const char *const names[] = { "popular", "x", "y" };
+        int held[3] = { -EBADF, -EBADF, -EBADF };
+
+        for (int i = 0; i < 3; i++) {
+                _cleanup_free_ char *p = harness_path(&h, names[i]);
+                _cleanup_close_ int file = open(p, O_RDONLY | O_CLOEXEC);
+                ProtoReply reply;
+
+                CHILD_CHECK_INT(file, >=, 0);
+                CHILD_CHECK_INT(raw_oneshot_fd(h.socket_path, file, 0, &reply, &held[i]), ==, 0);
+                if (reply.status != 0)
+                        fprintf(stderr, "uid %u, snapshot of %s: %s\n", (unsigned) getuid(), names[i],
+                                strerror(-reply.status));
+                CHILD_CHECK_INT(reply.status, ==, 0);
+                if (i == 0)
+                        held[0] = safe_close(held[0]);
+        }
+        safe_close(held[1]);
+        safe_close(held[2]);
+        return 0;
+}
+
+/*
+ * Another uid holding a popular snapshot does not keep it charged to a uid
+ * that let go of it: with a 2 MiB budget, that uid can then hold two other
+ * 1 MiB snapshots.
+ */
+START_TEST(test_shared_snapshot_not_charged_to_leaver) {
+        const char *const args[] = { "--max-bytes-per-uid", "2M", NULL };
+        _cleanup_free_ char *popular = NULL;
+        pid_t holder;
+        char c;
+
+        setup_with(args);
+        popular = harness_path(&h, "popular");
+        for (int i = 0; i < 3; i++) {
+                _cleanup_free_ char *p = harness_path(&h, (const char *[]) { "popular", "x", "y" }[i]);
+
+                ck_assert_int_eq(harness_fill_file(p, 0644, 'p', 1u << 20), 0);
+        }
+        ck_assert_int_eq(pipe2(holder_pipe, O_CLOEXEC), 0);
+        holder = spawn_as(NOBODY_UID, hold_popular, popular);
+        holder_pipe[1] = safe_close(holder_pipe[1]);
+        ck_assert_int_eq(read(holder_pipe[0], &c, 1), 1);
+        ck_assert_int_eq(run_as(VICTIM_UID, VICTIM_UID, NULL, 0, 30, leave_popular, NULL), 0);
+        ck_assert_int_eq(kill(holder, SIGTERM), 0);
+        wait_child(holder);
+        holder_pipe[0] = safe_close(holder_pipe[0]);
+}
+END_TEST
+
 int main(void) {
         TCase *tc;
         Suite *s;
@@ -389,6 +457,7 @@ int main(void) {
         tcase_add_test(tc, test_lying_size_hits_budget);
         tcase_add_test(tc, test_hung_up_client_cancels_copy);
         tcase_add_test(tc, test_subordinate_uids_share);
+        tcase_add_test(tc, test_shared_snapshot_not_charged_to_leaver);
 
         return harness_run_suite(s);
 }
