@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@ static int connection_timer_arm(Connection *c, uint64_t usec) {
 
 static void connection_park(Connection *c, const int *fds, unsigned n) {
         /* Room for one packet's worth and the socket: nothing is read while anything is parked. */
+        assert(c->n_parked + n <= ELEMENTSOF(c->parked));
         for (unsigned i = 0; i < n; i++)
                 c->parked[c->n_parked++] = fds[i];
 }
