@@ -38,8 +38,8 @@ static unsigned subordinate_share(unsigned max) {
 int account_connection_admit(Account *a) {
         const AccountTable *t = a->table;
 
-        /* Each connection being closed may hold a worker: as many as the uid may have jobs. */
-        if (a->n_connections >= t->limits.max_connections_per_uid || a->n_closing >= t->limits.max_jobs_per_uid)
+        /* Connections being closed hold a socket and what it received until a worker has closed them. */
+        if (a->n_connections >= t->limits.max_connections_per_uid || a->n_closing >= t->limits.max_connections_per_uid)
                 return -EMFILE;
         if (t->n_connections >= t->limits.max_connections)
                 return -ENFILE;
@@ -76,7 +76,11 @@ void account_closing_done(Account *a, bool refused) {
 }
 
 bool account_may_refuse_later(const Account *a) {
-        return a->n_refused < a->table->limits.max_jobs_per_uid;
+        return a->n_refused < a->table->limits.max_connections_per_uid;
+}
+
+bool account_may_dispose(const Account *a) {
+        return a->n_disposing < a->table->limits.max_jobs_per_uid;
 }
 
 int account_job_admit(Account *a) {

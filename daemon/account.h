@@ -56,8 +56,15 @@ typedef struct Account {
         unsigned n_connections; /* open */
         unsigned n_closing;     /* whose socket (and what it received) is still being closed */
         unsigned n_refused;     /* refused for a limit, and still being closed */
+        /*
+         * Disposals (closing what clients sent) running for this uid, and
+         * its connections waiting for one: a uid's closes that stall hold
+         * at most its jobs limit of workers, however fast it churns.
+         */
+        unsigned n_disposing;
+        struct Connection *dispose_waiting;
         unsigned n_holders;
-        unsigned n_jobs;        /* jobs not yet taken back from the pool, of every kind */
+        unsigned n_jobs;        /* requests (snapshot jobs) until they are freed, cancelled ones too */
         /* Charged bytes (event loop only) and bytes reserved by running copies (atomic). */
         uint64_t bytes;
         uint64_t reserved;
@@ -81,11 +88,10 @@ Account *account_get(AccountTable *t, uid_t uid);
 
 /*
  * Whether @a may open one more connection: 0, -EMFILE (its own limit, or as
- * many connections still being closed as it may have jobs) or -ENFILE
- * (overall, or its share). Closing a connection may stall (it closes what
- * the client sent), and each one being closed may hold a worker: so a uid
- * holds at most three times its jobs limit of workers (jobs, connections
- * being closed, refused sockets being closed).
+ * many connections still being closed) or -ENFILE (overall, or its share).
+ * Closing a connection may stall (it closes what the client sent); a uid
+ * holds at most its jobs limit of workers for requests, and as many for
+ * closing (account_may_dispose()).
  */
 int account_connection_admit(Account *a);
 void account_connection_add(Account *a);
@@ -93,6 +99,8 @@ void account_connection_add(Account *a);
 void account_connection_closing(Account *a);
 /* Whether a socket of @a refused for a limit may be closed by a worker (else it is closed at once). */
 bool account_may_refuse_later(const Account *a);
+/* Whether one more disposal of @a may run now (else it waits for one of the uid's to end). */
+bool account_may_dispose(const Account *a);
 /* A socket that was refused starts closing. */
 void account_refused_closing(Account *a);
 /* A closing socket (@refused: one that was refused) is closed. */
@@ -100,7 +108,7 @@ void account_closing_done(Account *a, bool refused);
 
 /* Whether @a may start one more request: 0, -EAGAIN (its own limit) or -ENOBUFS (overall, or its share). */
 int account_job_admit(Account *a);
-/* Every job counts, admitted or not (closing a client's descriptors is a job that cannot be refused). */
+/* Every request counts from its job's creation to its job_free(). */
 void account_job_add(Account *a);
 void account_job_remove(Account *a);
 

@@ -41,17 +41,30 @@ static void connection_on_disposed(Job *j, void *userdata);
  * packet's worth of descriptors waiting to be closed.
  */
 static void connection_dispose_parked(Connection *c) {
+        Account *a = c->account;
         Job *j;
         int r;
 
-        if (c->disposal || c->n_parked == 0) {
+        if (c->disposal || c->dispose_waiting || c->n_parked == 0) {
                 if (!c->closing && c->io)
-                        (void) sd_event_source_set_enabled(c->io, c->disposal ? SD_EVENT_OFF : SD_EVENT_ON);
+                        (void) sd_event_source_set_enabled(c->io, c->disposal || c->dispose_waiting ? SD_EVENT_OFF
+                                                                                                  : SD_EVENT_ON);
                 return;
         }
         if (c->io)
                 (void) sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
-        r = job_new_dispose(c->account, c->parked, c->n_parked, &j);
+        if (!account_may_dispose(a)) {
+                /* The uid's closes hold their share of workers already: wait in line, reading nothing. */
+                Connection **p = &a->dispose_waiting;
+
+                while (*p)
+                        p = &(*p)->dispose_next;
+                *p = c;
+                c->dispose_next = NULL;
+                c->dispose_waiting = true;
+                return;
+        }
+        r = job_new_dispose(a, c->parked, c->n_parked, &j);
         if (r < 0) {
                 log_errno(LOG_WARNING, r, "uid=%u pid=%i: cannot close descriptors yet, retrying: %m",
                           c->cred.uid, c->cred.pid);
@@ -60,7 +73,32 @@ static void connection_dispose_parked(Connection *c) {
         }
         c->n_parked = 0;
         c->disposal = j;
+        a->n_disposing++;
         job_submit(j, c->manager->pool, connection_on_disposed, c);
+}
+
+static void connection_dispose_unwait(Connection *c) {
+        if (!c->dispose_waiting)
+                return;
+        for (Connection **p = &c->account->dispose_waiting; *p; p = &(*p)->dispose_next)
+                if (*p == c) {
+                        *p = c->dispose_next;
+                        break;
+                }
+        c->dispose_next = NULL;
+        c->dispose_waiting = false;
+}
+
+/* A disposal of the uid ended: the first connection in line gets its slot. */
+static void connection_dispose_next(Account *a) {
+        Connection *c = a->dispose_waiting;
+
+        if (!c || !account_may_dispose(a))
+                return;
+        connection_dispose_unwait(c);
+        connection_dispose_parked(c);
+        if (c->closing && !c->disposal && !c->dispose_waiting && c->n_parked == 0)
+                connection_free(c);
 }
 
 /* The last step of a connection: everything it received, and its socket, is closed now. */
@@ -86,8 +124,11 @@ Connection *connection_free(Connection *c) {
         m = c->manager;
         if (c->job)
                 job_cancel(c->job);
-        if (c->disposal)
+        if (c->disposal) {
                 job_cancel(c->disposal);
+                c->account->n_disposing--;
+        }
+        connection_dispose_unwait(c);
         sd_event_source_disable_unref(c->io);
         sd_event_source_disable_unref(c->timer);
         /*
@@ -105,12 +146,15 @@ Connection *connection_free(Connection *c) {
 
 static void connection_on_disposed(Job *j, void *userdata) {
         Connection *c = userdata;
+        Account *a = c->account;
 
         c->disposal = NULL;
+        a->n_disposing--;
         job_free(j);
         connection_dispose_parked(c);
-        if (c->closing && !c->disposal && c->n_parked == 0)
+        if (c->closing && !c->disposal && !c->dispose_waiting && c->n_parked == 0)
                 connection_free(c);
+        connection_dispose_next(a);
 }
 
 void connection_close(Connection *c) {
@@ -228,7 +272,7 @@ static void connection_on_job_done(Job *j, void *userdata) {
 static int connection_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Connection *c = userdata;
 
-        if (c->n_parked > 0 && !c->disposal) {
+        if (c->n_parked > 0 && !c->disposal && !c->dispose_waiting) {
                 /* A disposal that could not start before. */
                 connection_dispose_parked(c);
                 if (!c->closing && !c->job)

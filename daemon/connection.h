@@ -41,6 +41,8 @@ struct Connection {
         int parked[CONNECTION_FDS_MAX + 1]; /* waiting for a disposal: one packet's worth, and the socket */
         unsigned n_parked;
         bool closing;           /* gone for the client; waits for its descriptors to be closed */
+        bool dispose_waiting;   /* in its account's list, for a disposal slot of the uid */
+        Connection *dispose_next;
         bool refused;           /* refused at accept for a limit: not counted as a connection of its uid */
         Connection *prev, *next;
 };

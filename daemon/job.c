@@ -20,7 +20,9 @@ static Job *job_alloc(Account *a, JobKind kind) {
         j->account = a;
         j->client_fd = -EBADF;
         j->root_fd = -EBADF;
-        account_job_add(a);
+        /* Requests count against the uid's jobs; disposals have their own bound (account_may_dispose()). */
+        if (kind == JOB_SNAPSHOT)
+                account_job_add(a);
         return j;
 }
 
@@ -201,7 +203,8 @@ Job *job_free(Job *j) {
         /* Client descriptors are only ever closed by a worker: a job that never ran has none. */
         assert(j->client_fd < 0 && j->n_fds == 0);
         (void) account_settle(j->account, &j->reserved, NULL);
-        account_job_remove(j->account);
+        if (j->kind == JOB_SNAPSHOT)
+                account_job_remove(j->account);
         safe_close(j->root_fd);
         free(j->relative);
         free(j->fds);

@@ -14,9 +14,11 @@
  * A job has exactly one owner at a time: the event loop from job_new_*() to
  * job_submit(), the pool until pool_take_done() hands it back, then the event
  * loop again until job_free(). The only field both sides touch is
- * @cancelled. From creation to job_free() it holds one job slot of its uid,
- * and while it copies, a reservation that grows with the copy; both end in
- * job_free() (the reservation possibly earlier, in job_settle()).
+ * @cancelled. From creation to job_free() a snapshot job holds one job slot
+ * of its uid, and while it copies, a reservation that grows with the copy;
+ * both end in job_free() (the reservation possibly earlier, in
+ * job_settle()). A disposal holds one of the uid's disposal slots
+ * (connection.c), taken and given back with the job.
  */
 
 #include <stdbool.h>

@@ -16,8 +16,8 @@
 
 /*
  * MANAGER_JOBS_PER_CPU per CPU, between 4 and an eighth of the workers: a uid
- * may stall up to three times as many workers (jobs, connections and refused
- * sockets being closed), and most must stay for everybody else.
+ * may stall twice as many workers (its jobs, and closes of what it sent),
+ * and most must stay for everybody else.
  */
 static unsigned default_jobs_per_uid(void) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -114,7 +114,7 @@ static int parse_argv(int argc, char *argv[], ManagerConfig *c) {
                         r = parse_size(optarg, &c->max_bytes);
                         break;
                 case ARG_MAX_JOBS_PER_UID:
-                        /* A uid may stall three times this many workers: most must stay for everybody else. */
+                        /* A uid may stall twice this many workers: most must stay for everybody else. */
                         r = parse_uint(optarg, MANAGER_WORKERS_MAX / 4, &v);
                         if (r >= 0 && v == 0)
                                 r = -ERANGE;

@@ -34,7 +34,7 @@ START_TEST(test_connections) {
                 account_connection_add(a);
         }
         ck_assert_int_eq(account_connection_admit(a), -EMFILE);
-        /* Closing ones count apart, as many as the uid may have jobs. */
+        /* Closing ones count apart, up to the same limit. */
         account_connection_closing(a);
         ck_assert_int_eq(account_connection_admit(a), 0);
         account_connection_add(a);
@@ -43,9 +43,24 @@ START_TEST(test_connections) {
         ck_assert_int_eq(a->n_connections, 0);
         ck_assert_int_eq(account_connection_admit(a), -EMFILE);
         account_closing_done(a, false);
+        ck_assert_int_eq(account_connection_admit(a), -EMFILE);
+        account_closing_done(a, false);
         ck_assert_int_eq(account_connection_admit(a), 0);
         account_closing_done(a, false);
-        account_closing_done(a, false);
+
+        /* Refused sockets being closed, and disposals running, have their own bounds. */
+        ck_assert(account_may_refuse_later(a));
+        account_refused_closing(a);
+        account_refused_closing(a);
+        ck_assert(!account_may_refuse_later(a));
+        account_closing_done(a, true);
+        account_closing_done(a, true);
+        for (int i = 0; i < 3; i++) {
+                ck_assert(account_may_dispose(a));
+                a->n_disposing++;
+        }
+        ck_assert(!account_may_dispose(a));
+        a->n_disposing = 0;
 
         /* Overall. */
         for (uid_t u = 0; u < 8; u++) {
