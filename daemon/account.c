@@ -64,19 +64,24 @@ void account_connection_closing(Account *a) {
         a->n_closing++;
 }
 
-void account_refused_closing(Account *a) {
-        a->n_refused++;
+void account_closing_done(Account *a) {
+        a->n_closing--;
 }
 
-void account_closing_done(Account *a, bool refused) {
-        if (refused)
-                a->n_refused--;
-        else
-                a->n_closing--;
-}
+int account_pend_fd(Account *a, int fd) {
+        if (a->n_pending_fds >= (size_t) ACCOUNT_PENDING_PER_CONNECTION * a->table->limits.max_connections_per_uid)
+                return -ENOBUFS;
+        if (a->n_pending_fds == a->n_pending_alloc) {
+                size_t n = a->n_pending_alloc ? 2 * a->n_pending_alloc : 16;
+                int *p = realloc(a->pending_fds, n * sizeof(int));
 
-bool account_may_refuse_later(const Account *a) {
-        return a->n_refused < a->table->limits.max_connections_per_uid;
+                if (!p)
+                        return -ENOMEM;
+                a->pending_fds = p;
+                a->n_pending_alloc = n;
+        }
+        a->pending_fds[a->n_pending_fds++] = fd;
+        return 0;
 }
 
 bool account_may_dispose(const Account *a) {
@@ -228,6 +233,8 @@ void account_release_unused(Account *a) {
 }
 
 static void account_free(Account *a) {
+        /* At exit: sockets nobody closed yet are left to the process exit, not closed here. */
+        free(a->pending_fds);
         while (a->holders) {
                 Holder *h = a->holders;
 
@@ -244,7 +251,8 @@ void account_table_gc(AccountTable *t) {
                 Account *a = *p;
 
                 account_release_unused(a);
-                if (a->n_connections == 0 && a->n_closing == 0 && a->n_refused == 0 && a->n_holders == 0 && a->n_jobs == 0) {
+                if (a->n_connections == 0 && a->n_closing == 0 && a->n_pending_fds == 0 && a->n_disposing == 0 &&
+                    a->n_holders == 0 && a->n_jobs == 0) {
                         *p = a->next;
                         t->n_accounts--;
                         account_free(a);

@@ -55,7 +55,13 @@ typedef struct Account {
         uid_t uid;
         unsigned n_connections; /* open */
         unsigned n_closing;     /* whose socket (and what it received) is still being closed */
-        unsigned n_refused;     /* refused for a limit, and still being closed */
+        /*
+         * Sockets refused for a limit, waiting for a worker to close them
+         * (they may hold descriptors the client queued before the refusal),
+         * at most ACCOUNT_PENDING_PER_CONNECTION per allowed connection.
+         */
+        int *pending_fds;
+        size_t n_pending_fds, n_pending_alloc;
         /*
          * Disposals (closing what clients sent) running for this uid, and
          * its connections waiting for one: a uid's closes that stall hold
@@ -97,14 +103,19 @@ int account_connection_admit(Account *a);
 void account_connection_add(Account *a);
 /* An open connection starts closing. */
 void account_connection_closing(Account *a);
-/* Whether a socket of @a refused for a limit may be closed by a worker (else it is closed at once). */
-bool account_may_refuse_later(const Account *a);
+/* Refused sockets a uid may have waiting to be closed, per connection it may have open. */
+#define ACCOUNT_PENDING_PER_CONNECTION 16u
+
+/*
+ * Keeps the refused socket @fd until a worker of @a closes it: 0, -ENOBUFS
+ * when the uid has too many waiting already, or -ENOMEM (then @fd is still
+ * the caller's).
+ */
+int account_pend_fd(Account *a, int fd);
 /* Whether one more disposal of @a may run now (else it waits for one of the uid's to end). */
 bool account_may_dispose(const Account *a);
-/* A socket that was refused starts closing. */
-void account_refused_closing(Account *a);
-/* A closing socket (@refused: one that was refused) is closed. */
-void account_closing_done(Account *a, bool refused);
+/* A closing connection is closed. */
+void account_closing_done(Account *a);
 
 /* Whether @a may start one more request: 0, -EAGAIN (its own limit) or -ENOBUFS (overall, or its share). */
 int account_job_admit(Account *a);

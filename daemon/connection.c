@@ -2,6 +2,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -89,16 +90,42 @@ static void connection_dispose_unwait(Connection *c) {
         c->dispose_waiting = false;
 }
 
-/* A disposal of the uid ended: the first connection in line gets its slot. */
-static void connection_dispose_next(Account *a) {
-        Connection *c = a->dispose_waiting;
+/* Every account lives in the manager's table. */
+static Manager *account_manager(Account *a) {
+        return (Manager *) (void *) ((char *) a->table - offsetof(Manager, accounts));
+}
 
-        if (!c || !account_may_dispose(a))
+static void account_on_disposed(Job *j, void *userdata) {
+        Account *a = userdata;
+
+        a->n_disposing--;
+        job_free(j);
+        connection_dispose_next(a);
+}
+
+/* A disposal of the uid ended (or more is to be closed): connections in line first, then refused sockets. */
+void connection_dispose_next(Account *a) {
+        Connection *c = a->dispose_waiting;
+        size_t n;
+        Job *j;
+
+        if (!account_may_dispose(a))
                 return;
-        connection_dispose_unwait(c);
-        connection_dispose_parked(c);
-        if (c->closing && !c->disposal && !c->dispose_waiting && c->n_parked == 0)
-                connection_free(c);
+        if (c) {
+                connection_dispose_unwait(c);
+                connection_dispose_parked(c);
+                if (c->closing && !c->disposal && !c->dispose_waiting && c->n_parked == 0)
+                        connection_free(c);
+                return;
+        }
+        if (a->n_pending_fds == 0)
+                return;
+        n = a->n_pending_fds < CONNECTION_FDS_MAX ? a->n_pending_fds : CONNECTION_FDS_MAX;
+        if (job_new_dispose(a, a->pending_fds + a->n_pending_fds - n, n, &j) < 0)
+                return; /* tried again when the next disposal of the uid ends, or the next refusal */
+        a->n_pending_fds -= n;
+        a->n_disposing++;
+        job_submit(j, account_manager(a)->pool, account_on_disposed, a);
 }
 
 /* The last step of a connection: everything it received, and its socket, is closed now. */
@@ -111,9 +138,9 @@ static void connection_unlink(Connection *c) {
                 m->connections = c->next;
         if (c->next)
                 c->next->prev = c->prev;
-        if (!c->closing && !c->refused)
+        if (!c->closing)
                 account_connection_closing(c->account);
-        account_closing_done(c->account, c->refused);
+        account_closing_done(c->account);
 }
 
 Connection *connection_free(Connection *c) {
@@ -161,8 +188,7 @@ void connection_close(Connection *c) {
         if (c->closing)
                 return;
         c->closing = true;
-        if (!c->refused)
-                account_connection_closing(c->account);
+        account_connection_closing(c->account);
         if (c->job) {
                 /* The worker stops at its next chunk; the job keeps its uid's slot and reservation until then. */
                 job_cancel(c->job);
@@ -177,7 +203,7 @@ void connection_close(Connection *c) {
         connection_dispose_parked(c);
 }
 
-static int connection_send(Connection *c, const ProtoReply *reply, int fd) {
+static int send_reply(int sock, const ProtoReply *reply, int fd) {
         uint8_t buf[PROTO_REPLY_STATUS_SIZE];
         union {
                 struct cmsghdr h;
@@ -203,9 +229,13 @@ static int connection_send(Connection *c, const ProtoReply *reply, int fd) {
                 memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
         }
         /* One reply per request in flight: a full queue means the client floods; it is dropped. */
-        if (sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+        if (sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
                 return negative_errno();
         return 0;
+}
+
+static int connection_send(Connection *c, const ProtoReply *reply, int fd) {
+        return send_reply(c->fd, reply, fd);
 }
 
 static int connection_reply_status(Connection *c, enum proto_type type, int status) {
@@ -517,34 +547,28 @@ int connection_new(Manager *m, int fd, const struct ucred *cred, gid_t *groups, 
 
 void connection_refuse(Manager *m, int fd, const struct ucred *cred, Account *account, int error) {
         ProtoReply reply = { .type = PROTO_REPLY_SNAPSHOT, .status = error };
-        Connection *c;
         int r;
 
-        /*
-         * Refused sockets are not counted as connections (that is what was
-         * refused), but they may hold descriptors the client queued before
-         * being accepted: they are closed like any other, off the loop, as
-         * long as the uid has fewer refused ones closing than it may have jobs.
-         * Beyond that the uid already stalls that many closes; its socket is
-         * shut down and closed here, with a warning.
-         */
-        if (!account_may_refuse_later(account) ||
-            !(c = connection_alloc(m, fd, cred, NULL, 0, account))) {
-                log_warning("uid=%u pid=%i: %u refused socket(s) of this uid still closing, closing one at once.",
-                            cred->uid, cred->pid, account->n_refused);
-                connection_close_now(fd);
-                return;
-        }
-        c->refused = true;
-        account_refused_closing(account);
-        r = sd_event_add_time(m->event, &c->timer, CLOCK_MONOTONIC, UINT64_MAX, 0, connection_on_timer, c);
-        if (r < 0) {
-                c->fd = -EBADF;
-                connection_free(c);
-                connection_close_now(fd);
-                return;
-        }
         /* The reply comes first: a client that sends its request before reading it still finds it queued. */
-        (void) connection_send(c, &reply, -EBADF);
-        connection_close(c);
+        (void) send_reply(fd, &reply, -EBADF);
+        /*
+         * Refused sockets are not connections (that is what was refused),
+         * but they may hold descriptors the client queued before being
+         * accepted: they wait in line for a worker of their uid like any
+         * other close. shutdown() lets nothing more be queued meanwhile.
+         */
+        (void) shutdown(fd, SHUT_RDWR);
+        r = account_pend_fd(account, fd);
+        if (r < 0) {
+                /*
+                 * The uid's closes are stuck and it keeps connecting: the
+                 * one place left where a client's socket is closed on the
+                 * event loop (what it queued may block that close).
+                 */
+                log_errno(LOG_WARNING, r, "uid=%u pid=%i: refused sockets pile up, closing one at once: %m",
+                          cred->uid, cred->pid);
+                connection_close_now(fd);
+                return;
+        }
+        connection_dispose_next(account);
 }

@@ -43,7 +43,6 @@ struct Connection {
         bool closing;           /* gone for the client; waits for its descriptors to be closed */
         bool dispose_waiting;   /* in its account's list, for a disposal slot of the uid */
         Connection *dispose_next;
-        bool refused;           /* refused at accept for a limit: not counted as a connection of its uid */
         Connection *prev, *next;
 };
 
@@ -52,10 +51,13 @@ int connection_new(Manager *m, int fd, const struct ucred *cred, gid_t *groups, 
                    Account *account, Connection **ret);
 
 /*
- * A connection refused for a limit: sends a reply with @error, and closes
- * the socket through a disposal of @account.
+ * A connection refused for a limit: sends a reply with @error, shuts the
+ * socket down, and leaves it to a disposal of @account (connection_dispose_next()).
  */
 void connection_refuse(Manager *m, int fd, const struct ucred *cred, Account *account, int error);
+
+/* Starts the next disposal @a waits for, if its share of workers allows. */
+void connection_dispose_next(Account *a);
 
 /* The client is gone (or dropped): stop serving it, close its socket off the event loop. */
 void connection_close(Connection *c);

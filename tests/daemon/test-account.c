@@ -42,19 +42,18 @@ START_TEST(test_connections) {
         account_connection_closing(a);
         ck_assert_int_eq(a->n_connections, 0);
         ck_assert_int_eq(account_connection_admit(a), -EMFILE);
-        account_closing_done(a, false);
+        account_closing_done(a);
         ck_assert_int_eq(account_connection_admit(a), -EMFILE);
-        account_closing_done(a, false);
+        account_closing_done(a);
         ck_assert_int_eq(account_connection_admit(a), 0);
-        account_closing_done(a, false);
+        account_closing_done(a);
 
-        /* Refused sockets being closed, and disposals running, have their own bounds. */
-        ck_assert(account_may_refuse_later(a));
-        account_refused_closing(a);
-        account_refused_closing(a);
-        ck_assert(!account_may_refuse_later(a));
-        account_closing_done(a, true);
-        account_closing_done(a, true);
+        /* Refused sockets wait for a worker on the account; disposals running have their own bound. */
+        for (unsigned i = 0; i < 2 * ACCOUNT_PENDING_PER_CONNECTION; i++)
+                ck_assert_int_eq(account_pend_fd(a, 1000 + (int) i), 0);
+        ck_assert_int_eq(account_pend_fd(a, 1), -ENOBUFS);
+        ck_assert_int_eq(a->pending_fds[0], 1000);
+        a->n_pending_fds = 0;
         for (int i = 0; i < 3; i++) {
                 ck_assert(account_may_dispose(a));
                 a->n_disposing++;
