@@ -5,6 +5,10 @@
 #include "account.h"
 #include "log.h"
 
+void account_table_init(AccountTable *t, const AccountLimits *limits) {
+        *t = (AccountTable) { .limits = *limits };
+}
+
 Account *account_get(AccountTable *t, uid_t uid) {
         Account *a;
 
@@ -14,11 +18,193 @@ Account *account_get(AccountTable *t, uid_t uid) {
         a = calloc(1, sizeof(*a));
         if (!a)
                 return NULL;
+        a->table = t;
         a->uid = uid;
         a->next = t->accounts;
         t->accounts = a;
         t->n_accounts++;
         return a;
+}
+
+static bool account_is_subordinate(const Account *a) {
+        return a->uid >= ACCOUNT_SUBORDINATE_UID_MIN;
+}
+
+/* What all subordinate uids together may have of @max: a quarter, at least one. */
+static unsigned subordinate_share(unsigned max) {
+        return max / 4 > 0 ? max / 4 : 1;
+}
+
+int account_connection_admit(Account *a) {
+        const AccountTable *t = a->table;
+
+        /* Connections being closed hold a socket and what it received until a worker has closed them. */
+        if (a->n_connections >= t->limits.max_connections_per_uid || a->n_closing >= t->limits.max_connections_per_uid)
+                return -EMFILE;
+        if (t->n_connections >= t->limits.max_connections)
+                return -ENFILE;
+        if (account_is_subordinate(a) &&
+            t->n_connections_subordinate >= subordinate_share(t->limits.max_connections))
+                return -ENFILE;
+        return 0;
+}
+
+void account_connection_add(Account *a) {
+        a->n_connections++;
+        a->table->n_connections++;
+        if (account_is_subordinate(a))
+                a->table->n_connections_subordinate++;
+}
+
+void account_connection_closing(Account *a) {
+        a->n_connections--;
+        a->table->n_connections--;
+        if (account_is_subordinate(a))
+                a->table->n_connections_subordinate--;
+        a->n_closing++;
+}
+
+void account_closing_done(Account *a) {
+        a->n_closing--;
+}
+
+int account_pend_fd(Account *a, int fd) {
+        if (a->n_pending_fds >= (size_t) ACCOUNT_PENDING_PER_CONNECTION * a->table->limits.max_connections_per_uid)
+                return -ENOBUFS;
+        if (a->n_pending_fds == a->n_pending_alloc) {
+                size_t n = a->n_pending_alloc ? 2 * a->n_pending_alloc : 16;
+                int *p = realloc(a->pending_fds, n * sizeof(int));
+
+                if (!p)
+                        return -ENOMEM;
+                a->pending_fds = p;
+                a->n_pending_alloc = n;
+        }
+        a->pending_fds[a->n_pending_fds++] = fd;
+        return 0;
+}
+
+bool account_may_dispose(const Account *a) {
+        return a->n_disposing < a->table->limits.max_jobs_per_uid;
+}
+
+int account_job_admit(Account *a) {
+        const AccountTable *t = a->table;
+
+        if (a->n_jobs >= t->limits.max_jobs_per_uid)
+                return -EAGAIN;
+        if (t->n_jobs >= t->limits.max_jobs)
+                return -ENOBUFS;
+        if (account_is_subordinate(a) && t->n_jobs_subordinate >= subordinate_share(t->limits.max_jobs))
+                return -ENOBUFS;
+        return 0;
+}
+
+void account_job_add(Account *a) {
+        a->n_jobs++;
+        a->table->n_jobs++;
+        if (account_is_subordinate(a))
+                a->table->n_jobs_subordinate++;
+}
+
+void account_job_remove(Account *a) {
+        a->n_jobs--;
+        a->table->n_jobs--;
+        if (account_is_subordinate(a))
+                a->table->n_jobs_subordinate--;
+}
+
+/* Adds @delta to *@counter unless @base + *@counter + @delta would pass @max. Lock-free, never overshoots. */
+static bool add_within(uint64_t *counter, uint64_t base, uint64_t delta, uint64_t max) {
+        uint64_t cur = __atomic_load_n(counter, __ATOMIC_RELAXED);
+
+        do {
+                if (base > max || cur > max - base || delta > max - base - cur)
+                        return false;
+        } while (!__atomic_compare_exchange_n(counter, &cur, cur + delta, true, __ATOMIC_RELAXED,
+                                              __ATOMIC_RELAXED));
+        return true;
+}
+
+int account_reserve(Account *a, uint64_t *reserved, uint64_t total) {
+        AccountTable *t = a->table;
+        uint64_t delta;
+
+        if (total <= *reserved)
+                return 0;
+        delta = total - *reserved;
+        if (!add_within(&a->reserved, __atomic_load_n(&a->bytes, __ATOMIC_RELAXED), delta,
+                        t->limits.max_bytes_per_uid))
+                return -EDQUOT;
+        if (!add_within(&t->reserved, snapshot_bytes_live(), delta, t->limits.max_bytes)) {
+                __atomic_sub_fetch(&a->reserved, delta, __ATOMIC_RELAXED);
+                return -ENOSPC;
+        }
+        *reserved = total;
+        return 0;
+}
+
+/*
+ * Whether a uid that may hold @s pays for it. Nothing tells the daemon which
+ * uid still holds its own description of a snapshot that several uids were
+ * given (a lease probe only says whether anybody does): one uid would stay
+ * charged for as long as any other holds it, and a popular snapshot would
+ * use up the budget of uids that let go of it long ago. So a snapshot that
+ * several uids were given is paid by the cache for as long as the cache
+ * keeps it (within --cache-size); once evicted, by each uid that was given
+ * it, until nobody holds it any more.
+ */
+static bool account_pays(const Snapshot *s) {
+        return !(s->n_accounts > 1 && __atomic_load_n(&s->cached, __ATOMIC_RELAXED));
+}
+
+/* Recomputes what @a pays for: who else holds a snapshot, and what the cache keeps, change meanwhile. */
+static void account_recount(Account *a) {
+        uint64_t bytes = 0;
+
+        for (Holder *h = a->holders; h; h = h->next)
+                if (account_pays(h->snapshot))
+                        bytes += h->snapshot->cost;
+        __atomic_store_n(&a->bytes, bytes, __ATOMIC_RELAXED);
+}
+
+static int account_charge(Account *a, Snapshot *s) {
+        Holder *h;
+
+        if (s->kind != PROTO_KIND_SEALED_MEMFD)
+                return 0;
+        account_release_unused(a);
+        for (h = a->holders; h; h = h->next)
+                if (h->snapshot == s)
+                        return 0;
+
+        s->n_accounts++;
+        if (a->n_holders >= ACCOUNT_SNAPSHOTS_MAX ||
+            (account_pays(s) && a->bytes + s->cost > a->table->limits.max_bytes_per_uid)) {
+                s->n_accounts--;
+                return -EDQUOT;
+        }
+
+        h = calloc(1, sizeof(*h));
+        if (!h) {
+                s->n_accounts--;
+                return -ENOMEM;
+        }
+        h->snapshot = snapshot_ref(s);
+        h->next = a->holders;
+        a->holders = h;
+        a->n_holders++;
+        account_recount(a);
+        return 0;
+}
+
+int account_settle(Account *a, uint64_t *reserved, Snapshot *s) {
+        if (*reserved > 0) {
+                __atomic_sub_fetch(&a->reserved, *reserved, __ATOMIC_RELAXED);
+                __atomic_sub_fetch(&a->table->reserved, *reserved, __ATOMIC_RELAXED);
+                *reserved = 0;
+        }
+        return s ? account_charge(a, s) : 0;
 }
 
 void account_release_unused(Account *a) {
@@ -38,57 +224,22 @@ void account_release_unused(Account *a) {
                         continue;
                 }
                 *h = x->next;
-                __atomic_sub_fetch(&a->bytes, x->snapshot->cost, __ATOMIC_RELAXED);
                 a->n_holders--;
+                x->snapshot->n_accounts--;
                 snapshot_unref(x->snapshot);
                 free(x);
         }
-}
-
-int account_charge(Account *a, Snapshot *s, uint64_t max_bytes) {
-        Holder *h;
-
-        if (s->kind != PROTO_KIND_SEALED_MEMFD)
-                return 0;
-        for (h = a->holders; h; h = h->next)
-                if (h->snapshot == s)
-                        return 0;
-
-        account_release_unused(a);
-        if (a->n_holders >= ACCOUNT_SNAPSHOTS_MAX || a->bytes + s->cost > max_bytes)
-                return -EDQUOT;
-
-        h = calloc(1, sizeof(*h));
-        if (!h)
-                return -ENOMEM;
-        h->snapshot = snapshot_ref(s);
-        h->next = a->holders;
-        a->holders = h;
-        a->n_holders++;
-        __atomic_add_fetch(&a->bytes, s->cost, __ATOMIC_RELAXED);
-        return 0;
-}
-
-int account_reserve(Account *a, uint64_t cost, uint64_t max_bytes) {
-        uint64_t held = __atomic_load_n(&a->bytes, __ATOMIC_RELAXED);
-        uint64_t before = __atomic_fetch_add(&a->reserved, cost, __ATOMIC_RELAXED);
-
-        if (held > max_bytes || before > max_bytes - held || cost > max_bytes - held - before) {
-                __atomic_sub_fetch(&a->reserved, cost, __ATOMIC_RELAXED);
-                return -EDQUOT;
-        }
-        return 0;
-}
-
-void account_unreserve(Account *a, uint64_t cost) {
-        __atomic_sub_fetch(&a->reserved, cost, __ATOMIC_RELAXED);
+        account_recount(a);
 }
 
 static void account_free(Account *a) {
+        /* At exit: sockets nobody closed yet are left to the process exit, not closed here. */
+        free(a->pending_fds);
         while (a->holders) {
                 Holder *h = a->holders;
 
                 a->holders = h->next;
+                h->snapshot->n_accounts--;
                 snapshot_unref(h->snapshot);
                 free(h);
         }
@@ -100,7 +251,8 @@ void account_table_gc(AccountTable *t) {
                 Account *a = *p;
 
                 account_release_unused(a);
-                if (a->n_connections == 0 && a->n_holders == 0 && a->n_jobs == 0) {
+                if (a->n_connections == 0 && a->n_closing == 0 && a->n_pending_fds == 0 && a->n_disposing == 0 &&
+                    a->n_holders == 0 && a->n_jobs == 0) {
                         *p = a->next;
                         t->n_accounts--;
                         account_free(a);

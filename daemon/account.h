@@ -2,11 +2,25 @@
 #pragma once
 
 /*
- * Per-uid bookkeeping: live connections, and the memfd snapshots handed to
- * the uid that a client may still hold. Memfd pages stay charged to the
- * daemon as long as any client holds them, so a uid's budget counts every
- * snapshot it was given until a probe (snapshot_probe_unused()) shows that
- * nobody holds it any more. Event loop only, no locking.
+ * Per-uid bookkeeping and every limit a uid can run into, decided here and
+ * nowhere else:
+ *
+ *   connections      per uid (-EMFILE) and overall (-ENFILE)
+ *   jobs             running + queued per uid (-EAGAIN) and overall (-ENOBUFS)
+ *   memory           held + being copied per uid (-EDQUOT) and overall (-ENOSPC)
+ *
+ * Subordinate uids (rootless containers get 65536 of them per user) would
+ * multiply any per-uid limit: all uids from ACCOUNT_SUBORDINATE_UID_MIN up
+ * share one quarter of the overall connections and jobs, so that the uids of
+ * the system's real users always keep the rest.
+ *
+ * Memfd pages stay charged to the daemon as long as any client holds them,
+ * so a uid's budget counts every snapshot it was given until a probe
+ * (snapshot_probe_unused()) shows that nobody holds it any more; except a
+ * snapshot several uids were given, which the cache pays for while it keeps
+ * it (account_pays()). Copies
+ * reserve memory as they grow, from a worker thread (account_reserve());
+ * everything else runs on the event loop, without locking.
  */
 
 #include <stdbool.h>
@@ -17,49 +31,113 @@
 
 /* Live snapshots a uid may hold at once, whatever their size: each pins one descriptor in the daemon. */
 #define ACCOUNT_SNAPSHOTS_MAX 4096u
+/* Above the uids that login.defs hands out (UID_MAX 60000), below SUB_UID_MIN (100000). */
+#define ACCOUNT_SUBORDINATE_UID_MIN 65536u
+
+typedef struct AccountLimits {
+        uint64_t max_bytes_per_uid;
+        uint64_t max_bytes;
+        unsigned max_jobs_per_uid;
+        unsigned max_jobs;
+        unsigned max_connections_per_uid;
+        unsigned max_connections;
+} AccountLimits;
 
 typedef struct Holder {
         Snapshot *snapshot;
         struct Holder *next;
 } Holder;
 
+typedef struct AccountTable AccountTable;
+
 typedef struct Account {
+        AccountTable *table;
         uid_t uid;
-        unsigned n_connections;
-        unsigned n_holders;
-        unsigned n_jobs;        /* jobs that may still reserve against this account */
+        unsigned n_connections; /* open */
+        unsigned n_closing;     /* whose socket (and what it received) is still being closed */
         /*
-         * Charged bytes, and bytes that running copies reserved: read by job
-         * threads, hence atomic; only the event loop changes bytes.
+         * Sockets refused for a limit, waiting for a worker to close them
+         * (they may hold descriptors the client queued before the refusal),
+         * at most ACCOUNT_PENDING_PER_CONNECTION per allowed connection.
          */
+        int *pending_fds;
+        size_t n_pending_fds, n_pending_alloc;
+        /*
+         * Disposals (closing what clients sent) running for this uid, and
+         * its connections waiting for one: a uid's closes that stall hold
+         * at most its jobs limit of workers, however fast it churns.
+         */
+        unsigned n_disposing;
+        struct Connection *dispose_waiting;
+        unsigned n_holders;
+        unsigned n_jobs;        /* requests (snapshot jobs) until they are freed, cancelled ones too */
+        /* Charged bytes (event loop only) and bytes reserved by running copies (atomic). */
         uint64_t bytes;
         uint64_t reserved;
         Holder *holders;
         struct Account *next;
 } Account;
 
-typedef struct AccountTable {
+struct AccountTable {
+        AccountLimits limits;
         Account *accounts;
         unsigned n_accounts;
-} AccountTable;
+        unsigned n_connections, n_connections_subordinate;
+        unsigned n_jobs, n_jobs_subordinate;
+        uint64_t reserved;      /* atomic: all copies' reservations */
+};
+
+void account_table_init(AccountTable *t, const AccountLimits *limits);
 
 /* The account of @uid, created when missing; NULL on allocation failure. */
 Account *account_get(AccountTable *t, uid_t uid);
 
 /*
- * Charges @s to @a unless @a already holds it. Releases whatever the uid no
- * longer holds first; -EDQUOT when the uid would exceed @max_bytes or
- * ACCOUNT_SNAPSHOTS_MAX.
+ * Whether @a may open one more connection: 0, -EMFILE (its own limit, or as
+ * many connections still being closed) or -ENFILE (overall, or its share).
+ * Closing a connection may stall (it closes what the client sent); a uid
+ * holds at most its jobs limit of workers for requests, and as many for
+ * closing (account_may_dispose()).
  */
-int account_charge(Account *a, Snapshot *s, uint64_t max_bytes);
+int account_connection_admit(Account *a);
+void account_connection_add(Account *a);
+/* An open connection starts closing. */
+void account_connection_closing(Account *a);
+/* Refused sockets a uid may have waiting to be closed, per connection it may have open. */
+#define ACCOUNT_PENDING_PER_CONNECTION 16u
 
 /*
- * From a job thread: reserves @cost bytes of the uid's budget @max_bytes for
- * a copy about to start, so that parallel copies cannot overshoot it.
- * -EDQUOT when the budget cannot take it. Undone with account_unreserve().
+ * Keeps the refused socket @fd until a worker of @a closes it: 0, -ENOBUFS
+ * when the uid has too many waiting already, or -ENOMEM (then @fd is still
+ * the caller's).
  */
-int account_reserve(Account *a, uint64_t cost, uint64_t max_bytes);
-void account_unreserve(Account *a, uint64_t cost);
+int account_pend_fd(Account *a, int fd);
+/* Whether one more disposal of @a may run now (else it waits for one of the uid's to end). */
+bool account_may_dispose(const Account *a);
+/* A closing connection is closed. */
+void account_closing_done(Account *a);
+
+/* Whether @a may start one more request: 0, -EAGAIN (its own limit) or -ENOBUFS (overall, or its share). */
+int account_job_admit(Account *a);
+/* Every request counts from its job's creation to its job_free(). */
+void account_job_add(Account *a);
+void account_job_remove(Account *a);
+
+/*
+ * From a worker: grows the reservation *@reserved of a copy to @total bytes
+ * (nothing when it is that large already). -EDQUOT when the uid's held and
+ * reserved bytes would pass its budget, -ENOSPC when everything held and
+ * reserved would pass the overall one; the reservation stays as it was.
+ */
+int account_reserve(Account *a, uint64_t *reserved, uint64_t total);
+
+/*
+ * Event loop: the one place a reservation ends. Gives back *@reserved and,
+ * when @s is not NULL, charges @s to @a instead (unless @a holds it
+ * already). Returns -EDQUOT when @s does not fit the uid's budget (then
+ * nothing is charged).
+ */
+int account_settle(Account *a, uint64_t *reserved, Snapshot *s);
 
 /* Releases the snapshots of @a that nobody holds any more. */
 void account_release_unused(Account *a);

@@ -80,7 +80,7 @@ static void cache_remove(Cache *c, Snapshot *s) {
                 *p = s->hash_next;
         s->hash_next = NULL;
         lru_unlink(c, s);
-        s->cached = false;
+        __atomic_store_n(&s->cached, false, __ATOMIC_RELAXED);
         c->used -= s->cost;
         c->n_entries--;
         snapshot_unref(s);
@@ -130,7 +130,7 @@ static Snapshot *insert_locked(Cache *c, Snapshot *s) {
         s->hash_next = c->buckets[bucket_of(&s->key)];
         c->buckets[bucket_of(&s->key)] = s;
         lru_push_front(c, s);
-        s->cached = true;
+        __atomic_store_n(&s->cached, true, __ATOMIC_RELAXED);
         c->used += s->cost;
         c->n_entries++;
         snapshot_ref(s); /* the cache's */
@@ -221,4 +221,16 @@ unsigned cache_entries(Cache *c) {
         n = c->n_entries;
         pthread_mutex_unlock(&c->lock);
         return n;
+}
+
+uint64_t cache_trim(Cache *c, uint64_t bytes) {
+        uint64_t dropped = 0;
+
+        pthread_mutex_lock(&c->lock);
+        while (c->lru_tail && dropped < bytes) {
+                dropped += c->lru_tail->cost;
+                cache_remove(c, c->lru_tail);
+        }
+        pthread_mutex_unlock(&c->lock);
+        return dropped;
 }

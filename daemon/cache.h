@@ -41,3 +41,10 @@ Snapshot *cache_acquire(Cache *c, const SnapshotKey *key);
 Snapshot *cache_complete(Cache *c, const SnapshotKey *key, Snapshot *s);
 
 unsigned cache_entries(Cache *c);
+
+/*
+ * Drops least recently used entries until their cost adds up to @bytes (or
+ * none is left): when memory overall is short, what only the cache holds
+ * goes first. Returns the cost dropped (freed only where nobody else holds it).
+ */
+uint64_t cache_trim(Cache *c, uint64_t bytes);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -11,13 +13,8 @@
 #include "macro.h"
 #include "proto.h"
 
-/* Descriptors accepted on one packet before the control data is truncated: one is legitimate. */
-#define CONNECTION_FDS_MAX 16u
-
-static void close_all(int *fds, unsigned n) {
-        for (unsigned i = 0; i < n; i++)
-                safe_close(fds[i]);
-}
+/* How soon a disposal that could not be started (out of memory) is tried again. */
+#define CONNECTION_RETRY_USEC (1000u * 1000u)
 
 static int connection_timer_arm(Connection *c, uint64_t usec) {
         int r;
@@ -30,7 +27,183 @@ static int connection_timer_arm(Connection *c, uint64_t usec) {
         return sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
 }
 
-static int connection_send(Connection *c, const ProtoReply *reply, int fd) {
+static void connection_park(Connection *c, const int *fds, unsigned n) {
+        /* Room for one packet's worth and the socket: nothing is read while anything is parked. */
+        assert(c->n_parked + n <= ELEMENTSOF(c->parked));
+        for (unsigned i = 0; i < n; i++)
+                c->parked[c->n_parked++] = fds[i];
+}
+
+static void connection_on_disposed(Job *j, void *userdata);
+
+/*
+ * Hands whatever is parked to a disposal job. While one runs or anything is
+ * parked the connection reads nothing: one client never has more than one
+ * packet's worth of descriptors waiting to be closed.
+ */
+static void connection_dispose_parked(Connection *c) {
+        Account *a = c->account;
+        Job *j;
+        int r;
+
+        if (c->disposal || c->dispose_waiting || c->n_parked == 0) {
+                if (!c->closing && c->io)
+                        (void) sd_event_source_set_enabled(c->io, c->disposal || c->dispose_waiting ? SD_EVENT_OFF
+                                                                                                  : SD_EVENT_ON);
+                return;
+        }
+        if (c->io)
+                (void) sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
+        if (!account_may_dispose(a)) {
+                /* The uid's closes hold their share of workers already: wait in line, reading nothing. */
+                Connection **p = &a->dispose_waiting;
+
+                while (*p)
+                        p = &(*p)->dispose_next;
+                *p = c;
+                c->dispose_next = NULL;
+                c->dispose_waiting = true;
+                return;
+        }
+        r = job_new_dispose(a, c->parked, c->n_parked, &j);
+        if (r < 0) {
+                log_errno(LOG_WARNING, r, "uid=%u pid=%i: cannot close descriptors yet, retrying: %m",
+                          c->cred.uid, c->cred.pid);
+                (void) connection_timer_arm(c, CONNECTION_RETRY_USEC);
+                return;
+        }
+        c->n_parked = 0;
+        c->disposal = j;
+        a->n_disposing++;
+        job_submit(j, c->manager->pool, connection_on_disposed, c);
+}
+
+static void connection_dispose_unwait(Connection *c) {
+        if (!c->dispose_waiting)
+                return;
+        for (Connection **p = &c->account->dispose_waiting; *p; p = &(*p)->dispose_next)
+                if (*p == c) {
+                        *p = c->dispose_next;
+                        break;
+                }
+        c->dispose_next = NULL;
+        c->dispose_waiting = false;
+}
+
+/* Every account lives in the manager's table. */
+static Manager *account_manager(Account *a) {
+        return (Manager *) (void *) ((char *) a->table - offsetof(Manager, accounts));
+}
+
+static void account_on_disposed(Job *j, void *userdata) {
+        Account *a = userdata;
+
+        a->n_disposing--;
+        job_free(j);
+        connection_dispose_next(a);
+}
+
+/* A disposal of the uid ended (or more is to be closed): connections in line first, then refused sockets. */
+void connection_dispose_next(Account *a) {
+        Connection *c = a->dispose_waiting;
+        size_t n;
+        Job *j;
+
+        if (!account_may_dispose(a))
+                return;
+        if (c) {
+                connection_dispose_unwait(c);
+                connection_dispose_parked(c);
+                if (c->closing && !c->disposal && !c->dispose_waiting && c->n_parked == 0)
+                        connection_free(c);
+                return;
+        }
+        if (a->n_pending_fds == 0)
+                return;
+        n = a->n_pending_fds < CONNECTION_FDS_MAX ? a->n_pending_fds : CONNECTION_FDS_MAX;
+        if (job_new_dispose(a, a->pending_fds + a->n_pending_fds - n, n, &j) < 0)
+                return; /* tried again when the next disposal of the uid ends, or the next refusal */
+        a->n_pending_fds -= n;
+        a->n_disposing++;
+        job_submit(j, account_manager(a)->pool, account_on_disposed, a);
+}
+
+/* The last step of a connection: everything it received, and its socket, is closed now. */
+static void connection_unlink(Connection *c) {
+        Manager *m = c->manager;
+
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                m->connections = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        if (!c->closing)
+                account_connection_closing(c->account);
+        account_closing_done(c->account);
+}
+
+Connection *connection_free(Connection *c) {
+        Manager *m;
+
+        if (!c)
+                return NULL;
+        m = c->manager;
+        if (c->job)
+                job_cancel(c->job);
+        if (c->disposal) {
+                job_cancel(c->disposal);
+                c->account->n_disposing--;
+        }
+        connection_dispose_unwait(c);
+        sd_event_source_disable_unref(c->io);
+        sd_event_source_disable_unref(c->timer);
+        /*
+         * Anything still parked is left open: closing it here could block
+         * the exit for ever, and the process exit closes it anyway.
+         */
+        connection_unlink(c);
+        /* A client that goes away usually lets go of its snapshots at the same time. */
+        account_release_unused(c->account);
+        free(c->groups);
+        free(c);
+        manager_connection_gone(m);
+        return NULL;
+}
+
+static void connection_on_disposed(Job *j, void *userdata) {
+        Connection *c = userdata;
+        Account *a = c->account;
+
+        c->disposal = NULL;
+        a->n_disposing--;
+        job_free(j);
+        connection_dispose_parked(c);
+        if (c->closing && !c->disposal && !c->dispose_waiting && c->n_parked == 0)
+                connection_free(c);
+        connection_dispose_next(a);
+}
+
+void connection_close(Connection *c) {
+        if (c->closing)
+                return;
+        c->closing = true;
+        account_connection_closing(c->account);
+        if (c->job) {
+                /* The worker stops at its next chunk; the job keeps its uid's slot and reservation until then. */
+                job_cancel(c->job);
+                c->job = NULL;
+        }
+        c->io = sd_event_source_disable_unref(c->io);
+        (void) sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
+        /* The client sees the end at once; shutdown() drops nothing that is queued, close() would. */
+        (void) shutdown(c->fd, SHUT_RDWR);
+        connection_park(c, &c->fd, 1);
+        c->fd = -EBADF;
+        connection_dispose_parked(c);
+}
+
+static int send_reply(int sock, const ProtoReply *reply, int fd) {
         uint8_t buf[PROTO_REPLY_STATUS_SIZE];
         union {
                 struct cmsghdr h;
@@ -56,9 +229,13 @@ static int connection_send(Connection *c, const ProtoReply *reply, int fd) {
                 memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
         }
         /* One reply per request in flight: a full queue means the client floods; it is dropped. */
-        if (sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+        if (sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
                 return negative_errno();
         return 0;
+}
+
+static int connection_send(Connection *c, const ProtoReply *reply, int fd) {
+        return send_reply(c->fd, reply, fd);
 }
 
 static int connection_reply_status(Connection *c, enum proto_type type, int status) {
@@ -71,7 +248,7 @@ static int connection_reply_manager_status(Connection *c) {
         Manager *m = c->manager;
         ProtoReply reply = {
                 .type = PROTO_REPLY_STATUS,
-                .connections = m->n_connections,
+                .connections = m->accounts.n_connections,
                 .served = m->served,
                 .bytes_held = snapshot_bytes_live(),
                 .cache_entries = cache_entries(m->cache),
@@ -83,22 +260,16 @@ static int connection_reply_manager_status(Connection *c) {
         return connection_send(c, &reply, -EBADF);
 }
 
-void connection_job_done(Connection *c, Job *j) {
+static void connection_on_job_done(Job *j, void *userdata) {
         _cleanup_close_ int fd = -EBADF;
+        Connection *c = userdata;
         Manager *m = c->manager;
         ProtoReply reply = { .type = PROTO_REPLY_SNAPSHOT };
         int r;
 
         c->job = NULL;
-        j->connection = NULL;
-        r = j->result;
-        /* The reservation turns into the charge (or nothing). */
-        if (j->reserved) {
-                account_unreserve(j->account, j->reserved);
-                j->reserved = 0;
-        }
-        if (r >= 0)
-                r = account_charge(c->account, j->snapshot, m->config.max_bytes_per_uid);
+        /* The reservation ends here: the snapshot is charged to the uid instead, or nothing is. */
+        r = job_settle(j);
         if (r >= 0)
                 r = snapshot_open_for_client(j->snapshot, &fd);
         if (r < 0) {
@@ -118,7 +289,7 @@ void connection_job_done(Connection *c, Job *j) {
         r = connection_send(c, &reply, fd);
         if (r < 0) {
                 log_errno(LOG_WARNING, r, "uid=%u pid=%i: cannot send reply, dropping: %m", c->cred.uid, c->cred.pid);
-                connection_free(c);
+                connection_close(c);
                 return;
         }
         if (reply.status == 0) {
@@ -131,16 +302,26 @@ void connection_job_done(Connection *c, Job *j) {
 static int connection_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Connection *c = userdata;
 
+        if (c->n_parked > 0 && !c->disposal && !c->dispose_waiting) {
+                /* A disposal that could not start before. */
+                connection_dispose_parked(c);
+                if (!c->closing && !c->job)
+                        (void) connection_timer_arm(c, c->manager->config.idle_timeout_usec);
+                return 0;
+        }
+        if (c->closing)
+                return 0;
         if (c->job) {
                 log_warning("uid=%u pid=%i: request not done after %u s, giving up.", c->cred.uid, c->cred.pid,
                             MANAGER_JOB_DEADLINE_USEC / 1000000u);
                 (void) connection_reply_status(c, PROTO_REPLY_SNAPSHOT, -ETIMEDOUT);
         } else
                 log_debug("uid=%u pid=%i: idle, closing.", c->cred.uid, c->cred.pid);
-        connection_free(c);
+        connection_close(c);
         return 0;
 }
 
+/* Starts the snapshot request @req; the descriptors are the job's now, or parked. */
 static void connection_start_snapshot(Connection *c, const ProtoRequest *req, int *fds, unsigned n_fds) {
         Manager *m = c->manager;
         uint64_t limit = m->config.max_size;
@@ -152,16 +333,20 @@ static void connection_start_snapshot(Connection *c, const ProtoRequest *req, in
 
         if (req->type == PROTO_REQUEST_SNAPSHOT_FD) {
                 if (n_fds != 1) {
-                        close_all(fds, n_fds);
+                        connection_park(c, fds, n_fds);
                         (void) connection_reply_status(c, PROTO_REPLY_SNAPSHOT, -EBADF);
                         if (n_fds > 1) {
                                 log_warning("uid=%u pid=%i: %u descriptors on one request, dropping.",
                                             c->cred.uid, c->cred.pid, n_fds);
-                                connection_free(c);
+                                connection_close(c);
                         }
                         return;
                 }
-                r = job_new_fd(m->cache, fds[0], limit, &j);
+                r = account_job_admit(c->account);
+                if (r >= 0)
+                        r = job_new_snapshot_fd(c->account, m->cache, fds[0], limit, &j);
+                if (r < 0)
+                        connection_park(c, fds, n_fds);
         } else {
                 char path[PROTO_PATH_MAX + 1];
                 const char *relative;
@@ -177,35 +362,29 @@ static void connection_start_snapshot(Connection *c, const ProtoRequest *req, in
                 }
                 if (g->max_size > 0 && g->max_size < limit)
                         limit = g->max_size;
-                r = job_new_path(m->cache, g->root_fd, relative, g->resolve_flags, limit, &j);
+                r = account_job_admit(c->account);
+                if (r >= 0)
+                        r = job_new_snapshot_path(c->account, m->cache, g->root_fd, relative, g->resolve_flags,
+                                                  limit, &j);
         }
-        if (r >= 0) {
-                /* What the uid let go of since is not held against the copy's reservation. */
-                account_release_unused(c->account);
-                job_set_account(j, c->account, m->config.max_bytes_per_uid);
-        }
-        if (r >= 0 && m->n_jobs >= MANAGER_JOBS_MAX)
-                r = -EAGAIN;
-        if (r >= 0)
-                r = job_start(j, m->jobs_pipe[1]);
         if (r < 0) {
                 log_errno(LOG_WARNING, r, "uid=%u pid=%i: cannot start request: %m", c->cred.uid, c->cred.pid);
-                job_free(j);
                 (void) connection_reply_status(c, PROTO_REPLY_SNAPSHOT, r);
                 return;
         }
-        m->n_jobs++;
-        j->connection = c;
+        /* What the uid let go of since is not held against the copy's reservation. */
+        account_release_unused(c->account);
         c->job = j;
+        job_submit(j, m->pool, connection_on_job_done, c);
         (void) connection_timer_arm(c, MANAGER_JOB_DEADLINE_USEC);
 }
 
-static int connection_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        Connection *c = userdata;
+static void connection_handle(Connection *c) {
         uint8_t buf[PROTO_MESSAGE_MAX + 1];
+        /* Room for the most descriptors one packet can carry: a truncated list would be closed by recvmsg(), here. */
         union {
                 struct cmsghdr h;
-                uint8_t buf[CMSG_SPACE(sizeof(int) * CONNECTION_FDS_MAX)];
+                uint8_t buf[CMSG_SPACE(sizeof(int) * CONNECTION_FDS_MAX) + CMSG_SPACE(sizeof(struct ucred))];
         } control;
         struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
         struct msghdr msg = {
@@ -225,10 +404,10 @@ static int connection_on_io(sd_event_source *s, int fd, uint32_t revents, void *
         n = recvmsg(c->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (n < 0) {
                 if (errno == EAGAIN || errno == EINTR)
-                        return 0;
+                        return;
                 log_errno(LOG_DEBUG, negative_errno(), "uid=%u pid=%i: receive failed: %m", c->cred.uid, c->cred.pid);
-                connection_free(c);
-                return 0;
+                connection_close(c);
+                return;
         }
 
         for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
@@ -248,13 +427,13 @@ static int connection_on_io(sd_event_source *s, int fd, uint32_t revents, void *
          */
         if ((msg.msg_flags & MSG_CTRUNC) || odd_control) {
                 log_warning("uid=%u pid=%i: unexpected control data, dropping.", c->cred.uid, c->cred.pid);
-                close_all(fds, n_fds);
-                connection_free(c);
-                return 0;
+                connection_park(c, fds, n_fds);
+                connection_close(c);
+                return;
         }
         if (n == 0 && n_fds == 0) {
-                connection_free(c);
-                return 0;
+                connection_close(c);
+                return;
         }
 
         if (msg.msg_flags & MSG_TRUNC)
@@ -265,37 +444,74 @@ static int connection_on_io(sd_event_source *s, int fd, uint32_t revents, void *
                 if (r != -EPROTONOSUPPORT)
                         r = -EBADMSG;
                 log_errno(LOG_WARNING, r, "uid=%u pid=%i: bad request, dropping: %m", c->cred.uid, c->cred.pid);
-                close_all(fds, n_fds);
+                connection_park(c, fds, n_fds);
                 (void) connection_reply_status(c, PROTO_REPLY_SNAPSHOT, r);
-                connection_free(c);
-                return 0;
+                connection_close(c);
+                return;
         }
 
         if (req.type != PROTO_REQUEST_SNAPSHOT_FD && n_fds > 0) {
                 log_warning("uid=%u pid=%i: descriptor on a %s request, dropping.", c->cred.uid, c->cred.pid,
                             proto_type_to_string(req.type));
-                close_all(fds, n_fds);
-                connection_free(c);
-                return 0;
+                connection_park(c, fds, n_fds);
+                connection_close(c);
+                return;
         }
 
         if (req.type == PROTO_REQUEST_STATUS)
                 r = connection_reply_manager_status(c);
         else if (c->job) {
-                close_all(fds, n_fds);
+                connection_park(c, fds, n_fds);
                 r = connection_reply_status(c, PROTO_REPLY_SNAPSHOT, -EBUSY);
         } else {
                 (void) sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
                 connection_start_snapshot(c, &req, fds, n_fds);
-                return 0;
+                r = 0;
         }
         if (r < 0) {
-                connection_free(c);
-                return 0;
+                connection_close(c);
+                return;
         }
-        if (!c->job)
+        if (!c->job && !c->closing)
                 (void) connection_timer_arm(c, c->manager->config.idle_timeout_usec);
+}
+
+static int connection_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Connection *c = userdata;
+
+        connection_handle(c);
+        if (!c->closing)
+                connection_dispose_parked(c);
         return 0;
+}
+
+static Connection *connection_alloc(Manager *m, int fd, const struct ucred *cred, gid_t *groups, size_t n_groups,
+                                    Account *account) {
+        Connection *c = calloc(1, sizeof(*c));
+
+        if (!c)
+                return NULL;
+        c->manager = m;
+        c->fd = fd;
+        c->cred = *cred;
+        c->groups = groups;
+        c->n_groups = n_groups;
+        c->account = account;
+        c->next = m->connections;
+        if (m->connections)
+                m->connections->prev = c;
+        m->connections = c;
+        return c;
+}
+
+/*
+ * Without memory for a connection there is nowhere to park its socket: it is
+ * shut down, which lets nothing more be queued, and closed here. The one
+ * place the event loop closes a client's socket, and only when out of memory.
+ */
+static void connection_close_now(int fd) {
+        (void) shutdown(fd, SHUT_RDWR);
+        safe_close(fd);
 }
 
 int connection_new(Manager *m, int fd, const struct ucred *cred, gid_t *groups, size_t n_groups,
@@ -303,63 +519,56 @@ int connection_new(Manager *m, int fd, const struct ucred *cred, gid_t *groups, 
         Connection *c;
         int r;
 
-        c = calloc(1, sizeof(*c));
+        c = connection_alloc(m, fd, cred, groups, n_groups, account);
         if (!c) {
-                safe_close(fd);
+                connection_close_now(fd);
                 free(groups);
                 return -ENOMEM;
         }
-        c->manager = m;
-        c->fd = fd;
-        c->cred = *cred;
-        c->groups = groups;
-        c->n_groups = n_groups;
-        c->account = account;
-        account->n_connections++;
-        c->next = m->connections;
-        if (m->connections)
-                m->connections->prev = c;
-        m->connections = c;
-        m->n_connections++;
+        account_connection_add(account);
 
+        r = sd_event_add_time(m->event, &c->timer, CLOCK_MONOTONIC, UINT64_MAX, 0, connection_on_timer, c);
+        if (r < 0) {
+                c->fd = -EBADF;
+                connection_free(c);
+                connection_close_now(fd);
+                return r;
+        }
         r = sd_event_add_io(m->event, &c->io, fd, EPOLLIN, connection_on_io, c);
-        if (r >= 0)
-                r = sd_event_add_time(m->event, &c->timer, CLOCK_MONOTONIC, UINT64_MAX, 0,
-                                      connection_on_timer, c);
         if (r >= 0)
                 r = connection_timer_arm(c, m->config.idle_timeout_usec);
         if (r < 0) {
-                connection_free(c);
+                connection_close(c);
                 return r;
         }
         *ret = c;
         return 0;
 }
 
-Connection *connection_free(Connection *c) {
-        Manager *m;
+void connection_refuse(Manager *m, int fd, const struct ucred *cred, Account *account, int error) {
+        ProtoReply reply = { .type = PROTO_REPLY_SNAPSHOT, .status = error };
+        int r;
 
-        if (!c)
-                return NULL;
-        m = c->manager;
-        if (c->job)
-                /* The thread cannot be stopped; it finishes on its own and its result is dropped. */
-                c->job->connection = NULL;
-        sd_event_source_disable_unref(c->io);
-        sd_event_source_disable_unref(c->timer);
-        safe_close(c->fd);
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                m->connections = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
-        m->n_connections--;
-        c->account->n_connections--;
-        /* A client that goes away usually lets go of its snapshots at the same time. */
-        account_release_unused(c->account);
-        free(c->groups);
-        free(c);
-        manager_connection_gone(m);
-        return NULL;
+        /* The reply comes first: a client that sends its request before reading it still finds it queued. */
+        (void) send_reply(fd, &reply, -EBADF);
+        /*
+         * Refused sockets are not connections (that is what was refused),
+         * but they may hold descriptors the client queued before being
+         * accepted: they wait in line for a worker of their uid like any
+         * other close. shutdown() lets nothing more be queued meanwhile.
+         */
+        (void) shutdown(fd, SHUT_RDWR);
+        r = account_pend_fd(account, fd);
+        if (r < 0) {
+                /*
+                 * The uid's closes are stuck and it keeps connecting: the
+                 * one place left where a client's socket is closed on the
+                 * event loop (what it queued may block that close).
+                 */
+                log_errno(LOG_WARNING, r, "uid=%u pid=%i: refused sockets pile up, closing one at once: %m",
+                          cred->uid, cred->pid);
+                connection_close_now(fd);
+                return;
+        }
+        connection_dispose_next(account);
 }

@@ -1,52 +1,51 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "job.h"
 #include "log.h"
 #include "macro.h"
 #include "resolve.h"
 
-/* Sanitizer runtimes need more stack than the job itself. */
-#define JOB_STACK_SIZE (1024u * 1024u)
-/* Idle workers go away after this long. */
-#define JOB_WORKER_IDLE_SEC 10
-
-static Job *job_alloc(Cache *cache, uint64_t limit) {
+static Job *job_alloc(Account *a, JobKind kind) {
         Job *j = calloc(1, sizeof(*j));
 
         if (!j)
                 return NULL;
-        j->cache = cache;
+        j->kind = kind;
+        j->owner = JOB_OWNER_LOOP;
+        j->account = a;
         j->client_fd = -EBADF;
         j->root_fd = -EBADF;
-        j->notify_fd = -EBADF;
-        j->limit = limit;
+        /* Requests count against the uid's jobs; disposals have their own bound (account_may_dispose()). */
+        if (kind == JOB_SNAPSHOT)
+                account_job_add(a);
         return j;
 }
 
-int job_new_fd(Cache *cache, int client_fd, uint64_t limit, Job **ret) {
-        Job *j = job_alloc(cache, limit);
+int job_new_snapshot_fd(Account *a, Cache *cache, int client_fd, uint64_t limit, Job **ret) {
+        Job *j = job_alloc(a, JOB_SNAPSHOT);
 
-        if (!j) {
-                safe_close(client_fd);
+        if (!j)
                 return -ENOMEM;
-        }
+        j->cache = cache;
+        j->limit = limit;
         j->client_fd = client_fd;
         *ret = j;
         return 0;
 }
 
-int job_new_path(Cache *cache, int root_fd, const char *relative, uint64_t resolve_flags, uint64_t limit, Job **ret) {
-        Job *j = job_alloc(cache, limit);
+int job_new_snapshot_path(Account *a, Cache *cache, int root_fd, const char *relative, uint64_t resolve_flags,
+                          uint64_t limit, Job **ret) {
+        Job *j = job_alloc(a, JOB_SNAPSHOT);
 
         if (!j)
                 return -ENOMEM;
+        j->cache = cache;
+        j->limit = limit;
         j->resolve_flags = resolve_flags;
         j->relative = strdup(relative);
         /* A duplicate: a policy reload may close the grant's own descriptor while the job runs. */
@@ -61,68 +60,58 @@ int job_new_path(Cache *cache, int root_fd, const char *relative, uint64_t resol
         return 0;
 }
 
-void job_set_account(Job *j, Account *a, uint64_t budget) {
-        j->account = a;
-        j->budget = budget;
-        a->n_jobs++;
-}
+int job_new_dispose(Account *a, const int *fds, size_t n_fds, Job **ret) {
+        Job *j = job_alloc(a, JOB_DISPOSE);
 
-/* Event loop only, like every change of an account's counters but the reservation. */
-Job *job_free(Job *j) {
         if (!j)
-                return NULL;
-        if (j->account) {
-                if (j->reserved)
-                        account_unreserve(j->account, j->reserved);
-                j->account->n_jobs--;
+                return -ENOMEM;
+        j->fds = malloc(n_fds * sizeof(int) + 1);
+        if (!j->fds) {
+                job_free(j);
+                return -ENOMEM;
         }
-        safe_close(j->client_fd);
-        safe_close(j->root_fd);
-        free(j->relative);
-        snapshot_unref(j->snapshot);
-        free(j);
-        return NULL;
+        memcpy(j->fds, fds, n_fds * sizeof(int));
+        j->n_fds = n_fds;
+        *ret = j;
+        return 0;
 }
 
-/*
- * Memory is reserved before it is spent, from st_size: parallel copies of one
- * uid must not take the daemon past the uid's budget first and be refused
- * only afterwards. (Files that lie about their size are still bounded by the
- * per-file limit.)
- */
-static int job_copy(Job *j, int fd, const struct statx *stx, Snapshot **ret) {
-        if (j->account) {
-                uint64_t cost = snapshot_cost(stx->stx_size < j->limit ? stx->stx_size : j->limit);
-                int r = account_reserve(j->account, cost, j->budget);
+/* Before each chunk of a copy: the one place a reservation grows, and where a cancelled job stops. */
+static int job_progress(void *userdata, uint64_t total) {
+        Job *j = userdata;
+        int r;
 
-                if (r < 0)
-                        return r;
-                j->reserved = cost;
-        }
-        return snapshot_new_copy(fd, j->borrowed, j->limit, ret);
+        if (__atomic_load_n(&j->cancelled, __ATOMIC_RELAXED))
+                return -ECANCELED;
+        r = account_reserve(j->account, &j->reserved, snapshot_cost(total));
+        /* Short of memory overall: what only the cache keeps makes room, once per chunk. */
+        if (r == -ENOSPC && cache_trim(j->cache, snapshot_cost(total) - j->reserved) > 0)
+                r = account_reserve(j->account, &j->reserved, snapshot_cost(total));
+        return r;
 }
 
-static int job_run(Job *j) {
-        _cleanup_close_ int fd = -EBADF;
+static int job_run_snapshot(Job *j) {
         _cleanup_snapshot_ Snapshot *s = NULL;
+        Source src = SOURCE_NULL;
         SnapshotKey key;
-        struct statx stx;
-        bool synthetic;
         int r;
 
         if (j->client_fd >= 0)
-                r = resolve_fd(j->client_fd, &fd, &stx, &j->borrowed);
+                r = resolve_fd(j->client_fd, &src);
         else
-                r = resolve_path(j->root_fd, j->relative, j->resolve_flags, &fd, &stx);
+                r = resolve_path(j->root_fd, j->relative, j->resolve_flags, &src);
+        /* The client's descriptor is not needed any more (the daemon has its own), and this is the thread to close it. */
+        j->client_fd = safe_close(j->client_fd);
+        j->root_fd = safe_close(j->root_fd);
         if (r < 0)
                 return r;
-        /* The client's descriptor is not needed any more: the daemon has its own. */
-        j->client_fd = safe_close(j->client_fd);
 
-        if (snapshot_source_is_verity(fd, &stx)) {
-                if (stx.stx_size > j->limit)
+        if (src.verity) {
+                if (src.stx.stx_size > j->limit) {
+                        source_done(&src);
                         return -EFBIG;
-                return snapshot_new_verity(TAKE_FD(fd), &stx, &j->snapshot);
+                }
+                return snapshot_new_verity(&src, &j->snapshot);
         }
 
         /*
@@ -130,11 +119,11 @@ static int job_run(Job *j) {
          * opened them. Everything else is shared between identical requests,
          * also while the first copy is still being made.
          */
-        synthetic = resolve_fs_is_synthetic(fd);
-        snapshot_key_from_statx(&stx, &key);
-        if (!synthetic) {
+        snapshot_key_from_statx(&src.stx, &key);
+        if (!src.synthetic) {
                 s = cache_acquire(j->cache, &key);
                 if (s) {
+                        source_done(&src);
                         if (s->size > j->limit)
                                 return -EFBIG;
                         j->cached = true;
@@ -143,8 +132,9 @@ static int job_run(Job *j) {
                 }
         }
 
-        r = job_copy(j, fd, &stx, &s);
-        if (synthetic) {
+        r = snapshot_new_copy(&src, j->limit, job_progress, j, &s);
+        source_done(&src);
+        if (src.synthetic) {
                 if (r >= 0)
                         j->snapshot = TAKE_PTR(s);
                 return r;
@@ -155,126 +145,70 @@ static int job_run(Job *j) {
         return r;
 }
 
-/*
- * Jobs run on a pool of threads that grows on demand (one thread per job
- * waiting, so that a stuck file never holds up a job queued behind it) and
- * shrinks when threads stay idle: starting a thread per request cost more
- * than the request itself.
- */
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t pool_wakeup = PTHREAD_COND_INITIALIZER;
-static Job *queue_head, *queue_tail;
-static unsigned n_queued, n_idle;
+static void job_run(PoolWork *w) {
+        Job *j = (Job *) w;
 
-/*
- * Every job from job_start() until the event loop takes it back. Between the
- * two the job belongs to the pool, and is not always on a worker's stack: a
- * finished one lives only as a pointer in the notify pipe. At exit with jobs
- * still running (a file that never answers), the manager stops reading that
- * pipe; a job that finishes then must still be reachable, or LeakSanitizer
- * reports it as lost and fails the exit.
- */
-static Job *started;
-
-static void job_finish(Job *j) {
-        j->result = job_run(j);
-        /* A pointer is far below PIPE_BUF: the write is atomic, and the pipe never fills up. */
-        if (write(j->notify_fd, &j, sizeof(j)) != sizeof(j))
-                log_errno(LOG_CRIT, negative_errno(), "Cannot report a finished job: %m");
-}
-
-static void *job_worker(void *userdata) {
-        pthread_mutex_lock(&pool_lock);
-        for (;;) {
-                Job *j;
-
-                while (!queue_head) {
-                        struct timespec deadline;
-                        int r;
-
-                        (void) clock_gettime(CLOCK_REALTIME, &deadline);
-                        deadline.tv_sec += JOB_WORKER_IDLE_SEC;
-                        n_idle++;
-                        r = pthread_cond_timedwait(&pool_wakeup, &pool_lock, &deadline);
-                        n_idle--;
-                        if (r == ETIMEDOUT && !queue_head) {
-                                pthread_mutex_unlock(&pool_lock);
-                                return NULL;
-                        }
-                }
-                j = queue_head;
-                queue_head = j->queue_next;
-                if (!queue_head)
-                        queue_tail = NULL;
-                n_queued--;
-                pthread_mutex_unlock(&pool_lock);
-
-                job_finish(j);
-
-                pthread_mutex_lock(&pool_lock);
+        switch (j->kind) {
+        case JOB_SNAPSHOT:
+                j->result = job_run_snapshot(j);
+                break;
+        case JOB_DISPOSE:
+                /* Each close() may wait for a peer or a FUSE server: that costs this uid's slot only. */
+                for (size_t i = 0; i < j->n_fds; i++)
+                        j->fds[i] = safe_close(j->fds[i]);
+                j->n_fds = 0;
+                j->result = 0;
+                break;
         }
 }
 
-static void started_remove(Job *j) {
-        if (j->started_prev)
-                j->started_prev->started_next = j->started_next;
-        else
-                started = j->started_next;
-        if (j->started_next)
-                j->started_next->started_prev = j->started_prev;
-        j->started_prev = j->started_next = NULL;
+void job_submit(Job *j, Pool *p, job_done_fn on_done, void *userdata) {
+        int r;
+
+        assert(j->owner == JOB_OWNER_LOOP);
+        j->on_done = on_done;
+        j->userdata = userdata;
+        j->work.run = job_run;
+        j->owner = JOB_OWNER_POOL;
+        r = pool_submit(p, &j->work);
+        if (r < 0)
+                log_errno(LOG_WARNING, r, "Cannot start a worker thread, the request waits for one: %m");
 }
 
-void job_reclaim(Job *j) {
-        started_remove(j);
+Job *job_from_work(PoolWork *w) {
+        Job *j = (Job *) w;
+
+        j->owner = JOB_OWNER_LOOP;
+        return j;
 }
 
-int job_start(Job *j, int notify_fd) {
-        int r = 0;
+void job_cancel(Job *j) {
+        j->on_done = NULL;
+        j->userdata = NULL;
+        __atomic_store_n(&j->cancelled, true, __ATOMIC_RELAXED);
+}
 
-        j->notify_fd = notify_fd;
-        j->queue_next = NULL;
-        j->started_prev = NULL;
-        j->started_next = started;
-        if (started)
-                started->started_prev = j;
-        started = j;
+int job_settle(Job *j) {
+        int r;
 
-        pthread_mutex_lock(&pool_lock);
-        if (queue_tail)
-                queue_tail->queue_next = j;
-        else
-                queue_head = j;
-        queue_tail = j;
-        n_queued++;
+        assert(j->owner == JOB_OWNER_LOOP);
+        r = account_settle(j->account, &j->reserved, j->result >= 0 ? j->snapshot : NULL);
+        return j->result < 0 ? j->result : r;
+}
 
-        if (n_queued > n_idle) {
-                pthread_attr_t attr;
-                pthread_t thread;
-
-                r = pthread_attr_init(&attr);
-                if (r == 0) {
-                        (void) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-                        (void) pthread_attr_setstacksize(&attr, JOB_STACK_SIZE);
-                        r = pthread_create(&thread, &attr, job_worker, NULL);
-                        pthread_attr_destroy(&attr);
-                }
-                if (r != 0) {
-                        /* Take the job back out: it is the caller's to free. */
-                        Job **p = &queue_head;
-
-                        queue_tail = NULL;
-                        while (*p != j) {
-                                queue_tail = *p;
-                                p = &(*p)->queue_next;
-                        }
-                        *p = NULL;
-                        n_queued--;
-                }
-        } else
-                pthread_cond_signal(&pool_wakeup);
-        pthread_mutex_unlock(&pool_lock);
-        if (r != 0)
-                started_remove(j);
-        return -r;
+Job *job_free(Job *j) {
+        if (!j)
+                return NULL;
+        assert(j->owner == JOB_OWNER_LOOP);
+        /* Client descriptors are only ever closed by a worker: a job that never ran has none. */
+        assert(j->client_fd < 0 && j->n_fds == 0);
+        (void) account_settle(j->account, &j->reserved, NULL);
+        if (j->kind == JOB_SNAPSHOT)
+                account_job_remove(j->account);
+        safe_close(j->root_fd);
+        free(j->relative);
+        free(j->fds);
+        snapshot_unref(j->snapshot);
+        free(j);
+        return NULL;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "log.h"
@@ -36,6 +37,20 @@ static int check_policy(const char *dir) {
         return r;
 }
 
+/*
+ * MANAGER_JOBS_PER_CPU per CPU, between 4 and an eighth of the workers: a uid
+ * may stall twice as many workers (its jobs, and closes of what it sent),
+ * and most must stay for everybody else.
+ */
+static unsigned default_jobs_per_uid(void) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        unsigned v = n > 0 && n < 1024 ? (unsigned) n * MANAGER_JOBS_PER_CPU : 4u;
+
+        if (v > MANAGER_WORKERS_MAX / 8)
+                v = MANAGER_WORKERS_MAX / 8;
+        return v < 4 ? 4 : v;
+}
+
 static void help(void) {
         printf("safe-mmapd [OPTIONS]\n\n"
                "Hands out immutable snapshots of files as sealed memfds.\n\n"
@@ -45,6 +60,8 @@ static void help(void) {
                "  --max-size BYTES            Largest file to copy (default 256M)\n"
                "  --cache-size BYTES          Memory for cached snapshots (default 512M)\n"
                "  --max-bytes-per-uid BYTES   Snapshot memory one uid may hold (default 1G)\n"
+               "  --max-bytes BYTES           Snapshot memory of all uids together (default 4G)\n"
+               "  --max-jobs-per-uid N        Requests of one uid running or queued (default 4 per CPU)\n"
                "  --max-connections N         Connections overall (default 256)\n"
                "  --max-connections-per-uid N Connections of one uid (default 16)\n"
                "  --idle-timeout SECONDS      Drop idle connections (default 30, 0: never)\n"
@@ -68,8 +85,8 @@ static int parse_uint(const char *s, uint64_t max, uint64_t *ret) {
 
 static int parse_argv(int argc, char *argv[], ManagerConfig *c) {
         enum { ARG_LISTEN = 0x100, ARG_POLICY_DIR, ARG_EXIT_IDLE, ARG_MAX_SIZE, ARG_CACHE_SIZE,
-               ARG_MAX_BYTES_PER_UID, ARG_MAX_CONNECTIONS, ARG_MAX_CONNECTIONS_PER_UID, ARG_IDLE_TIMEOUT,
-               ARG_VERSION, ARG_CHECK_POLICY };
+               ARG_MAX_BYTES_PER_UID, ARG_MAX_BYTES, ARG_MAX_JOBS_PER_UID, ARG_MAX_CONNECTIONS,
+               ARG_MAX_CONNECTIONS_PER_UID, ARG_IDLE_TIMEOUT, ARG_VERSION, ARG_CHECK_POLICY };
         static const struct option options[] = {
                 { "help",                    no_argument,       NULL, 'h' },
                 { "version",                 no_argument,       NULL, ARG_VERSION },
@@ -79,6 +96,8 @@ static int parse_argv(int argc, char *argv[], ManagerConfig *c) {
                 { "max-size",                required_argument, NULL, ARG_MAX_SIZE },
                 { "cache-size",              required_argument, NULL, ARG_CACHE_SIZE },
                 { "max-bytes-per-uid",       required_argument, NULL, ARG_MAX_BYTES_PER_UID },
+                { "max-bytes",               required_argument, NULL, ARG_MAX_BYTES },
+                { "max-jobs-per-uid",        required_argument, NULL, ARG_MAX_JOBS_PER_UID },
                 { "max-connections",         required_argument, NULL, ARG_MAX_CONNECTIONS },
                 { "max-connections-per-uid", required_argument, NULL, ARG_MAX_CONNECTIONS_PER_UID },
                 { "idle-timeout",            required_argument, NULL, ARG_IDLE_TIMEOUT },
@@ -121,6 +140,17 @@ static int parse_argv(int argc, char *argv[], ManagerConfig *c) {
                                 *(opt == ARG_MAX_SIZE ? &c->max_size :
                                   opt == ARG_CACHE_SIZE ? &c->cache_size : &c->max_bytes_per_uid) = v;
                         break;
+                case ARG_MAX_BYTES:
+                        r = parse_size(optarg, &c->max_bytes);
+                        break;
+                case ARG_MAX_JOBS_PER_UID:
+                        /* A uid may stall twice this many workers: most must stay for everybody else. */
+                        r = parse_uint(optarg, MANAGER_WORKERS_MAX / 4, &v);
+                        if (r >= 0 && v == 0)
+                                r = -ERANGE;
+                        if (r >= 0)
+                                c->max_jobs_per_uid = (unsigned) v;
+                        break;
                 case ARG_MAX_CONNECTIONS:
                 case ARG_MAX_CONNECTIONS_PER_UID:
                         r = parse_uint(optarg, 1000000, &v);
@@ -154,6 +184,8 @@ int main(int argc, char *argv[]) {
                 .max_size = UINT64_C(256) << 20,
                 .cache_size = UINT64_C(512) << 20,
                 .max_bytes_per_uid = UINT64_C(1) << 30,
+                .max_bytes = UINT64_C(4) << 30,
+                .max_jobs_per_uid = default_jobs_per_uid(),
                 .max_connections = 256,
                 .max_connections_per_uid = 16,
                 .idle_timeout_usec = 30 * USEC_PER_SEC,

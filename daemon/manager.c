@@ -25,6 +25,9 @@
 
 static int manager_add_listener(Manager *m, int fd);
 
+/* A manager whose jobs still run at exit stays reachable: leak checkers then know it was left on purpose. */
+static Manager *volatile manager_left_behind;
+
 static int manager_listen(Manager *m) {
         int *fds = NULL;
         unsigned n = 0;
@@ -80,9 +83,19 @@ static int on_resume_accept(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/*
+ * Out of memory with a socket nobody owns yet: shut down, nothing more can be
+ * queued on it, and closed here (what is queued already is the only risk left).
+ */
+static void log_oom_and_close(int fd) {
+        log_error("Out of memory, dropping a connection.");
+        (void) shutdown(fd, SHUT_RDWR);
+        safe_close(fd);
+}
+
 static int on_accept(sd_event_source *s, int lfd, uint32_t revents, void *userdata) {
         Manager *m = userdata;
-        _cleanup_close_ int fd = -EBADF;
+        int fd = -EBADF;
         gid_t *groups = NULL;
         size_t n_groups = 0;
         struct ucred cred;
@@ -106,26 +119,28 @@ static int on_accept(sd_event_source *s, int lfd, uint32_t revents, void *userda
         /* Identity comes from the kernel only, as of connect(); never from NSS or the client. */
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
                 log_errno(LOG_WARNING, negative_errno(), "Cannot get peer credentials: %m");
-                return 0;
-        }
-        if (m->n_connections >= m->config.max_connections) {
-                log_warning("uid=%u pid=%i: %u connections open, refusing.", cred.uid, cred.pid, m->n_connections);
+                log_oom_and_close(fd);
                 return 0;
         }
         a = account_get(&m->accounts, cred.uid);
-        if (!a)
+        if (!a) {
+                log_oom_and_close(TAKE_FD(fd));
                 return 0;
-        if (a->n_connections >= m->config.max_connections_per_uid) {
-                log_warning("uid=%u pid=%i: uid has %u connections open, refusing.", cred.uid, cred.pid,
-                            a->n_connections);
+        }
+        r = account_connection_admit(a);
+        if (r < 0) {
+                log_errno(LOG_WARNING, r, "uid=%u pid=%i: %u connection(s) of this uid, %u overall, refusing: %m",
+                          cred.uid, cred.pid, a->n_connections, m->accounts.n_connections);
+                connection_refuse(m, TAKE_FD(fd), &cred, a, r);
                 return 0;
         }
         r = socket_peer_groups(fd, cred.gid, &groups, &n_groups);
         if (r < 0) {
                 log_errno(LOG_WARNING, r, "uid=%u pid=%i: cannot get peer groups: %m", cred.uid, cred.pid);
+                connection_refuse(m, fd, &cred, a, r);
                 return 0;
         }
-        r = connection_new(m, TAKE_FD(fd), &cred, groups, n_groups, a, &c);
+        r = connection_new(m, fd, &cred, groups, n_groups, a, &c);
         if (r < 0) {
                 log_errno(LOG_WARNING, r, "Cannot set up a connection: %m");
                 return 0;
@@ -156,21 +171,16 @@ static int manager_add_listener(Manager *m, int fd) {
         return 0;
 }
 
-static int on_jobs(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+/* Jobs the pool finished come back here, to whoever waits for them. */
+static int on_pool(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Manager *m = userdata;
-        Job *batch[64];
-        ssize_t n;
 
-        n = read(fd, batch, sizeof(batch));
-        if (n <= 0)
-                return 0;
-        for (size_t i = 0; i < (size_t) n / sizeof(Job *); i++) {
-                Job *j = batch[i];
+        for (PoolWork *w = pool_take_done(m->pool), *next; w; w = next) {
+                Job *j = job_from_work(w);
 
-                job_reclaim(j);
-                m->n_jobs--;
-                if (j->connection)
-                        connection_job_done(j->connection, j);
+                next = w->next;
+                if (j->on_done)
+                        j->on_done(j, j->userdata);
                 else
                         job_free(j);
         }
@@ -241,7 +251,7 @@ static int on_gc(sd_event_source *s, uint64_t usec, void *userdata) {
 
 void manager_connection_gone(Manager *m) {
         manager_update_status(m);
-        if (m->n_connections == 0 && m->config.exit_idle_usec > 0) {
+        if (m->accounts.n_connections == 0 && m->config.exit_idle_usec > 0) {
                 (void) sd_event_source_set_time_relative(m->exit_idle, m->config.exit_idle_usec);
                 (void) sd_event_source_set_enabled(m->exit_idle, SD_EVENT_ONESHOT);
         }
@@ -249,7 +259,7 @@ void manager_connection_gone(Manager *m) {
 
 void manager_update_status(Manager *m) {
         (void) notify_sendf("STATUS=%u connection(s), %" PRIu64 " snapshot(s) served, %" PRIu64 " byte(s) held",
-                          m->n_connections, m->served, snapshot_bytes_live());
+                          m->accounts.n_connections, m->served, snapshot_bytes_live());
 }
 
 static void raise_nofile(void) {
@@ -271,7 +281,14 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         if (!m)
                 return -ENOMEM;
         m->config = *config;
-        m->jobs_pipe[0] = m->jobs_pipe[1] = -EBADF;
+        account_table_init(&m->accounts, &(AccountLimits) {
+                .max_bytes_per_uid = config->max_bytes_per_uid,
+                .max_bytes = config->max_bytes,
+                .max_jobs_per_uid = config->max_jobs_per_uid,
+                .max_jobs = MANAGER_JOBS_MAX,
+                .max_connections_per_uid = config->max_connections_per_uid,
+                .max_connections = config->max_connections,
+        });
 
         raise_nofile();
 
@@ -300,12 +317,10 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
             (r = sd_event_add_signal(m->event, NULL, SIGHUP, on_reload, m)) < 0)
                 goto fail;
 
-        if (pipe2(m->jobs_pipe, O_CLOEXEC) < 0) {
-                r = negative_errno();
+        r = pool_new(MANAGER_WORKERS_MAX, &m->pool);
+        if (r < 0)
                 goto fail;
-        }
-        (void) fcntl(m->jobs_pipe[0], F_SETFL, O_NONBLOCK);
-        r = sd_event_add_io(m->event, &m->jobs_source, m->jobs_pipe[0], EPOLLIN, on_jobs, m);
+        r = sd_event_add_io(m->event, &m->pool_source, pool_get_fd(m->pool), EPOLLIN, on_pool, m);
         if (r < 0)
                 goto fail;
 
@@ -355,14 +370,16 @@ int manager_run(Manager *m) {
 static void manager_drain_jobs(Manager *m, int timeout_ms) {
         struct timespec start, now;
 
+        if (!m->pool)
+                return;
         for (Connection *c = m->connections; c; c = c->next)
                 if (c->job) {
-                        c->job->connection = NULL;
+                        job_cancel(c->job);
                         c->job = NULL;
                 }
         (void) clock_gettime(CLOCK_MONOTONIC, &start);
-        while (m->n_jobs > 0 && m->jobs_pipe[0] >= 0) {
-                struct pollfd p = { .fd = m->jobs_pipe[0], .events = POLLIN };
+        while (pool_in_flight(m->pool) > 0) {
+                struct pollfd p = { .fd = pool_get_fd(m->pool), .events = POLLIN };
                 long elapsed_ms;
 
                 (void) clock_gettime(CLOCK_MONOTONIC, &now);
@@ -371,10 +388,10 @@ static void manager_drain_jobs(Manager *m, int timeout_ms) {
                         break;
                 if (poll(&p, 1, (int) (timeout_ms - elapsed_ms)) < 0 && errno != EINTR)
                         break;
-                (void) on_jobs(NULL, m->jobs_pipe[0], 0, m);
+                (void) on_pool(NULL, p.fd, 0, m);
         }
-        if (m->n_jobs > 0)
-                log_warning("%u request(s) still running at exit.", m->n_jobs);
+        if (pool_in_flight(m->pool) > 0)
+                log_warning("%u job(s) still running at exit.", pool_in_flight(m->pool));
 }
 
 Manager *manager_free(Manager *m) {
@@ -394,18 +411,22 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->resume_accept);
         sd_event_source_disable_unref(m->exit_idle);
         sd_event_source_disable_unref(m->gc_timer);
-        sd_event_source_disable_unref(m->jobs_source);
+        sd_event_source_disable_unref(m->pool_source);
         policy_free(m->policy);
         /*
-         * Job threads still running (a file that never answers) use the cache
-         * and the pipe: both are left to the process exit then.
+         * Job threads still running (a file that never answers) use the
+         * cache, the accounts and the pool: those are left to the process
+         * exit then, reachable from the pool.
          */
-        if (m->n_jobs == 0) {
-                account_table_clear(&m->accounts);
-                cache_free(m->cache);
-                safe_close(m->jobs_pipe[0]);
-                safe_close(m->jobs_pipe[1]);
+        if (m->pool && pool_in_flight(m->pool) > 0) {
+                pool_free(m->pool);
+                sd_event_unref(m->event);
+                manager_left_behind = m;
+                return NULL;
         }
+        pool_free(m->pool);
+        account_table_clear(&m->accounts);
+        cache_free(m->cache);
         sd_event_unref(m->event);
         free(m);
         return NULL;

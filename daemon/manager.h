@@ -14,6 +14,7 @@
 #include "account.h"
 #include "cache.h"
 #include "policy.h"
+#include "pool.h"
 
 typedef struct Connection Connection;
 
@@ -24,16 +25,19 @@ typedef struct ManagerConfig {
         uint64_t max_size;
         uint64_t cache_size;
         uint64_t max_bytes_per_uid;
+        uint64_t max_bytes;
         unsigned max_connections;
         unsigned max_connections_per_uid;
+        unsigned max_jobs_per_uid;
         uint64_t idle_timeout_usec;     /* 0: never */
 } ManagerConfig;
 
-/*
- * Jobs not finished yet, abandoned ones included (each may hold a worker
- * thread): beyond this, requests get -EAGAIN.
- */
-#define MANAGER_JOBS_MAX 512u
+/* Worker threads: everything a client's file can stall runs on one of them. */
+#define MANAGER_WORKERS_MAX 128u
+/* Jobs running and queued, of all uids together (abandoned ones count until they are gone). */
+#define MANAGER_JOBS_MAX (4u * MANAGER_WORKERS_MAX)
+/* Default jobs of one uid: per core, so that one uid cannot keep the machine busy alone. */
+#define MANAGER_JOBS_PER_CPU 4u
 /* How long a request may take before the client is told -ETIMEDOUT (its own timeout is 30 s). */
 #define MANAGER_JOB_DEADLINE_USEC (25u * 1000u * 1000u)
 
@@ -51,12 +55,10 @@ typedef struct Manager {
         sd_event_source *exit_idle;
         sd_event_source *gc_timer;
 
-        int jobs_pipe[2];
-        sd_event_source *jobs_source;
-        unsigned n_jobs;
+        Pool *pool;
+        sd_event_source *pool_source;
 
-        Connection *connections;
-        unsigned n_connections;
+        Connection *connections;        /* open ones, and those whose socket is still being closed */
         AccountTable accounts;
         Cache *cache;
         Policy *policy;

@@ -16,21 +16,52 @@
 /* FUSE servers make up what they like; configfs files are attributes. */
 #define FUSE_SUPER_MAGIC_LOCAL 0x65735546
 #define CONFIGFS_MAGIC_LOCAL 0x62656570
+#define F2FS_SUPER_MAGIC_LOCAL 0xF2F52010
 
-bool resolve_fs_is_synthetic(int fd) {
+static bool fs_type_is_synthetic(long type) {
         static const long magics[] = {
                 PROC_SUPER_MAGIC, SYSFS_MAGIC, DEBUGFS_MAGIC, TRACEFS_MAGIC, SECURITYFS_MAGIC,
                 CGROUP_SUPER_MAGIC, CGROUP2_SUPER_MAGIC, BPF_FS_MAGIC, EFIVARFS_MAGIC,
                 PSTOREFS_MAGIC, FUSE_SUPER_MAGIC_LOCAL, CONFIGFS_MAGIC_LOCAL,
         };
+
+        for (size_t i = 0; i < ELEMENTSOF(magics); i++)
+                if (type == magics[i])
+                        return true;
+        return false;
+}
+
+bool resolve_fs_is_synthetic(int fd) {
         struct statfs sfs;
 
         if (fstatfs(fd, &sfs) < 0)
                 return true;
-        for (size_t i = 0; i < ELEMENTSOF(magics); i++)
-                if ((long) sfs.f_type == magics[i])
-                        return true;
-        return false;
+        return fs_type_is_synthetic((long) sfs.f_type);
+}
+
+void source_done(Source *s) {
+        s->fd = safe_close(s->fd);
+}
+
+/*
+ * One fstatfs() decides both: what is synthetic is read through the client's
+ * description and never shared; what is fs-verity (on a filesystem whose
+ * verity the client library also accepts) is served as it is. A borrowed
+ * description is never served as fs-verity: it is the client's own, and the
+ * daemon would keep it open (and close it) long after the request.
+ */
+static void source_classify(Source *s) {
+        struct statfs sfs;
+
+        if (fstatfs(s->fd, &sfs) < 0) {
+                s->synthetic = true;
+                return;
+        }
+        s->synthetic = fs_type_is_synthetic((long) sfs.f_type);
+        s->verity = !s->borrowed && !s->synthetic &&
+                (s->stx.stx_attributes_mask & STATX_ATTR_VERITY) && (s->stx.stx_attributes & STATX_ATTR_VERITY) &&
+                (sfs.f_type == EXT4_SUPER_MAGIC || sfs.f_type == (typeof(sfs.f_type)) F2FS_SUPER_MAGIC_LOCAL ||
+                 sfs.f_type == BTRFS_SUPER_MAGIC);
 }
 
 int resolve_reopen(int fd, int *ret_fd) {
@@ -61,23 +92,25 @@ static int statx_regular(int fd, struct statx *ret) {
 }
 
 /* Checks the type on the handle first, then reopens: a FIFO or device is never opened for real. */
-static int reopen_regular(int fd, int *ret_fd, struct statx *ret_stx) {
-        struct statx stx;
+static int reopen_regular(int fd, Source *ret) {
+        Source s = SOURCE_NULL;
         int r;
 
-        r = statx_regular(fd, &stx);
+        r = statx_regular(fd, &s.stx);
         if (r < 0)
                 return r;
-        r = resolve_reopen(fd, ret_fd);
+        r = resolve_reopen(fd, &s.fd);
         if (r < 0)
                 return r;
-        *ret_stx = stx;
+        source_classify(&s);
+        *ret = s;
         return 0;
 }
 
-int resolve_fd(int client_fd, int *ret_fd, struct statx *ret_stx, bool *ret_borrowed) {
-        struct statx stx;
-        int flags, fd, r;
+int resolve_fd(int client_fd, Source *ret) {
+        Source s = SOURCE_NULL;
+        struct statfs sfs;
+        int flags, r;
 
         flags = fcntl(client_fd, F_GETFL);
         if (flags < 0)
@@ -92,7 +125,7 @@ int resolve_fd(int client_fd, int *ret_fd, struct statx *ret_stx, bool *ret_borr
         if ((flags & O_ACCMODE) != O_RDONLY && (flags & O_ACCMODE) != O_RDWR)
                 return -EBADF;
 
-        r = statx_regular(client_fd, &stx);
+        r = statx_regular(client_fd, &s.stx);
         if (r < 0)
                 return r;
         /*
@@ -104,26 +137,26 @@ int resolve_fd(int client_fd, int *ret_fd, struct statx *ret_stx, bool *ret_borr
          * file the daemon may not open although the client could (NFS with
          * root_squash, an LSM rule).
          */
-        if (!resolve_fs_is_synthetic(client_fd)) {
-                r = resolve_reopen(client_fd, ret_fd);
+        if (fstatfs(client_fd, &sfs) >= 0 && !fs_type_is_synthetic((long) sfs.f_type)) {
+                r = resolve_reopen(client_fd, &s.fd);
                 if (r >= 0) {
-                        *ret_stx = stx;
-                        *ret_borrowed = false;
+                        source_classify(&s);
+                        *ret = s;
                         return 0;
                 }
                 if (r != -EACCES && r != -EPERM)
                         return r;
         }
-        fd = fcntl(client_fd, F_DUPFD_CLOEXEC, 3);
-        if (fd < 0)
+        s.fd = fcntl(client_fd, F_DUPFD_CLOEXEC, 3);
+        if (s.fd < 0)
                 return negative_errno();
-        *ret_fd = fd;
-        *ret_stx = stx;
-        *ret_borrowed = true;
+        s.borrowed = true;
+        source_classify(&s);
+        *ret = s;
         return 0;
 }
 
-int resolve_path(int root_fd, const char *relative, uint64_t resolve_flags, int *ret_fd, struct statx *ret_stx) {
+int resolve_path(int root_fd, const char *relative, uint64_t resolve_flags, Source *ret) {
         _cleanup_close_ int fd = -EBADF;
         struct open_how how = {
                 /*
@@ -139,5 +172,5 @@ int resolve_path(int root_fd, const char *relative, uint64_t resolve_flags, int 
         if (fd < 0)
                 return negative_errno();
 
-        return reopen_regular(fd, ret_fd, ret_stx);
+        return reopen_regular(fd, ret);
 }

@@ -9,9 +9,30 @@
  * devices are never opened for real and never block.
  */
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
+
+/*
+ * A file resolved once, classified once: everything the copy step needs to
+ * know about it. Owned by the worker that resolved it.
+ */
+typedef struct Source {
+        /* The daemon's own O_RDONLY description, or (borrowed) a duplicate of the client's. */
+        int fd;
+        struct statx stx;
+        bool borrowed;
+        /* Content made up when read: never leased, shared, cached nor proven consistent. */
+        bool synthetic;
+        /* Protected by fs-verity on a filesystem the client library accepts it from: served as is. */
+        bool verity;
+} Source;
+
+#define SOURCE_NULL ((Source) { .fd = -EBADF })
+
+/* Closes the source's descriptor (on a worker: it may be the client's description). */
+void source_done(Source *s);
 
 /* Whether @fd lives on a filesystem whose content is made up when read (procfs, sysfs, FUSE, ...). */
 bool resolve_fs_is_synthetic(int fd);
@@ -24,9 +45,9 @@ int resolve_reopen(int fd, int *ret_fd);
  * descriptors, -EISDIR for directories, -EINVAL for anything but a regular
  * file. Returns the daemon's own O_RDONLY reopen and its statx; for a
  * synthetic file, or one the daemon may not open itself (NFS root_squash, an
- * LSM), a duplicate of @client_fd instead, and *ret_borrowed is then true.
+ * LSM), a duplicate of @client_fd instead, and ret->borrowed is then true.
  */
-int resolve_fd(int client_fd, int *ret_fd, struct statx *ret_stx, bool *ret_borrowed);
+int resolve_fd(int client_fd, Source *ret);
 
 /*
  * Opens @relative (may be empty: the root itself) beneath @root_fd with
@@ -35,4 +56,4 @@ int resolve_fd(int client_fd, int *ret_fd, struct statx *ret_stx, bool *ret_borr
  * followed unless @resolve_flags has RESOLVE_NO_SYMLINKS; type checks as
  * resolve_fd().
  */
-int resolve_path(int root_fd, const char *relative, uint64_t resolve_flags, int *ret_fd, struct statx *ret_stx);
+int resolve_path(int root_fd, const char *relative, uint64_t resolve_flags, Source *ret);

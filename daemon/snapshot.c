@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -14,10 +15,6 @@
 #include "memfd-util.h"
 #include "resolve.h"
 #include "snapshot.h"
-
-#ifndef F2FS_SUPER_MAGIC
-#define F2FS_SUPER_MAGIC 0xF2F52010
-#endif
 
 /* Never the client's path: names are visible in /proc and longer than 249 bytes fail. */
 #define SNAPSHOT_MEMFD_NAME "safe-mmap-snapshot"
@@ -51,18 +48,6 @@ bool snapshot_key_equal(const SnapshotKey *a, const SnapshotKey *b) {
         return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
                 a->mtime_sec == b->mtime_sec && a->mtime_nsec == b->mtime_nsec &&
                 a->ctime_sec == b->ctime_sec && a->ctime_nsec == b->ctime_nsec;
-}
-
-bool snapshot_source_is_verity(int fd, const struct statx *stx) {
-        struct statfs sfs;
-
-        if (!(stx->stx_attributes_mask & STATX_ATTR_VERITY) || !(stx->stx_attributes & STATX_ATTR_VERITY))
-                return false;
-        if (fstatfs(fd, &sfs) < 0)
-                return false;
-        /* Only filesystems whose verity the client library also accepts. */
-        return sfs.f_type == EXT4_SUPER_MAGIC || sfs.f_type == (typeof(sfs.f_type)) F2FS_SUPER_MAGIC ||
-                sfs.f_type == BTRFS_SUPER_MAGIC;
 }
 
 static int snapshot_alloc(int fd, enum proto_kind kind, uint64_t size, Snapshot **ret) {
@@ -102,6 +87,106 @@ static int memfd_reset(int memfd) {
         return 0;
 }
 
+/* Whether a byte exists at @offset, read aside (never into the memfd, which would need a reservation). */
+static int source_has_byte_at(int src, uint64_t offset) {
+        char c;
+        ssize_t n;
+
+        do
+                n = pread(src, &c, 1, (off_t) offset);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return negative_errno();
+        return n > 0;
+}
+
+/*
+ * Fills @memfd from @src with at most @limit + 1 bytes. st_size is only a
+ * hint (procfs says 0, a FUSE server says what it likes): chunks follow it
+ * while it holds, and past it a byte read aside tells whether the file goes
+ * on before any memory is asked for. So a file exactly as large as it says
+ * never reserves more than its size, and one that lies reserves as it grows.
+ */
+static int snapshot_fill(const Source *src, int memfd, uint64_t limit, snapshot_progress_fn progress,
+                         void *userdata, uint64_t *ret_size) {
+        _cleanup_free_ char *buf = NULL;
+        uint64_t total = 0, hint = src->stx.stx_size;
+        bool use_sendfile = true;
+        int r;
+
+        if (limit >= INT64_MAX)
+                limit = INT64_MAX - 1;
+        for (;;) {
+                uint64_t want = SNAPSHOT_CHUNK;
+                ssize_t n;
+
+                if (total < hint) {
+                        if (hint - total < want)
+                                want = hint - total;
+                } else {
+                        r = source_has_byte_at(src->fd, total);
+                        if (r < 0)
+                                return r;
+                        if (r == 0)
+                                break;
+                }
+                if (want > limit - total + 1)
+                        want = limit - total + 1;
+                r = progress(userdata, total + want);
+                if (r < 0)
+                        return r;
+
+                if (use_sendfile) {
+                        off_t offset = (off_t) total;
+
+                        /* With an offset pointer, the source's file offset stays untouched. */
+                        n = sendfile(memfd, src->fd, &offset, (size_t) want);
+                        if (n < 0 && (errno == EINVAL || errno == ENOSYS) && total == 0) {
+                                /* Some pseudo filesystems cannot splice. */
+                                use_sendfile = false;
+                                continue;
+                        }
+                } else {
+                        if (!buf) {
+                                buf = malloc(SNAPSHOT_CHUNK);
+                                if (!buf)
+                                        return -ENOMEM;
+                        }
+                        n = pread(src->fd, buf, (size_t) want, (off_t) total);
+                        for (ssize_t done = 0; n > 0 && done < n;) {
+                                ssize_t k = write(memfd, buf + done, (size_t) (n - done));
+
+                                if (k < 0 && errno != EINTR)
+                                        return negative_errno();
+                                if (k > 0)
+                                        done += k;
+                        }
+                }
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (n == 0) {
+                        /* Splicing stops at the size the file claims; a direct read may not. */
+                        if (total >= hint && use_sendfile) {
+                                use_sendfile = false;
+                                continue;
+                        }
+                        if (total >= hint)
+                                break;
+                        /* Shorter than it said: the hint is done with. */
+                        hint = total;
+                        continue;
+                }
+                total += (uint64_t) n;
+                if (total > limit)
+                        return -EFBIG;
+        }
+        *ret_size = total;
+        return 0;
+}
+
 /*
  * A torn snapshot is a copy during which a writer changed the file. Two
  * witnesses: a read lease, which the kernel grants only while nobody has the
@@ -112,10 +197,12 @@ static int memfd_reset(int memfd) {
  * Leases need the daemon to own the file or CAP_LEASE, and a writer that opens
  * the file meanwhile waits (lease-break-time) until the copy is over.
  */
-int snapshot_new_copy(int src, bool borrowed, uint64_t limit, Snapshot **ret) {
+int snapshot_new_copy(const Source *source, uint64_t limit, snapshot_progress_fn progress, void *userdata,
+                      Snapshot **ret) {
         _cleanup_close_ int memfd = -EBADF, ro = -EBADF;
         struct statx before, after;
-        bool consistent = false, synthetic;
+        bool consistent = false, synthetic = source->synthetic, borrowed = source->borrowed;
+        int src = source->fd;
         uint64_t size = 0;
         Snapshot *s;
         int r;
@@ -123,7 +210,6 @@ int snapshot_new_copy(int src, bool borrowed, uint64_t limit, Snapshot **ret) {
         memfd = memfd_new_sealable(SNAPSHOT_MEMFD_NAME);
         if (memfd < 0)
                 return memfd;
-        synthetic = resolve_fs_is_synthetic(src);
 
         for (unsigned attempt = 0; attempt < SNAPSHOT_COPY_ATTEMPTS; attempt++) {
                 bool leased, unchanged, held = false;
@@ -138,7 +224,7 @@ int snapshot_new_copy(int src, bool borrowed, uint64_t limit, Snapshot **ret) {
                 leased = !borrowed && !synthetic && fcntl(src, F_SETLEASE, F_RDLCK) >= 0;
                 r = statx_fd(src, &before);
                 if (r >= 0)
-                        r = memfd_fill(src, memfd, limit, &size);
+                        r = snapshot_fill(source, memfd, limit, progress, userdata, &size);
                 if (r >= 0)
                         r = statx_fd(src, &after);
                 if (leased) {
@@ -185,18 +271,19 @@ int snapshot_new_copy(int src, bool borrowed, uint64_t limit, Snapshot **ret) {
         return 0;
 }
 
-int snapshot_new_verity(int fd, const struct statx *stx, Snapshot **ret) {
+int snapshot_new_verity(Source *src, Snapshot **ret) {
         Snapshot *s;
         int r;
 
-        r = snapshot_alloc(fd, PROTO_KIND_FS_VERITY, stx->stx_size, &s);
+        r = snapshot_alloc(src->fd, PROTO_KIND_FS_VERITY, src->stx.stx_size, &s);
         if (r < 0) {
-                safe_close(fd);
+                source_done(src);
                 return r;
         }
+        src->fd = -EBADF;
         /* fs-verity files cannot change at all: consistent by construction. */
         s->consistent = true;
-        snapshot_key_from_statx(stx, &s->key);
+        snapshot_key_from_statx(&src->stx, &s->key);
         *ret = s;
         return 0;
 }

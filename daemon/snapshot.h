@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "proto.h"
+#include "resolve.h"
 
 typedef struct SnapshotKey {
         uint64_t dev;
@@ -35,7 +36,10 @@ typedef struct Snapshot {
         bool consistent;
         SnapshotKey key;
 
-        /* Owned by cache.c, under its lock. */
+        /* Event loop only: accounts (uids) that may still hold it. */
+        unsigned n_accounts;
+
+        /* Owned by cache.c, under its lock (read atomically elsewhere). */
         bool cached;
         struct Snapshot *hash_next;
         struct Snapshot *lru_prev, *lru_next;
@@ -47,20 +51,28 @@ typedef struct Snapshot {
 void snapshot_key_from_statx(const struct statx *stx, SnapshotKey *ret);
 bool snapshot_key_equal(const SnapshotKey *a, const SnapshotKey *b);
 
-/* True when @stx/@fd describe a file that fs-verity protects on a filesystem that implements it. */
-bool snapshot_source_is_verity(int fd, const struct statx *stx);
+/* Bytes copied between two calls of the progress callback. */
+#define SNAPSHOT_CHUNK (UINT64_C(1) << 20)
 
 /*
- * Copies at most @limit bytes of the regular file @source_fd into a new
- * sealed memfd. @borrowed: @source_fd shares the client's open file
- * description (no lease is taken on it, so the copy is never proven
- * consistent). Returns -EFBIG past @limit, -ENOSPC/-ENOMEM when memory runs
- * out, or the read error.
+ * Called before the memfd grows to @total bytes: 0 to go on, or a negative
+ * errno that ends the copy with it (the reservation cannot grow; the client
+ * went away).
  */
-int snapshot_new_copy(int source_fd, bool borrowed, uint64_t limit, Snapshot **ret);
+typedef int (*snapshot_progress_fn)(void *userdata, uint64_t total);
 
-/* Wraps the fs-verity file @fd (taken over, also on failure) as a snapshot. */
-int snapshot_new_verity(int fd, const struct statx *stx, Snapshot **ret);
+/*
+ * Copies at most @limit bytes of the regular file @src into a new sealed
+ * memfd, a chunk at a time, asking @progress before each. A borrowed source
+ * (the client's own description) is never leased, so the copy is never
+ * proven consistent. Returns -EFBIG past @limit, -ENOSPC/-ENOMEM when memory
+ * runs out, what @progress returned, or the read error.
+ */
+int snapshot_new_copy(const Source *src, uint64_t limit, snapshot_progress_fn progress, void *userdata,
+                      Snapshot **ret);
+
+/* Wraps the fs-verity source @src (its descriptor taken over, also on failure) as a snapshot. */
+int snapshot_new_verity(Source *src, Snapshot **ret);
 
 Snapshot *snapshot_ref(Snapshot *s);
 Snapshot *snapshot_unref(Snapshot *s);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -21,7 +22,12 @@ enum {
         NODE_DATA,
         NODE_STUCK,
         NODE_STUCK_OPEN,
+        NODE_STUCK_FLUSH,
+        NODE_ENDLESS,
 };
+
+/* Reads of "endless" served so far, in a page shared with the test. */
+static uint64_t *endless_reads;
 
 static void reply(int fd, uint64_t unique, int error, const void *data, size_t size) {
         struct fuse_out_header out = {
@@ -97,6 +103,10 @@ static _noreturn_ void serve(int fd) {
                                 o.nodeid = NODE_STUCK;
                         else if (strcmp(name, "stuck-open") == 0)
                                 o.nodeid = NODE_STUCK_OPEN;
+                        else if (strcmp(name, "stuck-flush") == 0)
+                                o.nodeid = NODE_STUCK_FLUSH;
+                        else if (strcmp(name, "endless") == 0)
+                                o.nodeid = NODE_ENDLESS;
                         else if (strcmp(name, "stuck-lookup") == 0)
                                 break;  /* never answered */
                         else {
@@ -120,6 +130,9 @@ static _noreturn_ void serve(int fd) {
 
                         if (in->nodeid == NODE_STUCK_OPEN)
                                 break;  /* never answered */
+                        /* Without the page cache, reads past the size it claims reach the server. */
+                        if (in->nodeid == NODE_ENDLESS)
+                                o.open_flags = FOPEN_DIRECT_IO;
                         reply(fd, in->unique, 0, &o, sizeof(o));
                         break;
                 }
@@ -129,6 +142,17 @@ static _noreturn_ void serve(int fd) {
 
                         if (in->nodeid == NODE_STUCK)
                                 break;  /* never answered */
+                        if (in->nodeid == NODE_ENDLESS) {
+                                static uint8_t endless[128 * 1024];
+
+                                if (!endless[0])
+                                        memset(endless, 'e', sizeof(endless));
+                                __atomic_add_fetch(endless_reads, 1, __ATOMIC_RELAXED);
+                                /* About 100 MB/s: slow enough to see a copy go on, or stop. */
+                                usleep(1000);
+                                reply(fd, in->unique, 0, endless, ri->size < sizeof(endless) ? ri->size : sizeof(endless));
+                                break;
+                        }
                         if (ri->offset < STALLFS_DATA_SIZE)
                                 len = STALLFS_DATA_SIZE - ri->offset;
                         if (len > ri->size)
@@ -143,6 +167,11 @@ static _noreturn_ void serve(int fd) {
                         break;
                 }
                 case FUSE_FLUSH:
+                        /* What a hostile server does to the daemon: its own user's closes still work. */
+                        if (in->nodeid == NODE_STUCK_FLUSH && in->uid == 0)
+                                break;  /* never answered */
+                        reply(fd, in->unique, 0, NULL, 0);
+                        break;
                 case FUSE_RELEASE:
                 case FUSE_RELEASEDIR:
                 case FUSE_ACCESS:
@@ -169,6 +198,14 @@ int stallfs_mount(StallFs *fs, const char *mountpoint) {
         pid_t pid;
 
         *fs = (StallFs) {};
+        if (!endless_reads) {
+                void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+                if (p == MAP_FAILED)
+                        return negative_errno();
+                endless_reads = p;
+        }
+        *endless_reads = 0;
         fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
         if (fd < 0)
                 return negative_errno();
@@ -199,4 +236,8 @@ void stallfs_unmount(StallFs *fs) {
                 (void) umount2(fs->mountpoint, MNT_DETACH);
         free(fs->mountpoint);
         *fs = (StallFs) {};
+}
+
+uint64_t stallfs_endless_reads(const StallFs *fs) {
+        return endless_reads ? __atomic_load_n(endless_reads, __ATOMIC_RELAXED) : 0;
 }

@@ -5,11 +5,16 @@
  * A tiny FUSE file system (raw /dev/fuse protocol, no libfuse) that stands
  * for a slow network file: it holds "data" (4096 bytes of 'f'), "stuck",
  * whose reads are never answered, "stuck-open", whose open is never
- * answered, and "stuck-lookup", whose very name is never resolved. It lets a test prove that one file that
- * never finishes reading does not stall the daemon for anybody else.
+ * answered, "stuck-lookup", whose very name is never resolved, and
+ * "stuck-flush", which reads like "data" but whose FLUSH (sent by every
+ * close()) is never answered when root closes it, and "endless", which
+ * says it has 4096 bytes but never ends (direct I/O, about 100 MB/s). It
+ * lets a test prove that one file that never finishes reading does not
+ * stall the daemon for anybody else.
  * Needs root (mount); the caller should be in a private mount namespace.
  */
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #define STALLFS_DATA_SIZE 4096u
@@ -23,3 +28,6 @@ typedef struct StallFs {
 int stallfs_mount(StallFs *fs, const char *mountpoint);
 /* Kills the server (every pending read then fails) and detaches the mount. */
 void stallfs_unmount(StallFs *fs);
+
+/* Reads of "endless" the server answered since the mount. */
+uint64_t stallfs_endless_reads(const StallFs *fs);

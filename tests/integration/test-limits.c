@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
 /*
  * Limits a client runs into: the daemon's --max-size, a grant's MaxSize, the
- * request's own max_size, the per-uid byte budget and the overall connection
- * limit. Each is exact at its boundary and answers with its documented errno.
+ * request's own max_size, the per-uid byte budget, the overall byte budget
+ * and the overall connection limit. Each is exact at its boundary and
+ * answers with its documented errno.
  */
 
 #include <check.h>
@@ -221,6 +222,46 @@ START_TEST(test_bytes_per_uid_follow_mappings) {
 }
 END_TEST
 
+/* --max-bytes: all snapshots together, whoever holds them. */
+START_TEST(test_max_bytes) {
+        const char *const args[] = { "--max-bytes", "2M", NULL };
+        _cleanup_close_ int sock = -EBADF;
+        int fds[3] = { -EBADF, -EBADF, -EBADF };
+        ProtoReply reply;
+        int status[3];
+
+        start(args, false);
+        make("a", MIB);
+        make("b", MIB);
+        make("c", MIB);
+
+        ck_assert_int_eq(raw_connect(h.socket_path, &sock), 0);
+        for (int i = 0; i < 3; i++) {
+                _cleanup_free_ char *p = harness_path(&h, (const char *[]) { "a", "b", "c" }[i]);
+                _cleanup_close_ int file = open(p, O_RDONLY | O_CLOEXEC);
+
+                ck_assert_int_ge(file, 0);
+                ck_assert_int_eq(raw_snapshot_fd(sock, file, 0, 30000, &reply, &fds[i]), 0);
+                status[i] = reply.status;
+        }
+        ck_assert_int_eq(status[0], 0);
+        ck_assert_int_eq(status[1], 0);
+        /* Not the uid's budget (1G by default): the daemon's own. */
+        ck_assert_int_eq(status[2], -ENOSPC);
+        for (int i = 0; i < 3; i++)
+                safe_close(fds[i]);
+        sock = safe_close(sock);
+
+        /* Once nobody holds them, what only the cache keeps makes room. */
+        uint64_t deadline = harness_now_usec() + 10000000u;
+        while (fd_request("c", 0, &reply) != 0) {
+                ck_assert_int_eq(reply.status, -ENOSPC);
+                ck_assert_msg(harness_now_usec() < deadline, "memory never came back");
+                usleep(50 * 1000);
+        }
+}
+END_TEST
+
 START_TEST(test_cache_size) {
         const char *const args[] = { "--cache-size", "1M", NULL };
         _cleanup_close_ int sock = -EBADF;
@@ -289,6 +330,7 @@ int main(void) {
         tcase_add_test(tc, test_grant_max_size);
         tcase_add_test(tc, test_bytes_per_uid);
         tcase_add_test(tc, test_bytes_per_uid_follow_mappings);
+        tcase_add_test(tc, test_max_bytes);
         tcase_add_test(tc, test_cache_size);
         tcase_add_test(tc, test_max_connections);
 

@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "pool.h"
+
+/* Sanitizer runtimes need more stack than a job itself. */
+#define POOL_STACK_SIZE (1024u * 1024u)
+/* Idle workers go away after this long: starting a thread per request cost more than the request. */
+#define POOL_IDLE_SEC 10
+
+/* A pool left to the process exit stays reachable: leak checkers then know it was left on purpose. */
+static Pool *volatile pool_left_behind;
+
+struct Pool {
+        pthread_mutex_t lock;
+        pthread_cond_t wakeup;  /* work queued, or stopping */
+        pthread_cond_t gone;    /* a thread exited */
+        int event_fd;
+        unsigned max_threads;
+        /*
+         * n_threads counts a thread from before pthread_create() until it
+         * exits; n_spare those of them that will take queued work without
+         * another thread being started (idle, or not yet running). Counting
+         * a new thread as spare from its creation is what keeps a flood from
+         * starting one thread per request; starting one whenever more work is
+         * queued than threads are spare is what keeps a job from waiting
+         * behind one that never ends.
+         */
+        unsigned n_threads, n_spare;
+        unsigned n_queued, n_in_flight;
+        bool stopping;
+        PoolWork *queue_head, *queue_tail;
+        PoolWork *done_head, *done_tail;
+};
+
+int pool_new(unsigned max_threads, Pool **ret) {
+        Pool *p;
+
+        if (max_threads == 0)
+                return -EINVAL;
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (p->event_fd < 0) {
+                int r = negative_errno();
+                free(p);
+                return r;
+        }
+        pthread_mutex_init(&p->lock, NULL);
+        pthread_cond_init(&p->wakeup, NULL);
+        pthread_cond_init(&p->gone, NULL);
+        p->max_threads = max_threads;
+        *ret = p;
+        return 0;
+}
+
+static void list_append(PoolWork **head, PoolWork **tail, PoolWork *w) {
+        w->next = NULL;
+        if (*tail)
+                (*tail)->next = w;
+        else
+                *head = w;
+        *tail = w;
+}
+
+static void *pool_worker(void *userdata) {
+        Pool *p = userdata;
+
+        pthread_mutex_lock(&p->lock);
+        for (;;) {
+                PoolWork *w;
+
+                /* n_spare already counts this thread: from its creation, or from the end of its last work. */
+                while (!p->queue_head && !p->stopping) {
+                        struct timespec deadline;
+
+                        (void) clock_gettime(CLOCK_REALTIME, &deadline);
+                        deadline.tv_sec += POOL_IDLE_SEC;
+                        if (pthread_cond_timedwait(&p->wakeup, &p->lock, &deadline) == ETIMEDOUT && !p->queue_head)
+                                break;
+                }
+                if (!p->queue_head)
+                        break;
+                w = p->queue_head;
+                p->queue_head = w->next;
+                if (!p->queue_head)
+                        p->queue_tail = NULL;
+                p->n_queued--;
+                p->n_spare--;
+                pthread_mutex_unlock(&p->lock);
+
+                w->run(w);
+
+                pthread_mutex_lock(&p->lock);
+                list_append(&p->done_head, &p->done_tail, w);
+                p->n_spare++;
+                /* An eventfd counter never blocks a writer short of 2^64 - 1 wakeups. */
+                (void) eventfd_write(p->event_fd, 1);
+        }
+        p->n_spare--;
+        p->n_threads--;
+        pthread_cond_broadcast(&p->gone);
+        pthread_mutex_unlock(&p->lock);
+        return NULL;
+}
+
+/* Called with the lock held. */
+static int pool_spawn_locked(Pool *p) {
+        pthread_attr_t attr;
+        pthread_t thread;
+        int r;
+
+        r = pthread_attr_init(&attr);
+        if (r != 0)
+                return -r;
+        (void) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        (void) pthread_attr_setstacksize(&attr, POOL_STACK_SIZE);
+        p->n_threads++;
+        p->n_spare++;
+        r = pthread_create(&thread, &attr, pool_worker, p);
+        pthread_attr_destroy(&attr);
+        if (r != 0) {
+                p->n_threads--;
+                p->n_spare--;
+                return -r;
+        }
+        return 0;
+}
+
+int pool_submit(Pool *p, PoolWork *w) {
+        int r = 0;
+
+        pthread_mutex_lock(&p->lock);
+        list_append(&p->queue_head, &p->queue_tail, w);
+        p->n_queued++;
+        p->n_in_flight++;
+        if (p->n_queued > p->n_spare && p->n_threads < p->max_threads)
+                r = pool_spawn_locked(p);
+        else
+                pthread_cond_signal(&p->wakeup);
+        pthread_mutex_unlock(&p->lock);
+        return r;
+}
+
+PoolWork *pool_take_done(Pool *p) {
+        PoolWork *w;
+        eventfd_t v;
+
+        (void) eventfd_read(p->event_fd, &v);
+        pthread_mutex_lock(&p->lock);
+        w = p->done_head;
+        p->done_head = p->done_tail = NULL;
+        for (PoolWork *i = w; i; i = i->next)
+                p->n_in_flight--;
+        pthread_mutex_unlock(&p->lock);
+        return w;
+}
+
+int pool_get_fd(Pool *p) {
+        return p->event_fd;
+}
+
+static unsigned pool_read(Pool *p, const unsigned *field) {
+        unsigned v;
+
+        pthread_mutex_lock(&p->lock);
+        v = *field;
+        pthread_mutex_unlock(&p->lock);
+        return v;
+}
+
+unsigned pool_threads(Pool *p) {
+        return pool_read(p, &p->n_threads);
+}
+
+unsigned pool_max_threads(Pool *p) {
+        return p->max_threads;
+}
+
+unsigned pool_in_flight(Pool *p) {
+        return pool_read(p, &p->n_in_flight);
+}
+
+Pool *pool_free(Pool *p) {
+        bool busy;
+
+        if (!p)
+                return NULL;
+        pthread_mutex_lock(&p->lock);
+        p->stopping = true;
+        pthread_cond_broadcast(&p->wakeup);
+        busy = p->n_in_flight > 0;
+        while (!busy && p->n_threads > 0)
+                pthread_cond_wait(&p->gone, &p->lock);
+        pthread_mutex_unlock(&p->lock);
+        if (busy) {
+                pool_left_behind = p;
+                return NULL;
+        }
+        safe_close(p->event_fd);
+        pthread_cond_destroy(&p->gone);
+        pthread_cond_destroy(&p->wakeup);
+        pthread_mutex_destroy(&p->lock);
+        free(p);
+        return NULL;
+}

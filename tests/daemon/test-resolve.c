@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: Apache-2.0 OR MIT */
+/*
+ * Resolving what a client asked for, once, into a Source: the descriptor
+ * checks (O_PATH, write-only, directories, FIFOs), what is borrowed and
+ * synthetic, and path resolution that never leaves the grant's root.
+ */
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon-test.h"
+#include "resolve.h"
+
+static char dir[] = "/tmp/test-resolve.XXXXXX";
+static int root_fd = -EBADF;
+
+static void make_tree(void) {
+        char p[256];
+
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        snprintf(p, sizeof(p), "%s/root", dir);
+        ck_assert_int_eq(mkdir(p, 0755), 0);
+        snprintf(p, sizeof(p), "%s/root/file", dir);
+        ck_assert_int_eq(close(open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)), 0);
+        snprintf(p, sizeof(p), "%s/outside", dir);
+        ck_assert_int_eq(close(open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)), 0);
+        snprintf(p, sizeof(p), "%s/root/escape", dir);
+        ck_assert_int_eq(symlink("../outside", p), 0);
+        snprintf(p, sizeof(p), "%s/root/inside", dir);
+        ck_assert_int_eq(symlink("file", p), 0);
+        snprintf(p, sizeof(p), "%s/root/fifo", dir);
+        ck_assert_int_eq(mkfifo(p, 0644), 0);
+        snprintf(p, sizeof(p), "%s/root", dir);
+        root_fd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        ck_assert_int_ge(root_fd, 0);
+}
+
+static void remove_tree(void) {
+        char cmd[300];
+
+        safe_close(root_fd);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        ck_assert_int_eq(system(cmd), 0);
+}
+
+static int resolve_open(const char *name, int flags, Source *ret) {
+        char p[256];
+        _cleanup_close_ int fd = -EBADF;
+
+        snprintf(p, sizeof(p), "%s/root/%s", dir, name);
+        fd = open(p, flags | O_CLOEXEC | O_NONBLOCK);
+        ck_assert_msg(fd >= 0, "open %s: %m", p);
+        return resolve_fd(fd, ret);
+}
+
+START_TEST(test_fd_checks) {
+        Source s = SOURCE_NULL;
+
+        make_tree();
+        ck_assert_int_eq(resolve_open("file", O_PATH, &s), -EBADF);
+        ck_assert_int_eq(resolve_open("file", O_WRONLY, &s), -EBADF);
+        ck_assert_int_eq(resolve_open(".", O_RDONLY | O_DIRECTORY, &s), -EISDIR);
+        ck_assert_int_eq(resolve_open("fifo", O_RDWR, &s), -EINVAL);
+        ck_assert_int_eq(s.fd, -EBADF);
+
+        ck_assert_int_eq(resolve_open("file", O_RDONLY, &s), 0);
+        ck_assert(!s.borrowed);
+        ck_assert(!s.synthetic);
+        ck_assert(!s.verity);
+        ck_assert(S_ISREG(s.stx.stx_mode));
+        source_done(&s);
+        ck_assert_int_eq(s.fd, -EBADF);
+        remove_tree();
+}
+END_TEST
+
+/* procfs checks the reader at read(): copied through the client's own description, never shared. */
+START_TEST(test_synthetic_is_borrowed) {
+        _cleanup_close_ int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+        Source s = SOURCE_NULL;
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(resolve_fd(fd, &s), 0);
+        ck_assert(s.borrowed);
+        ck_assert(s.synthetic);
+        ck_assert(!s.verity);
+        ck_assert(resolve_fs_is_synthetic(s.fd));
+        source_done(&s);
+}
+END_TEST
+
+START_TEST(test_path_stays_beneath) {
+        Source s = SOURCE_NULL;
+
+        make_tree();
+        ck_assert_int_eq(resolve_path(root_fd, "file", 0, &s), 0);
+        ck_assert(!s.borrowed);
+        source_done(&s);
+        ck_assert_int_eq(resolve_path(root_fd, "inside", 0, &s), 0);
+        source_done(&s);
+        ck_assert_int_eq(resolve_path(root_fd, "inside", RESOLVE_NO_SYMLINKS, &s), -ELOOP);
+        ck_assert_int_eq(resolve_path(root_fd, "escape", 0, &s), -EXDEV);
+        ck_assert_int_eq(resolve_path(root_fd, "../outside", 0, &s), -EXDEV);
+        ck_assert_int_eq(resolve_path(root_fd, "/etc/passwd", 0, &s), -EXDEV);
+        ck_assert_int_eq(resolve_path(root_fd, "", 0, &s), -EISDIR);
+        ck_assert_int_eq(resolve_path(root_fd, "fifo", 0, &s), -EINVAL);
+        ck_assert_int_eq(resolve_path(root_fd, "missing", 0, &s), -ENOENT);
+        ck_assert_int_eq(s.fd, -EBADF);
+        remove_tree();
+}
+END_TEST
+
+int main(void) {
+        const TTest *const tests[] = { test_fd_checks, test_synthetic_is_borrowed, test_path_stays_beneath };
+
+        return run_tests("resolve", tests, ELEMENTSOF(tests));
+}
