@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -53,6 +54,14 @@ int loop_write(int fd, const void *data, size_t size) {
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
+                        if (errno == EAGAIN) {
+                                /* A non-blocking descriptor somebody handed us (stdout, say): wait for room. */
+                                struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+                                if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+                                        return negative_errno();
+                                continue;
+                        }
                         return negative_errno();
                 }
                 if (k == 0)

@@ -35,7 +35,11 @@ int fd_reopen(int fd, int flags);
 /* fd_reopen(@fd, O_RDONLY). */
 int fd_reopen_rdonly(int fd);
 
-/* write() until all @size bytes of @data are written, retrying EINTR and short writes. */
+/*
+ * write() until all @size bytes of @data are written, retrying EINTR and short
+ * writes, and waiting (poll()) where a non-blocking descriptor says EAGAIN:
+ * not for a descriptor of an event loop.
+ */
 int loop_write(int fd, const void *data, size_t size);
 
 /*
