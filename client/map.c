@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fd-util.h"
 #include "internal.h"
 #include "macro.h"
 #include "missing.h"
@@ -199,7 +200,6 @@ _public_ int safe_mmap_map_fd_unsafe(int fd, uint64_t offset, uint64_t length, u
         _cleanup_close_ int copy = -EBADF;
         long page = sysconf(_SC_PAGESIZE);
         struct stat st;
-        int fl;
 
         if (!ret || (flags & ~SAFE_MMAP_POPULATE))
                 return -EINVAL;
@@ -209,8 +209,7 @@ _public_ int safe_mmap_map_fd_unsafe(int fd, uint64_t offset, uint64_t length, u
         copy = map_dup(fd);
         if (copy < 0)
                 return copy;
-        fl = fcntl(copy, F_GETFL);
-        if (fl < 0 || (fl & O_PATH) || (fl & O_ACCMODE) == O_WRONLY)
+        if (fd_check_readable(copy) < 0)
                 return -EBADF;
         if (fstat(copy, &st) < 0)
                 return -EBADF;

@@ -19,6 +19,8 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "fd-util.h"
+#include "file-version.h"
 #include "fs-util.h"
 #include "internal.h"
 #include "macro.h"
@@ -51,12 +53,8 @@ int snapshot_local_size_max(uint64_t *ret) {
 
 int snapshot_check_source(int fd) {
         struct stat st;
-        int fl;
 
-        if (fd < 0)
-                return -EBADF;
-        fl = fcntl(fd, F_GETFL);
-        if (fl < 0 || (fl & O_PATH) || (fl & O_ACCMODE) == O_WRONLY)
+        if (fd_check_readable(fd) < 0)
                 return -EBADF;
         if (fstat(fd, &st) < 0)
                 return -EBADF;
@@ -65,35 +63,6 @@ int snapshot_check_source(int fd) {
         if (!S_ISREG(st.st_mode))
                 return -EINVAL;
         return 0;
-}
-
-/* What tells us that a file changed: a writer moves at least one of these. */
-struct version {
-        uint64_t ino, size;
-        int64_t mtime_sec, ctime_sec;
-        uint32_t dev_major, dev_minor, mtime_nsec, ctime_nsec;
-};
-
-static int version_get(int fd, struct version *ret) {
-        struct statx stx;
-
-        if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS, &stx) < 0)
-                return errno == ENOMEM ? -ENOMEM : -EIO;
-        *ret = (struct version) {
-                .ino = stx.stx_ino,
-                .size = stx.stx_size,
-                .mtime_sec = stx.stx_mtime.tv_sec,
-                .mtime_nsec = stx.stx_mtime.tv_nsec,
-                .ctime_sec = stx.stx_ctime.tv_sec,
-                .ctime_nsec = stx.stx_ctime.tv_nsec,
-                .dev_major = stx.stx_dev_major,
-                .dev_minor = stx.stx_dev_minor,
-        };
-        return 0;
-}
-
-static bool version_equal(const struct version *a, const struct version *b) {
-        return memcmp(a, b, sizeof(*a)) == 0;
 }
 
 /* The shared helpers return the kernel's errno; the library promises a documented few. */
@@ -179,7 +148,7 @@ int snapshot_local(int src, uint64_t max_size, bool require_consistent, int *ret
 
         for (int attempt = 0; attempt < SNAPSHOT_ATTEMPTS; attempt++) {
                 _cleanup_close_ int memfd = -EBADF;
-                struct version before, after;
+                FileVersion before, after;
                 int lease = -EBADF;
                 uint64_t size;
                 bool held;
@@ -200,15 +169,15 @@ int snapshot_local(int src, uint64_t max_size, bool require_consistent, int *ret
                         (void) lease_release(lease);
                         return snapshot_errno(memfd);
                 }
-                r = version_get(src, &before);
+                r = file_version_from_fd(src, &before);
                 if (r >= 0)
                         r = memfd_fill(src, memfd, max_size, &size);
                 if (r >= 0)
-                        r = version_get(src, &after);
+                        r = file_version_from_fd(src, &after);
                 held = lease_release(lease);
                 if (r < 0)
                         return snapshot_errno(r);
-                if (!version_equal(&before, &after))
+                if (!file_version_equal(&before, &after))
                         continue; /* torn: a writer changed the file while we copied */
                 /* A file nobody writes has as many bytes as it says (procfs files do not). */
                 if (require_consistent && (!held || after.size != size))
@@ -455,7 +424,6 @@ static int path_make_absolute(const char *path, char **ret) {
  */
 static int snapshot_open(const char *path, int *ret_fd) {
         _cleanup_close_ int pfd = -EBADF;
-        char proc[sizeof("/proc/self/fd/") + 12];
         struct stat st;
         int fd;
 
@@ -469,12 +437,14 @@ static int snapshot_open(const char *path, int *ret_fd) {
         if (!S_ISREG(st.st_mode))
                 return -EINVAL;
 
-        (void) snprintf(proc, sizeof(proc), "/proc/self/fd/%i", pfd);
-        fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0 && errno == ENOENT) /* no /proc: a real open, still never blocking */
+        fd = fd_reopen(pfd, O_RDONLY);
+        if (fd == -ENOENT) { /* no /proc: a real open, still never blocking */
                 fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+                if (fd < 0)
+                        return -errno;
+        }
         if (fd < 0)
-                return -errno;
+                return fd;
         *ret_fd = fd;
         return 0;
 }
