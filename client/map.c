@@ -135,7 +135,7 @@ static int map_verified_dup(int fd, int *ret_fd, int *ret_kind, uint64_t *ret_si
         return 0;
 }
 
-_public_ int safe_mmap_map_fd(int fd, unsigned flags, safe_mmap **ret) {
+static int map_fd_impl(int fd, unsigned flags, safe_mmap **ret) {
         uint64_t size;
         int r, kind, copy;
 
@@ -148,7 +148,13 @@ _public_ int safe_mmap_map_fd(int fd, unsigned flags, safe_mmap **ret) {
         return map_new(copy, kind, SAFE_MMAP_AS_GIVEN | SAFE_MMAP_CONSISTENT, 0, size, flags, ret);
 }
 
-_public_ int safe_mmap_map_fd_range(int fd, uint64_t offset, uint64_t length, unsigned flags, safe_mmap **ret) {
+_public_ int safe_mmap_map_fd(int fd, unsigned flags, safe_mmap **ret) {
+        static const int allowed[] = { ERRNOS_MAP_FD };
+
+        return ERRNO_FILTER(map_fd_impl(fd, flags, ret), allowed);
+}
+
+static int map_fd_range_impl(int fd, uint64_t offset, uint64_t length, unsigned flags, safe_mmap **ret) {
         uint64_t size;
         int r, kind, copy;
 
@@ -167,7 +173,13 @@ _public_ int safe_mmap_map_fd_range(int fd, uint64_t offset, uint64_t length, un
         return map_new(copy, kind, SAFE_MMAP_AS_GIVEN | SAFE_MMAP_CONSISTENT, offset, length, flags, ret);
 }
 
-_public_ int safe_mmap_map_fd_verity(int fd, unsigned algorithm, const uint8_t *digest, size_t digest_size,
+_public_ int safe_mmap_map_fd_range(int fd, uint64_t offset, uint64_t length, unsigned flags, safe_mmap **ret) {
+        static const int allowed[] = { ERRNOS_MAP_FD };
+
+        return ERRNO_FILTER(map_fd_range_impl(fd, offset, length, flags, ret), allowed);
+}
+
+static int map_fd_verity_impl(int fd, unsigned algorithm, const uint8_t *digest, size_t digest_size,
                                      unsigned flags, safe_mmap **ret) {
         _cleanup_close_ int copy = -EBADF;
         uint8_t have[SAFE_MMAP_VERITY_DIGEST_MAX];
@@ -196,7 +208,14 @@ _public_ int safe_mmap_map_fd_verity(int fd, unsigned algorithm, const uint8_t *
         return map_new(TAKE_FD(copy), kind, SAFE_MMAP_AS_GIVEN | SAFE_MMAP_CONSISTENT, 0, size, flags, ret);
 }
 
-_public_ int safe_mmap_map_fd_unsafe(int fd, uint64_t offset, uint64_t length, unsigned flags, safe_mmap **ret) {
+_public_ int safe_mmap_map_fd_verity(int fd, unsigned algorithm, const uint8_t *digest, size_t digest_size,
+                                     unsigned flags, safe_mmap **ret) {
+        static const int allowed[] = { ERRNOS_MAP_FD_VERITY };
+
+        return ERRNO_FILTER(map_fd_verity_impl(fd, algorithm, digest, digest_size, flags, ret), allowed);
+}
+
+static int map_fd_unsafe_impl(int fd, uint64_t offset, uint64_t length, unsigned flags, safe_mmap **ret) {
         _cleanup_close_ int copy = -EBADF;
         long page = sysconf(_SC_PAGESIZE);
         struct stat st;
@@ -228,6 +247,12 @@ _public_ int safe_mmap_map_fd_unsafe(int fd, uint64_t offset, uint64_t length, u
         return map_new(TAKE_FD(copy), SAFE_MMAP_UNVERIFIED, SAFE_MMAP_AS_GIVEN, offset, length, flags, ret);
 }
 
+_public_ int safe_mmap_map_fd_unsafe(int fd, uint64_t offset, uint64_t length, unsigned flags, safe_mmap **ret) {
+        static const int allowed[] = { ERRNOS_MAP_FD_UNSAFE };
+
+        return ERRNO_FILTER(map_fd_unsafe_impl(fd, offset, length, flags, ret), allowed);
+}
+
 _public_ const void *safe_mmap_data(const safe_mmap *m) {
         return m ? m->data : NULL;
 }
@@ -236,25 +261,43 @@ _public_ uint64_t safe_mmap_size(const safe_mmap *m) {
         return m ? m->size : 0;
 }
 
-_public_ int safe_mmap_kind(const safe_mmap *m) {
+static int kind_impl(const safe_mmap *m) {
         return m ? m->kind : -EINVAL;
 }
 
-_public_ int safe_mmap_fd(const safe_mmap *m) {
+_public_ int safe_mmap_kind(const safe_mmap *m) {
+        static const int allowed[] = { ERRNOS_GETTER };
+
+        return ERRNO_FILTER(kind_impl(m), allowed);
+}
+
+static int fd_impl(const safe_mmap *m) {
         return m ? m->fd : -EINVAL;
+}
+
+_public_ int safe_mmap_fd(const safe_mmap *m) {
+        static const int allowed[] = { ERRNOS_GETTER };
+
+        return ERRNO_FILTER(fd_impl(m), allowed);
 }
 
 _public_ unsigned safe_mmap_flags(const safe_mmap *m) {
         return m ? m->flags : 0;
 }
 
-_public_ int safe_mmap_verity_digest(const safe_mmap *m, unsigned *ret_algorithm, uint8_t *buf, size_t size) {
+static int verity_digest_impl(const safe_mmap *m, unsigned *ret_algorithm, uint8_t *buf, size_t size) {
         if (!m || (!buf && size > 0))
                 return -EINVAL;
         /* An unverified mapping may well be of a verity file, but nothing was proven about it. */
         if (m->kind != SAFE_MMAP_FS_VERITY)
                 return -ENODATA;
         return verify_verity_digest(m->fd, ret_algorithm, buf, size);
+}
+
+_public_ int safe_mmap_verity_digest(const safe_mmap *m, unsigned *ret_algorithm, uint8_t *buf, size_t size) {
+        static const int allowed[] = { ERRNOS_VERITY_DIGEST };
+
+        return ERRNO_FILTER(verity_digest_impl(m, ret_algorithm, buf, size), allowed);
 }
 
 _public_ safe_mmap *safe_mmap_free(safe_mmap *m) {

@@ -17,7 +17,7 @@
 /* The name shows in /proc/PID/fd and maps of whoever receives it: a constant, never data. */
 #define SEAL_MEMFD_NAME "safe-mmap-sealed"
 
-_public_ int safe_mmap_seal_bytes(const void *data, size_t size, int *ret_fd) {
+static int seal_bytes_impl(const void *data, size_t size, int *ret_fd) {
         int fd;
 
         if (!ret_fd || (!data && size > 0))
@@ -40,4 +40,10 @@ _public_ int safe_mmap_seal_bytes(const void *data, size_t size, int *ret_fd) {
         default:
                 return -EIO;
         }
+}
+
+_public_ int safe_mmap_seal_bytes(const void *data, size_t size, int *ret_fd) {
+        static const int allowed[] = { ERRNOS_SEAL_BYTES };
+
+        return ERRNO_FILTER(seal_bytes_impl(data, size, ret_fd), allowed);
 }

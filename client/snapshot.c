@@ -383,7 +383,7 @@ static int snapshot_flags_valid(unsigned flags) {
                (SAFE_MMAP_NO_DAEMON | SAFE_MMAP_NO_FALLBACK);
 }
 
-_public_ int safe_mmap_snapshot_fd(int fd, unsigned flags, safe_mmap **ret) {
+static int snapshot_fd_impl(int fd, unsigned flags, safe_mmap **ret) {
         int r;
 
         if (!ret || !snapshot_flags_valid(flags))
@@ -392,6 +392,12 @@ _public_ int safe_mmap_snapshot_fd(int fd, unsigned flags, safe_mmap **ret) {
         if (r < 0)
                 return r;
         return snapshot_map(fd, NULL, flags, ret);
+}
+
+_public_ int safe_mmap_snapshot_fd(int fd, unsigned flags, safe_mmap **ret) {
+        static const int allowed[] = { ERRNOS_SNAPSHOT_FD };
+
+        return ERRNO_FILTER(snapshot_fd_impl(fd, flags, ret), allowed);
 }
 
 /* The daemon resolves paths from its grant roots: it needs an absolute one. */
@@ -449,7 +455,7 @@ static int snapshot_open(const char *path, int *ret_fd) {
         return 0;
 }
 
-_public_ int safe_mmap_snapshot(const char *path, unsigned flags, safe_mmap **ret) {
+static int snapshot_impl(const char *path, unsigned flags, safe_mmap **ret) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *abs = NULL;
         int r;
@@ -467,4 +473,10 @@ _public_ int safe_mmap_snapshot(const char *path, unsigned flags, safe_mmap **re
         if (path_make_absolute(path, &abs) < 0)
                 return r;
         return snapshot_map(-EBADF, abs, flags, ret);
+}
+
+_public_ int safe_mmap_snapshot(const char *path, unsigned flags, safe_mmap **ret) {
+        static const int allowed[] = { ERRNOS_SNAPSHOT };
+
+        return ERRNO_FILTER(snapshot_impl(path, flags, ret), allowed);
 }

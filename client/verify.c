@@ -149,6 +149,12 @@ int verify_verity_digest(int fd, unsigned *ret_algorithm, uint8_t *buf, size_t s
         return d->digest_size;
 }
 
-_public_ int safe_mmap_check_fd(int fd, int *ret_kind, uint64_t *ret_size) {
+static int check_fd_impl(int fd, int *ret_kind, uint64_t *ret_size) {
         return verify_fd(fd, ret_kind, ret_size);
+}
+
+_public_ int safe_mmap_check_fd(int fd, int *ret_kind, uint64_t *ret_size) {
+        static const int allowed[] = { ERRNOS_CHECK_FD };
+
+        return ERRNO_FILTER(check_fd_impl(fd, ret_kind, ret_size), allowed);
 }

@@ -35,6 +35,8 @@ static void fake_die(const char *what) {
         _exit(FAKE_BROKEN);
 }
 
+int fake_undocumented_errno = FAKE_UNDOCUMENTED_ERRNO;
+
 static int fake_memfd(unsigned seals) {
         int fd = memfd_create("fake-daemon", MFD_CLOEXEC | MFD_ALLOW_SEALING), ro;
 
@@ -122,6 +124,10 @@ static void fake_reply(int conn, enum fake_mode mode) {
                 reply = (ProtoReply) { .type = PROTO_REPLY_SNAPSHOT,
                                        .status = mode == FAKE_EFBIG ? -EFBIG :
                                                  mode == FAKE_EDQUOT ? -EDQUOT : -EOPNOTSUPP };
+                n_fds = 0;
+                break;
+        case FAKE_ODD_ERRNO:
+                reply = (ProtoReply) { .type = PROTO_REPLY_SNAPSHOT, .status = -fake_undocumented_errno };
                 n_fds = 0;
                 break;
         case FAKE_ERROR_WITH_FD:
