@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "macro.h"
 #include "proto.h"
 #include "safe-mmap.h"
 
@@ -29,6 +30,7 @@ int verify_verity_digest(int fd, unsigned *ret_algorithm, uint8_t *buf, size_t s
  * the range are mapped) and wraps them into a safe_mmap whose flags are
  * @result_flags. @fd is always taken, and closed on failure.
  */
+DEFINE_CLEANUP(safe_mmap, safe_mmap_free);
 int map_new(int fd, int kind, unsigned result_flags, uint64_t offset, uint64_t length, unsigned flags,
             safe_mmap **ret);
 /* map.c: a close-on-exec duplicate of @fd: -EBADF, -EMFILE or -ENFILE. */

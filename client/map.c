@@ -53,8 +53,8 @@ static int map_populate(const void *data, size_t size) {
 int map_new(int fd_in, int kind, unsigned result_flags, uint64_t offset, uint64_t length, unsigned flags,
             safe_mmap **ret) {
         _cleanup_close_ int fd = fd_in;
+        _cleanup_(safe_mmap_freep) safe_mmap *m = NULL;
         uint64_t page = (uint64_t) sysconf(_SC_PAGESIZE), delta = offset % page;
-        safe_mmap *m;
         void *p;
         int r;
 
@@ -64,6 +64,7 @@ int map_new(int fd_in, int kind, unsigned result_flags, uint64_t offset, uint64_
         m = calloc(1, sizeof(*m));
         if (!m)
                 return -ENOMEM;
+        m->fd = -EBADF; /* @fd is taken only on success: until then, safe_mmap_free() unmaps alone */
 
         if (length == 0) {
                 m->data = empty_mapping;
@@ -77,22 +78,16 @@ int map_new(int fd_in, int kind, unsigned result_flags, uint64_t offset, uint64_
                 size_t map_size = (size_t) (length + delta);
 
                 p = mmap(NULL, map_size, PROT_READ, MAP_PRIVATE, fd, (off_t) (offset - delta));
-                if (p == MAP_FAILED) {
-                        r = map_errno();
-                        free(m);
-                        return r;
-                }
+                if (p == MAP_FAILED)
+                        return map_errno();
                 m->map_base = p;
                 m->map_size = map_size;
                 m->data = (const char *) p + delta;
 
                 if (flags & SAFE_MMAP_POPULATE) {
                         r = map_populate(p, map_size);
-                        if (r < 0) {
-                                (void) munmap(p, map_size);
-                                free(m);
+                        if (r < 0)
                                 return r;
-                        }
                 }
         }
 
@@ -100,7 +95,7 @@ int map_new(int fd_in, int kind, unsigned result_flags, uint64_t offset, uint64_
         m->kind = kind;
         m->flags = result_flags;
         m->fd = TAKE_FD(fd);
-        *ret = m;
+        *ret = TAKE_PTR(m);
         return 0;
 }
 
@@ -155,8 +150,9 @@ _public_ int safe_mmap_map_fd(int fd, unsigned flags, safe_mmap **ret) {
 }
 
 static int map_fd_range_impl(int fd, uint64_t offset, uint64_t length, unsigned flags, safe_mmap **ret) {
+        _cleanup_close_ int copy = -EBADF;
         uint64_t size;
-        int r, kind, copy;
+        int r, kind;
 
         if (!ret || (flags & ~SAFE_MMAP_POPULATE))
                 return -EINVAL;
@@ -164,13 +160,11 @@ static int map_fd_range_impl(int fd, uint64_t offset, uint64_t length, unsigned 
         if (r < 0)
                 return r;
         /* Only now is the size known for good; compare without overflowing. */
-        if (offset > size || length > size - offset) {
-                safe_close(copy);
+        if (offset > size || length > size - offset)
                 return -EINVAL;
-        }
         if (length == 0)
                 length = size - offset;
-        return map_new(copy, kind, SAFE_MMAP_AS_GIVEN | SAFE_MMAP_CONSISTENT, offset, length, flags, ret);
+        return map_new(TAKE_FD(copy), kind, SAFE_MMAP_AS_GIVEN | SAFE_MMAP_CONSISTENT, offset, length, flags, ret);
 }
 
 _public_ int safe_mmap_map_fd_range(int fd, uint64_t offset, uint64_t length, unsigned flags, safe_mmap **ret) {

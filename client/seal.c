@@ -24,22 +24,12 @@ static int seal_bytes_impl(const void *data, size_t size, int *ret_fd) {
                 return -EINVAL;
 
         fd = memfd_new_sealed_from(SEAL_MEMFD_NAME, data, size);
-        if (fd >= 0) {
-                *ret_fd = fd;
-                return 0;
-        }
-        switch (fd) {
-        case -EMFILE:
-        case -ENFILE:
-        case -ENOMEM:
-        case -ENOSPC:
-        case -EFBIG:
-                return fd;
-        case -EFAULT: /* @data is not readable memory */
+        if (fd == -EFAULT) /* @data is not readable memory */
                 return -EINVAL;
-        default:
-                return -EIO;
-        }
+        if (fd < 0)
+                return fd; /* the boundary keeps what is documented */
+        *ret_fd = fd;
+        return 0;
 }
 
 _public_ int safe_mmap_seal_bytes(const void *data, size_t size, int *ret_fd) {

@@ -314,8 +314,9 @@ static bool source_is_synthetic(int fd) {
 static int snapshot_map(int src, const char *path, unsigned flags, safe_mmap **ret) {
         bool consistent = flags & SAFE_MMAP_REQUIRE_CONSISTENT;
         unsigned result_flags = 0;
+        _cleanup_close_ int snap = -EBADF;
         uint64_t size, limit;
-        int r, kind, snap;
+        int r, kind;
 
         /* Checked first, so that a bad value fails whether or not a daemon answers. */
         r = snapshot_local_size_max(&limit);
@@ -342,9 +343,10 @@ static int snapshot_map(int src, const char *path, unsigned flags, safe_mmap **r
                         if (r < 0)
                                 break;
                         if (!consistent || (result_flags & SAFE_MMAP_CONSISTENT))
-                                return map_new(snap, kind, result_flags, 0, size, flags & SAFE_MMAP_POPULATE, ret);
+                                return map_new(TAKE_FD(snap), kind, result_flags, 0, size, flags & SAFE_MMAP_POPULATE,
+                                               ret);
                         /* Not proven: the file changed, or the daemon could hold no lease on it. */
-                        safe_close(snap);
+                        snap = safe_close(snap);
                         r = -EAGAIN;
                 }
                 /* A path request is made only after our own open was denied: no local copy possible. */
@@ -367,11 +369,9 @@ static int snapshot_map(int src, const char *path, unsigned flags, safe_mmap **r
         if (r < 0)
                 return r;
         r = verify_fd(snap, &kind, &size);
-        if (r < 0) {
-                safe_close(snap);
+        if (r < 0)
                 return r;
-        }
-        return map_new(snap, kind, SAFE_MMAP_MADE_LOCALLY | (consistent ? SAFE_MMAP_CONSISTENT : 0), 0, size,
+        return map_new(TAKE_FD(snap), kind, SAFE_MMAP_MADE_LOCALLY | (consistent ? SAFE_MMAP_CONSISTENT : 0), 0, size,
                        flags & SAFE_MMAP_POPULATE, ret);
 }
 
@@ -402,8 +402,8 @@ _public_ int safe_mmap_snapshot_fd(int fd, unsigned flags, safe_mmap **ret) {
 
 /* The daemon resolves paths from its grant roots: it needs an absolute one. */
 static int path_make_absolute(const char *path, char **ret) {
+        _cleanup_free_ char *abs = NULL;
         char cwd[PATH_MAX];
-        char *abs;
 
         if (path[0] == '/') {
                 abs = strdup(path);
@@ -415,11 +415,9 @@ static int path_make_absolute(const char *path, char **ret) {
         }
         if (!abs)
                 return -ENOMEM;
-        if (strlen(abs) > PROTO_PATH_MAX) {
-                free(abs);
+        if (strlen(abs) > PROTO_PATH_MAX)
                 return -ENAMETOOLONG;
-        }
-        *ret = abs;
+        *ret = TAKE_PTR(abs);
         return 0;
 }
 

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
 
 /*
- * The proof of immutability. Order matters (DESIGN.md "Verifying and
- * mapping"): the kind of file is established first, the size is read only
- * after, since only then can it no longer change.
+ * The proof of immutability. Order matters (safe-mmap(3), VERIFICATION): the
+ * kind of file is established first, the size is read only after, since only
+ * then can it no longer change.
  */
 
 #include <errno.h>
