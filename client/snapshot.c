@@ -51,18 +51,23 @@ int snapshot_local_size_max(uint64_t *ret) {
         return parse_size(e, ret) < 0 ? -EINVAL : 0;
 }
 
-int snapshot_check_source(int fd) {
+/* Only a regular file can be copied: -EISDIR for a directory, -EINVAL for anything else; @error if fstat() fails. */
+static int snapshot_source_type(int fd, int error) {
         struct stat st;
 
-        if (fd_check_readable(fd) < 0)
-                return -EBADF;
         if (fstat(fd, &st) < 0)
-                return -EBADF;
+                return error;
         if (S_ISDIR(st.st_mode))
                 return -EISDIR;
         if (!S_ISREG(st.st_mode))
                 return -EINVAL;
         return 0;
+}
+
+int snapshot_check_source(int fd) {
+        if (fd_check_readable(fd) < 0)
+                return -EBADF;
+        return snapshot_source_type(fd, -EBADF);
 }
 
 /* The shared helpers return the kernel's errno; the library promises a documented few. */
@@ -428,18 +433,14 @@ static int path_make_absolute(const char *path, char **ret) {
  */
 static int snapshot_open(const char *path, int *ret_fd) {
         _cleanup_close_ int pfd = -EBADF;
-        struct stat st;
-        int fd;
+        int fd, r;
 
         pfd = open(path, O_PATH | O_CLOEXEC);
         if (pfd < 0)
                 return -errno;
-        if (fstat(pfd, &st) < 0)
-                return -EIO;
-        if (S_ISDIR(st.st_mode))
-                return -EISDIR;
-        if (!S_ISREG(st.st_mode))
-                return -EINVAL;
+        r = snapshot_source_type(pfd, -EIO);
+        if (r < 0)
+                return r;
 
         fd = fd_reopen(pfd, O_RDONLY);
         if (fd == -ENOENT) { /* no /proc: a real open, still never blocking */
