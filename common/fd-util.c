@@ -37,12 +37,12 @@ int fd_reopen(int fd, int flags) {
 
         if (fd < 0)
                 return -EBADF;
-        r = open(fd_proc_path(fd, path), flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        r = open(fd_proc_path(fd, path), flags | O_CLOEXEC | O_NOCTTY);
         return r < 0 ? negative_errno() : r;
 }
 
 int fd_reopen_rdonly(int fd) {
-        return fd_reopen(fd, O_RDONLY);
+        return fd_reopen(fd, O_RDONLY | O_NONBLOCK);
 }
 
 int loop_write(int fd, const void *data, size_t size) {

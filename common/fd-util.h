@@ -26,13 +26,15 @@ char *fd_proc_path(int fd, char buf[static PROC_FD_PATH_MAX]);
 int fd_check_readable(int fd);
 
 /*
- * A new close-on-exec, O_NOCTTY, O_NONBLOCK open file description of the
- * file behind @fd with @flags (O_RDONLY, O_PATH, ...), through
- * /proc/self/fd: -ENOENT without /proc. O_NONBLOCK: an open never waits for
- * somebody else's lease to be broken.
+ * A new close-on-exec, O_NOCTTY open file description of the file behind @fd
+ * with @flags (O_RDONLY, O_PATH, ...), through /proc/self/fd: -ENOENT
+ * without /proc.
  */
 int fd_reopen(int fd, int flags);
-/* fd_reopen(@fd, O_RDONLY). */
+/*
+ * fd_reopen(@fd, O_RDONLY | O_NONBLOCK): the open never waits for somebody
+ * else's lease to be broken (-EWOULDBLOCK instead).
+ */
 int fd_reopen_rdonly(int fd);
 
 /*

@@ -99,6 +99,15 @@ START_TEST(test_reopen) {
         ck_assert_int_eq(fstat(ro, &b), 0);
         ck_assert(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
 
+        /* Only fd_reopen_rdonly() adds O_NONBLOCK. */
+        {
+                int plain = fd_reopen(memfd, O_RDONLY);
+                ck_assert_int_ge(plain, 0);
+                ck_assert(!(fcntl(plain, F_GETFL) & O_NONBLOCK));
+                ck_assert(fcntl(plain, F_GETFD) & FD_CLOEXEC);
+                close(plain);
+        }
+
         path = fd_reopen(memfd, O_PATH);
         ck_assert_int_ge(path, 0);
         ck_assert_int_eq(fd_check_readable(path), -EBADF);
