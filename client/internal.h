@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "macro.h"
 #include "proto.h"
 #include "safe-mmap.h"
 
@@ -29,6 +30,7 @@ int verify_verity_digest(int fd, unsigned *ret_algorithm, uint8_t *buf, size_t s
  * the range are mapped) and wraps them into a safe_mmap whose flags are
  * @result_flags. @fd is always taken, and closed on failure.
  */
+DEFINE_CLEANUP(safe_mmap, safe_mmap_free);
 int map_new(int fd, int kind, unsigned result_flags, uint64_t offset, uint64_t length, unsigned flags,
             safe_mmap **ret);
 /* map.c: a close-on-exec duplicate of @fd: -EBADF, -EMFILE or -ENFILE. */
@@ -51,3 +53,27 @@ int snapshot_local_size_max(uint64_t *ret);
  * transport_connect() and transport_call().
  */
 int connection_call(const ProtoRequest *req, int send_fd, ProtoReply *ret_reply, int *ret_fd);
+
+/*
+ * The library's one errno boundary. Every public function returns through
+ * errno_filter() with the list of errnos its documentation names (safe-mmap.h
+ * and safe-mmap(3), which tests/client/test-errnos.sh keeps in step): any
+ * other failure, from the kernel, a shared helper or the daemon, becomes the
+ * documented catch-all -EIO. Non-negative results pass unchanged.
+ */
+#define ERRNO_CATCH_ALL EIO
+int errno_filter(int r, const int *allowed, size_t n_allowed);
+#define ERRNO_FILTER(r, list) errno_filter((r), (list), sizeof(list) / sizeof((list)[0]))
+
+/* The documented lists, one per public function (without the catch-all, which every list has). */
+#define ERRNOS_CHECK_FD EBADF, EBADFD, ENOMEM
+#define ERRNOS_MAP_FD EINVAL, ERRNOS_CHECK_FD, EMFILE, ENFILE, EFBIG
+#define ERRNOS_MAP_FD_VERITY ERRNOS_MAP_FD, ENODATA, EKEYREJECTED
+#define ERRNOS_MAP_FD_UNSAFE EINVAL, EBADF, ENODEV, EACCES, EMFILE, ENFILE, ENOMEM, EFBIG
+#define ERRNOS_VERITY_DIGEST EINVAL, ENODATA, ENOBUFS, ENOMEM
+#define ERRNOS_SEAL_BYTES EINVAL, EMFILE, ENFILE, ENOMEM, ENOSPC, EFBIG
+#define ERRNOS_SNAPSHOT_FD                                                                              \
+        EINVAL, EISDIR, EBADF, EFBIG, EAGAIN, EBADFD, EPERM, EACCES, EPROTO, ECONNREFUSED, ECONNRESET, \
+                ETIMEDOUT, EOPNOTSUPP, EDQUOT, EMFILE, ENFILE, ENOMEM, ENOSPC
+#define ERRNOS_SNAPSHOT ERRNOS_SNAPSHOT_FD, ENOENT, ENOTDIR, ELOOP, ENAMETOOLONG, EXDEV
+#define ERRNOS_GETTER EINVAL

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fd-util.h"
 #include "internal.h"
 #include "macro.h"
 #include "missing.h"
@@ -52,8 +53,8 @@ static int map_populate(const void *data, size_t size) {
 int map_new(int fd_in, int kind, unsigned result_flags, uint64_t offset, uint64_t length, unsigned flags,
             safe_mmap **ret) {
         _cleanup_close_ int fd = fd_in;
+        _cleanup_(safe_mmap_freep) safe_mmap *m = NULL;
         uint64_t page = (uint64_t) sysconf(_SC_PAGESIZE), delta = offset % page;
-        safe_mmap *m;
         void *p;
         int r;
 
@@ -63,6 +64,7 @@ int map_new(int fd_in, int kind, unsigned result_flags, uint64_t offset, uint64_
         m = calloc(1, sizeof(*m));
         if (!m)
                 return -ENOMEM;
+        m->fd = -EBADF; /* @fd is taken only on success: until then, safe_mmap_free() unmaps alone */
 
         if (length == 0) {
                 m->data = empty_mapping;
@@ -76,22 +78,16 @@ int map_new(int fd_in, int kind, unsigned result_flags, uint64_t offset, uint64_
                 size_t map_size = (size_t) (length + delta);
 
                 p = mmap(NULL, map_size, PROT_READ, MAP_PRIVATE, fd, (off_t) (offset - delta));
-                if (p == MAP_FAILED) {
-                        r = map_errno();
-                        free(m);
-                        return r;
-                }
+                if (p == MAP_FAILED)
+                        return map_errno();
                 m->map_base = p;
                 m->map_size = map_size;
                 m->data = (const char *) p + delta;
 
                 if (flags & SAFE_MMAP_POPULATE) {
                         r = map_populate(p, map_size);
-                        if (r < 0) {
-                                (void) munmap(p, map_size);
-                                free(m);
+                        if (r < 0)
                                 return r;
-                        }
                 }
         }
 
@@ -99,7 +95,7 @@ int map_new(int fd_in, int kind, unsigned result_flags, uint64_t offset, uint64_
         m->kind = kind;
         m->flags = result_flags;
         m->fd = TAKE_FD(fd);
-        *ret = m;
+        *ret = TAKE_PTR(m);
         return 0;
 }
 
@@ -134,7 +130,7 @@ static int map_verified_dup(int fd, int *ret_fd, int *ret_kind, uint64_t *ret_si
         return 0;
 }
 
-_public_ int safe_mmap_map_fd(int fd, unsigned flags, safe_mmap **ret) {
+static int map_fd_impl(int fd, unsigned flags, safe_mmap **ret) {
         uint64_t size;
         int r, kind, copy;
 
@@ -147,9 +143,16 @@ _public_ int safe_mmap_map_fd(int fd, unsigned flags, safe_mmap **ret) {
         return map_new(copy, kind, SAFE_MMAP_AS_GIVEN | SAFE_MMAP_CONSISTENT, 0, size, flags, ret);
 }
 
-_public_ int safe_mmap_map_fd_range(int fd, uint64_t offset, uint64_t length, unsigned flags, safe_mmap **ret) {
+_public_ int safe_mmap_map_fd(int fd, unsigned flags, safe_mmap **ret) {
+        static const int allowed[] = { ERRNOS_MAP_FD };
+
+        return ERRNO_FILTER(map_fd_impl(fd, flags, ret), allowed);
+}
+
+static int map_fd_range_impl(int fd, uint64_t offset, uint64_t length, unsigned flags, safe_mmap **ret) {
+        _cleanup_close_ int copy = -EBADF;
         uint64_t size;
-        int r, kind, copy;
+        int r, kind;
 
         if (!ret || (flags & ~SAFE_MMAP_POPULATE))
                 return -EINVAL;
@@ -157,16 +160,20 @@ _public_ int safe_mmap_map_fd_range(int fd, uint64_t offset, uint64_t length, un
         if (r < 0)
                 return r;
         /* Only now is the size known for good; compare without overflowing. */
-        if (offset > size || length > size - offset) {
-                safe_close(copy);
+        if (offset > size || length > size - offset)
                 return -EINVAL;
-        }
         if (length == 0)
                 length = size - offset;
-        return map_new(copy, kind, SAFE_MMAP_AS_GIVEN | SAFE_MMAP_CONSISTENT, offset, length, flags, ret);
+        return map_new(TAKE_FD(copy), kind, SAFE_MMAP_AS_GIVEN | SAFE_MMAP_CONSISTENT, offset, length, flags, ret);
 }
 
-_public_ int safe_mmap_map_fd_verity(int fd, unsigned algorithm, const uint8_t *digest, size_t digest_size,
+_public_ int safe_mmap_map_fd_range(int fd, uint64_t offset, uint64_t length, unsigned flags, safe_mmap **ret) {
+        static const int allowed[] = { ERRNOS_MAP_FD };
+
+        return ERRNO_FILTER(map_fd_range_impl(fd, offset, length, flags, ret), allowed);
+}
+
+static int map_fd_verity_impl(int fd, unsigned algorithm, const uint8_t *digest, size_t digest_size,
                                      unsigned flags, safe_mmap **ret) {
         _cleanup_close_ int copy = -EBADF;
         uint8_t have[SAFE_MMAP_VERITY_DIGEST_MAX];
@@ -195,11 +202,17 @@ _public_ int safe_mmap_map_fd_verity(int fd, unsigned algorithm, const uint8_t *
         return map_new(TAKE_FD(copy), kind, SAFE_MMAP_AS_GIVEN | SAFE_MMAP_CONSISTENT, 0, size, flags, ret);
 }
 
-_public_ int safe_mmap_map_fd_unsafe(int fd, uint64_t offset, uint64_t length, unsigned flags, safe_mmap **ret) {
+_public_ int safe_mmap_map_fd_verity(int fd, unsigned algorithm, const uint8_t *digest, size_t digest_size,
+                                     unsigned flags, safe_mmap **ret) {
+        static const int allowed[] = { ERRNOS_MAP_FD_VERITY };
+
+        return ERRNO_FILTER(map_fd_verity_impl(fd, algorithm, digest, digest_size, flags, ret), allowed);
+}
+
+static int map_fd_unsafe_impl(int fd, uint64_t offset, uint64_t length, unsigned flags, safe_mmap **ret) {
         _cleanup_close_ int copy = -EBADF;
         long page = sysconf(_SC_PAGESIZE);
         struct stat st;
-        int fl;
 
         if (!ret || (flags & ~SAFE_MMAP_POPULATE))
                 return -EINVAL;
@@ -209,8 +222,7 @@ _public_ int safe_mmap_map_fd_unsafe(int fd, uint64_t offset, uint64_t length, u
         copy = map_dup(fd);
         if (copy < 0)
                 return copy;
-        fl = fcntl(copy, F_GETFL);
-        if (fl < 0 || (fl & O_PATH) || (fl & O_ACCMODE) == O_WRONLY)
+        if (fd_check_readable(copy) < 0)
                 return -EBADF;
         if (fstat(copy, &st) < 0)
                 return -EBADF;
@@ -229,6 +241,12 @@ _public_ int safe_mmap_map_fd_unsafe(int fd, uint64_t offset, uint64_t length, u
         return map_new(TAKE_FD(copy), SAFE_MMAP_UNVERIFIED, SAFE_MMAP_AS_GIVEN, offset, length, flags, ret);
 }
 
+_public_ int safe_mmap_map_fd_unsafe(int fd, uint64_t offset, uint64_t length, unsigned flags, safe_mmap **ret) {
+        static const int allowed[] = { ERRNOS_MAP_FD_UNSAFE };
+
+        return ERRNO_FILTER(map_fd_unsafe_impl(fd, offset, length, flags, ret), allowed);
+}
+
 _public_ const void *safe_mmap_data(const safe_mmap *m) {
         return m ? m->data : NULL;
 }
@@ -237,25 +255,43 @@ _public_ uint64_t safe_mmap_size(const safe_mmap *m) {
         return m ? m->size : 0;
 }
 
-_public_ int safe_mmap_kind(const safe_mmap *m) {
+static int kind_impl(const safe_mmap *m) {
         return m ? m->kind : -EINVAL;
 }
 
-_public_ int safe_mmap_fd(const safe_mmap *m) {
+_public_ int safe_mmap_kind(const safe_mmap *m) {
+        static const int allowed[] = { ERRNOS_GETTER };
+
+        return ERRNO_FILTER(kind_impl(m), allowed);
+}
+
+static int fd_impl(const safe_mmap *m) {
         return m ? m->fd : -EINVAL;
+}
+
+_public_ int safe_mmap_fd(const safe_mmap *m) {
+        static const int allowed[] = { ERRNOS_GETTER };
+
+        return ERRNO_FILTER(fd_impl(m), allowed);
 }
 
 _public_ unsigned safe_mmap_flags(const safe_mmap *m) {
         return m ? m->flags : 0;
 }
 
-_public_ int safe_mmap_verity_digest(const safe_mmap *m, unsigned *ret_algorithm, uint8_t *buf, size_t size) {
+static int verity_digest_impl(const safe_mmap *m, unsigned *ret_algorithm, uint8_t *buf, size_t size) {
         if (!m || (!buf && size > 0))
                 return -EINVAL;
         /* An unverified mapping may well be of a verity file, but nothing was proven about it. */
         if (m->kind != SAFE_MMAP_FS_VERITY)
                 return -ENODATA;
         return verify_verity_digest(m->fd, ret_algorithm, buf, size);
+}
+
+_public_ int safe_mmap_verity_digest(const safe_mmap *m, unsigned *ret_algorithm, uint8_t *buf, size_t size) {
+        static const int allowed[] = { ERRNOS_VERITY_DIGEST };
+
+        return ERRNO_FILTER(verity_digest_impl(m, ret_algorithm, buf, size), allowed);
 }
 
 _public_ safe_mmap *safe_mmap_free(safe_mmap *m) {

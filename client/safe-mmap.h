@@ -14,8 +14,9 @@
  *
  * Every function that can fail returns 0 (safe_mmap_verity_digest(): a
  * length) on success or a negative errno; the values each can return are
- * listed with it (see also safe-mmap(3)). -EBADFD always means
- * "immutability not proven". The library never prints and never changes
+ * listed with it (see also safe-mmap(3)), and no other: any failure not
+ * listed for a function, whatever its origin (the kernel, the daemon), is
+ * reported as -EIO. -EBADFD always means "immutability not proven". The library never prints and never changes
  * errno-independent global state; it is safe to use from several threads as
  * long as one safe_mmap object is not freed while another thread uses it.
  */
@@ -163,9 +164,9 @@ int safe_mmap_map_fd_unsafe(int fd, uint64_t offset, uint64_t length, unsigned f
  * connect: never the connect error itself, whose -ENOENT would blame the
  * file), -ECONNRESET or -ETIMEDOUT if it hung up or did not reply in time,
  * -EOPNOTSUPP for a file on a synthetic file system and -EDQUOT when the
- * caller's uid holds too many of the daemon's snapshot bytes; any other
- * errno the daemon returns for the file; -EMFILE, -ENFILE, -ENOMEM, -ENOSPC,
- * -EIO.
+ * caller's uid holds too many of the daemon's snapshot bytes; -EACCES if
+ * the daemon refused to read the file for the caller; -EMFILE, -ENFILE,
+ * -ENOMEM, -ENOSPC, -EIO.
  */
 int safe_mmap_snapshot_fd(int fd, unsigned flags, safe_mmap **ret);
 

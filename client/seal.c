@@ -17,27 +17,23 @@
 /* The name shows in /proc/PID/fd and maps of whoever receives it: a constant, never data. */
 #define SEAL_MEMFD_NAME "safe-mmap-sealed"
 
-_public_ int safe_mmap_seal_bytes(const void *data, size_t size, int *ret_fd) {
+static int seal_bytes_impl(const void *data, size_t size, int *ret_fd) {
         int fd;
 
         if (!ret_fd || (!data && size > 0))
                 return -EINVAL;
 
         fd = memfd_new_sealed_from(SEAL_MEMFD_NAME, data, size);
-        if (fd >= 0) {
-                *ret_fd = fd;
-                return 0;
-        }
-        switch (fd) {
-        case -EMFILE:
-        case -ENFILE:
-        case -ENOMEM:
-        case -ENOSPC:
-        case -EFBIG:
-                return fd;
-        case -EFAULT: /* @data is not readable memory */
+        if (fd == -EFAULT) /* @data is not readable memory */
                 return -EINVAL;
-        default:
-                return -EIO;
-        }
+        if (fd < 0)
+                return fd; /* the boundary keeps what is documented */
+        *ret_fd = fd;
+        return 0;
+}
+
+_public_ int safe_mmap_seal_bytes(const void *data, size_t size, int *ret_fd) {
+        static const int allowed[] = { ERRNOS_SEAL_BYTES };
+
+        return ERRNO_FILTER(seal_bytes_impl(data, size, ret_fd), allowed);
 }

@@ -19,6 +19,8 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "fd-util.h"
+#include "file-version.h"
 #include "fs-util.h"
 #include "internal.h"
 #include "macro.h"
@@ -49,17 +51,12 @@ int snapshot_local_size_max(uint64_t *ret) {
         return parse_size(e, ret) < 0 ? -EINVAL : 0;
 }
 
-int snapshot_check_source(int fd) {
+/* Only a regular file can be copied: -EISDIR for a directory, -EINVAL for anything else; @error if fstat() fails. */
+static int snapshot_source_type(int fd, int error) {
         struct stat st;
-        int fl;
 
-        if (fd < 0)
-                return -EBADF;
-        fl = fcntl(fd, F_GETFL);
-        if (fl < 0 || (fl & O_PATH) || (fl & O_ACCMODE) == O_WRONLY)
-                return -EBADF;
         if (fstat(fd, &st) < 0)
-                return -EBADF;
+                return error;
         if (S_ISDIR(st.st_mode))
                 return -EISDIR;
         if (!S_ISREG(st.st_mode))
@@ -67,33 +64,10 @@ int snapshot_check_source(int fd) {
         return 0;
 }
 
-/* What tells us that a file changed: a writer moves at least one of these. */
-struct version {
-        uint64_t ino, size;
-        int64_t mtime_sec, ctime_sec;
-        uint32_t dev_major, dev_minor, mtime_nsec, ctime_nsec;
-};
-
-static int version_get(int fd, struct version *ret) {
-        struct statx stx;
-
-        if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS, &stx) < 0)
-                return errno == ENOMEM ? -ENOMEM : -EIO;
-        *ret = (struct version) {
-                .ino = stx.stx_ino,
-                .size = stx.stx_size,
-                .mtime_sec = stx.stx_mtime.tv_sec,
-                .mtime_nsec = stx.stx_mtime.tv_nsec,
-                .ctime_sec = stx.stx_ctime.tv_sec,
-                .ctime_nsec = stx.stx_ctime.tv_nsec,
-                .dev_major = stx.stx_dev_major,
-                .dev_minor = stx.stx_dev_minor,
-        };
-        return 0;
-}
-
-static bool version_equal(const struct version *a, const struct version *b) {
-        return memcmp(a, b, sizeof(*a)) == 0;
+int snapshot_check_source(int fd) {
+        if (fd_check_readable(fd) < 0)
+                return -EBADF;
+        return snapshot_source_type(fd, -EBADF);
 }
 
 /* The shared helpers return the kernel's errno; the library promises a documented few. */
@@ -179,7 +153,7 @@ int snapshot_local(int src, uint64_t max_size, bool require_consistent, int *ret
 
         for (int attempt = 0; attempt < SNAPSHOT_ATTEMPTS; attempt++) {
                 _cleanup_close_ int memfd = -EBADF;
-                struct version before, after;
+                FileVersion before, after;
                 int lease = -EBADF;
                 uint64_t size;
                 bool held;
@@ -200,15 +174,15 @@ int snapshot_local(int src, uint64_t max_size, bool require_consistent, int *ret
                         (void) lease_release(lease);
                         return snapshot_errno(memfd);
                 }
-                r = version_get(src, &before);
+                r = file_version_from_fd(src, &before);
                 if (r >= 0)
                         r = memfd_fill(src, memfd, max_size, &size);
                 if (r >= 0)
-                        r = version_get(src, &after);
+                        r = file_version_from_fd(src, &after);
                 held = lease_release(lease);
                 if (r < 0)
                         return snapshot_errno(r);
-                if (!version_equal(&before, &after))
+                if (!file_version_equal(&before, &after))
                         continue; /* torn: a writer changed the file while we copied */
                 /* A file nobody writes has as many bytes as it says (procfs files do not). */
                 if (require_consistent && (!held || after.size != size))
@@ -345,8 +319,9 @@ static bool source_is_synthetic(int fd) {
 static int snapshot_map(int src, const char *path, unsigned flags, safe_mmap **ret) {
         bool consistent = flags & SAFE_MMAP_REQUIRE_CONSISTENT;
         unsigned result_flags = 0;
+        _cleanup_close_ int snap = -EBADF;
         uint64_t size, limit;
-        int r, kind, snap;
+        int r, kind;
 
         /* Checked first, so that a bad value fails whether or not a daemon answers. */
         r = snapshot_local_size_max(&limit);
@@ -373,9 +348,10 @@ static int snapshot_map(int src, const char *path, unsigned flags, safe_mmap **r
                         if (r < 0)
                                 break;
                         if (!consistent || (result_flags & SAFE_MMAP_CONSISTENT))
-                                return map_new(snap, kind, result_flags, 0, size, flags & SAFE_MMAP_POPULATE, ret);
+                                return map_new(TAKE_FD(snap), kind, result_flags, 0, size, flags & SAFE_MMAP_POPULATE,
+                                               ret);
                         /* Not proven: the file changed, or the daemon could hold no lease on it. */
-                        safe_close(snap);
+                        snap = safe_close(snap);
                         r = -EAGAIN;
                 }
                 /* A path request is made only after our own open was denied: no local copy possible. */
@@ -398,11 +374,9 @@ static int snapshot_map(int src, const char *path, unsigned flags, safe_mmap **r
         if (r < 0)
                 return r;
         r = verify_fd(snap, &kind, &size);
-        if (r < 0) {
-                safe_close(snap);
+        if (r < 0)
                 return r;
-        }
-        return map_new(snap, kind, SAFE_MMAP_MADE_LOCALLY | (consistent ? SAFE_MMAP_CONSISTENT : 0), 0, size,
+        return map_new(TAKE_FD(snap), kind, SAFE_MMAP_MADE_LOCALLY | (consistent ? SAFE_MMAP_CONSISTENT : 0), 0, size,
                        flags & SAFE_MMAP_POPULATE, ret);
 }
 
@@ -414,7 +388,7 @@ static int snapshot_flags_valid(unsigned flags) {
                (SAFE_MMAP_NO_DAEMON | SAFE_MMAP_NO_FALLBACK);
 }
 
-_public_ int safe_mmap_snapshot_fd(int fd, unsigned flags, safe_mmap **ret) {
+static int snapshot_fd_impl(int fd, unsigned flags, safe_mmap **ret) {
         int r;
 
         if (!ret || !snapshot_flags_valid(flags))
@@ -425,10 +399,16 @@ _public_ int safe_mmap_snapshot_fd(int fd, unsigned flags, safe_mmap **ret) {
         return snapshot_map(fd, NULL, flags, ret);
 }
 
+_public_ int safe_mmap_snapshot_fd(int fd, unsigned flags, safe_mmap **ret) {
+        static const int allowed[] = { ERRNOS_SNAPSHOT_FD };
+
+        return ERRNO_FILTER(snapshot_fd_impl(fd, flags, ret), allowed);
+}
+
 /* The daemon resolves paths from its grant roots: it needs an absolute one. */
 static int path_make_absolute(const char *path, char **ret) {
+        _cleanup_free_ char *abs = NULL;
         char cwd[PATH_MAX];
-        char *abs;
 
         if (path[0] == '/') {
                 abs = strdup(path);
@@ -440,11 +420,9 @@ static int path_make_absolute(const char *path, char **ret) {
         }
         if (!abs)
                 return -ENOMEM;
-        if (strlen(abs) > PROTO_PATH_MAX) {
-                free(abs);
+        if (strlen(abs) > PROTO_PATH_MAX)
                 return -ENAMETOOLONG;
-        }
-        *ret = abs;
+        *ret = TAKE_PTR(abs);
         return 0;
 }
 
@@ -455,31 +433,28 @@ static int path_make_absolute(const char *path, char **ret) {
  */
 static int snapshot_open(const char *path, int *ret_fd) {
         _cleanup_close_ int pfd = -EBADF;
-        char proc[sizeof("/proc/self/fd/") + 12];
-        struct stat st;
-        int fd;
+        int fd, r;
 
         pfd = open(path, O_PATH | O_CLOEXEC);
         if (pfd < 0)
                 return -errno;
-        if (fstat(pfd, &st) < 0)
-                return -EIO;
-        if (S_ISDIR(st.st_mode))
-                return -EISDIR;
-        if (!S_ISREG(st.st_mode))
-                return -EINVAL;
+        r = snapshot_source_type(pfd, -EIO);
+        if (r < 0)
+                return r;
 
-        (void) snprintf(proc, sizeof(proc), "/proc/self/fd/%i", pfd);
-        fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0 && errno == ENOENT) /* no /proc: a real open, still never blocking */
+        fd = fd_reopen(pfd, O_RDONLY);
+        if (fd == -ENOENT) { /* no /proc: a real open, still never blocking */
                 fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+                if (fd < 0)
+                        return -errno;
+        }
         if (fd < 0)
-                return -errno;
+                return fd;
         *ret_fd = fd;
         return 0;
 }
 
-_public_ int safe_mmap_snapshot(const char *path, unsigned flags, safe_mmap **ret) {
+static int snapshot_impl(const char *path, unsigned flags, safe_mmap **ret) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *abs = NULL;
         int r;
@@ -497,4 +472,10 @@ _public_ int safe_mmap_snapshot(const char *path, unsigned flags, safe_mmap **re
         if (path_make_absolute(path, &abs) < 0)
                 return r;
         return snapshot_map(-EBADF, abs, flags, ret);
+}
+
+_public_ int safe_mmap_snapshot(const char *path, unsigned flags, safe_mmap **ret) {
+        static const int allowed[] = { ERRNOS_SNAPSHOT };
+
+        return ERRNO_FILTER(snapshot_impl(path, flags, ret), allowed);
 }

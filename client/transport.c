@@ -9,11 +9,12 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fd-util.h"
 #include "macro.h"
 #include "transport.h"
 
-/* Room for more descriptors than any valid reply carries, so that extra ones are seen and closed, not cut off silently. */
-#define TRANSPORT_FDS_MAX 4
+/* A valid reply carries at most one descriptor; fd_receive() closes every one of a reply with more. */
+#define TRANSPORT_FDS_MAX 1
 
 const char *transport_socket_path(void) {
         const char *e;
@@ -85,107 +86,20 @@ int transport_connect(const char *path, int *ret_fd) {
         return 0;
 }
 
-static int transport_send(int sock, const uint8_t *buf, size_t len, int send_fd) {
-        union {
-                struct cmsghdr cmsg;
-                uint8_t buf[CMSG_SPACE(sizeof(int))];
-        } control = {};
-        struct iovec iov = { .iov_base = (void *) buf, .iov_len = len };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-        ssize_t n;
-
-        if (send_fd >= 0) {
-                struct cmsghdr *c;
-
-                mh.msg_control = &control;
-                mh.msg_controllen = sizeof(control);
-                c = CMSG_FIRSTHDR(&mh);
-                c->cmsg_level = SOL_SOCKET;
-                c->cmsg_type = SCM_RIGHTS;
-                c->cmsg_len = CMSG_LEN(sizeof(int));
-                memcpy(CMSG_DATA(c), &send_fd, sizeof(int));
-        }
-
-        do
-                n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-        while (n < 0 && errno == EINTR);
-        if (n < 0) {
-                if (errno == EAGAIN)
-                        return -ETIMEDOUT;
-                if (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN)
-                        return -ECONNRESET;
-                return -errno;
-        }
-        if ((size_t) n != len)
-                return -EPROTO;
-        return 0;
-}
-
-/* Closes every descriptor in fds[0..n). */
-static void close_many(const int *fds, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                safe_close(fds[i]);
-}
-
-/*
- * Receives one reply. Every descriptor that arrives is collected first and
- * closed on any failure, including the ones that came with a truncated
- * message: with MSG_CTRUNC the kernel installs what fits into our table and
- * drops the rest, so what fit must still be closed.
- */
-static int transport_receive(int sock, uint8_t *buf, size_t buf_size, size_t *ret_len, int *fds, size_t *ret_nfds) {
-        union {
-                struct cmsghdr cmsg;
-                uint8_t buf[CMSG_SPACE(sizeof(int) * TRANSPORT_FDS_MAX)];
-        } control;
-        struct iovec iov = { .iov_base = buf, .iov_len = buf_size };
-        struct msghdr mh = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
-                .msg_control = &control,
-                .msg_controllen = sizeof(control),
-        };
-        size_t nfds = 0;
-        ssize_t n;
-
-        do
-                n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-        while (n < 0 && errno == EINTR);
-        if (n < 0) {
-                if (errno == EAGAIN)
-                        return -ETIMEDOUT;
-                if (errno == ECONNRESET || errno == ENOTCONN || errno == EPIPE)
-                        return -ECONNRESET;
-                return -errno;
-        }
-
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-                size_t k;
-
-                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-                        continue;
-                k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                for (size_t i = 0; i < k && nfds < TRANSPORT_FDS_MAX; i++)
-                        memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-        }
-
-        if (n == 0) { /* the daemon hung up without answering */
-                close_many(fds, nfds);
+/* The kernel's errors of a conversation, as transport_call() promises them. */
+static int transport_errno(int r) {
+        if (r == -EAGAIN)
+                return -ETIMEDOUT;
+        if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN)
                 return -ECONNRESET;
-        }
-        if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
-                close_many(fds, nfds);
-                return -EPROTO;
-        }
-        *ret_len = (size_t) n;
-        *ret_nfds = nfds;
-        return 0;
+        return r;
 }
 
 int transport_call(int sock, const ProtoRequest *req, int send_fd, ProtoReply *ret_reply, int *ret_fd) {
         uint8_t buf[PROTO_MESSAGE_MAX + 1];
         int fds[TRANSPORT_FDS_MAX];
-        size_t len = 0, nfds = 0;
+        size_t len, nfds = 0;
+        ssize_t n;
         ProtoReply reply;
         enum proto_type expect;
         int r;
@@ -193,26 +107,30 @@ int transport_call(int sock, const ProtoRequest *req, int send_fd, ProtoReply *r
         r = proto_request_encode(req, buf, sizeof(buf));
         if (r < 0)
                 return r;
-        r = transport_send(sock, buf, (size_t) r, send_fd);
+        r = fd_send(sock, buf, (size_t) r, &send_fd, send_fd >= 0 ? 1 : 0);
         if (r < 0)
-                return r;
+                return transport_errno(r);
 
-        r = transport_receive(sock, buf, sizeof(buf), &len, fds, &nfds);
-        if (r < 0)
-                return r;
+        n = fd_receive(sock, buf, sizeof(buf), fds, TRANSPORT_FDS_MAX, &nfds, NULL, NULL);
+        if (n < 0)
+                return transport_errno((int) n);
+        if (n == 0) /* the daemon hung up without answering */
+                return -ECONNRESET;
+        len = (size_t) n;
 
         expect = req->type == PROTO_REQUEST_STATUS ? PROTO_REPLY_STATUS : PROTO_REPLY_SNAPSHOT;
         r = proto_reply_decode(buf, len, &reply);
         if (r < 0 || reply.type != expect ||
             nfds != (reply.type == PROTO_REPLY_SNAPSHOT && reply.status == 0 ? 1u : 0u)) {
-                close_many(fds, nfds);
+                if (nfds > 0)
+                        safe_close(fds[0]);
                 return -EPROTO;
         }
 
         *ret_reply = reply;
         if (ret_fd)
                 *ret_fd = nfds > 0 ? fds[0] : -EBADF;
-        else
-                close_many(fds, nfds);
+        else if (nfds > 0)
+                safe_close(fds[0]);
         return 0;
 }

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
 
 /*
- * The proof of immutability. Order matters (DESIGN.md "Verifying and
- * mapping"): the kind of file is established first, the size is read only
- * after, since only then can it no longer change.
+ * The proof of immutability. Order matters (safe-mmap(3), VERIFICATION): the
+ * kind of file is established first, the size is read only after, since only
+ * then can it no longer change.
  */
 
 #include <errno.h>
@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
+#include "fd-util.h"
 #include "fs-util.h"
 #include "internal.h"
 #include "macro.h"
@@ -31,21 +32,6 @@ static int verify_errno(void) {
         default:
                 return -EIO;
         }
-}
-
-/*
- * A descriptor we can map: open, not O_PATH (it only proves that somebody may
- * search the directory, and cannot be read), not write-only.
- */
-static int verify_readable(int fd) {
-        int fl;
-
-        fl = fcntl(fd, F_GETFL);
-        if (fl < 0)
-                return -EBADF;
-        if ((fl & O_PATH) || (fl & O_ACCMODE) == O_WRONLY)
-                return -EBADF;
-        return 0;
 }
 
 /*
@@ -108,9 +94,7 @@ int verify_fd(int fd, int *ret_kind, uint64_t *ret_size) {
         struct stat st;
         int r, kind, seals;
 
-        if (fd < 0)
-                return -EBADF;
-        r = verify_readable(fd);
+        r = fd_check_readable(fd);
         if (r < 0)
                 return r;
 
@@ -165,6 +149,12 @@ int verify_verity_digest(int fd, unsigned *ret_algorithm, uint8_t *buf, size_t s
         return d->digest_size;
 }
 
-_public_ int safe_mmap_check_fd(int fd, int *ret_kind, uint64_t *ret_size) {
+static int check_fd_impl(int fd, int *ret_kind, uint64_t *ret_size) {
         return verify_fd(fd, ret_kind, ret_size);
+}
+
+_public_ int safe_mmap_check_fd(int fd, int *ret_kind, uint64_t *ret_size) {
+        static const int allowed[] = { ERRNOS_CHECK_FD };
+
+        return ERRNO_FILTER(check_fd_impl(fd, ret_kind, ret_size), allowed);
 }

@@ -3,13 +3,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fd-util.h"
 #include "macro.h"
 #include "memfd-util.h"
 #include "missing.h"
@@ -29,21 +29,6 @@ int memfd_new_sealable(const char *name) {
                 /* Kernels before 6.3 know no MFD_NOEXEC_SEAL; F_SEAL_EXEC is added when sealing. */
                 fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
         return fd < 0 ? negative_errno() : fd;
-}
-
-static int write_all(int fd, const char *p, size_t n) {
-        while (n > 0) {
-                ssize_t k = write(fd, p, n);
-
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                p += k;
-                n -= (size_t) k;
-        }
-        return 0;
 }
 
 int memfd_fill(int src, int memfd, uint64_t limit, uint64_t *ret_size) {
@@ -76,7 +61,7 @@ int memfd_fill(int src, int memfd, uint64_t limit, uint64_t *ret_size) {
                         }
                         n = pread(src, buf, chunk, offset);
                         if (n > 0) {
-                                int r = write_all(memfd, buf, (size_t) n);
+                                int r = loop_write(memfd, buf, (size_t) n);
                                 if (r < 0)
                                         return r;
                                 offset += n;
@@ -112,16 +97,6 @@ int memfd_seal_immutable(int memfd) {
         return 0;
 }
 
-int fd_reopen_rdonly(int fd) {
-        char path[sizeof("/proc/self/fd/") + 11];
-        int r;
-
-        (void) snprintf(path, sizeof(path), "/proc/self/fd/%i", fd);
-        /* O_NONBLOCK: an open never waits for somebody else's lease to be broken. */
-        r = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        return r < 0 ? negative_errno() : r;
-}
-
 int memfd_new_sealed_from(const char *name, const void *data, size_t size) {
         _cleanup_close_ int memfd = -EBADF;
         int r, ro;
@@ -130,7 +105,7 @@ int memfd_new_sealed_from(const char *name, const void *data, size_t size) {
         if (memfd < 0)
                 return memfd;
         /* write(), not a shared mapping: a full tmpfs says ENOSPC here rather than SIGBUS there. */
-        r = write_all(memfd, data, size);
+        r = loop_write(memfd, data, size);
         if (r < 0)
                 return r;
         r = memfd_seal_immutable(memfd);

@@ -11,6 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* fd_reopen_rdonly() lives in fd-util.h; included for the callers that found it here. */
+#include "fd-util.h"
+
 /* A new close-on-exec, sealable memfd named @name (a constant, never a client's path). */
 int memfd_new_sealable(const char *name);
 
@@ -26,9 +29,6 @@ int memfd_fill(int src, int memfd, uint64_t limit, uint64_t *ret_size);
 
 /* Seals SEAL|SHRINK|GROW|WRITE (+EXEC where the kernel knows it) and makes the memfd mode 0444. */
 int memfd_seal_immutable(int memfd);
-
-/* A new O_RDONLY open file description of @fd through /proc/self/fd; -ENOENT without /proc. */
-int fd_reopen_rdonly(int fd);
 
 /*
  * A new memfd named @name holding exactly @size bytes of @data, sealed as

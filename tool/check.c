@@ -23,8 +23,6 @@
 #include "format.h"
 #include "tool.h"
 
-#define SEALS_REQUIRED (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)
-
 static bool fd_is_memfd(int fd) {
         char name[PATH_MAX];
 
@@ -72,7 +70,7 @@ static const char *check_explain(int fd, int r, char *buf, size_t size) {
 
         seals = fcntl(fd, F_GET_SEALS);
         if (seals >= 0 && fd_is_memfd(fd)) {
-                unsigned missing = SEALS_REQUIRED & ~(unsigned) seals;
+                unsigned missing = SEALS_IMMUTABLE & ~(unsigned) seals;
 
                 if (missing != 0) {
                         snprintf(buf, size, "memfd lacks seals: %s", seals_to_string(missing, tmp, sizeof(tmp)));

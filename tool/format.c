@@ -10,17 +10,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fd-util.h"
 #include "format.h"
 #include "macro.h"
 #include "safe-mmap.h"
 
-/* glibc 2.36 knows F_SEAL_FUTURE_WRITE but not yet F_SEAL_EXEC (Linux 6.3). */
-#ifndef F_SEAL_FUTURE_WRITE
-#define F_SEAL_FUTURE_WRITE 0x0010
-#endif
-#ifndef F_SEAL_EXEC
-#define F_SEAL_EXEC 0x0020
-#endif
+/* The tool names kinds with common/seal-util's names, which must be the public values. */
+_Static_assert((int) KIND_SEALED_MEMFD == (int) SAFE_MMAP_SEALED_MEMFD &&
+               (int) KIND_FS_VERITY == (int) SAFE_MMAP_FS_VERITY &&
+               (int) KIND_UNVERIFIED == (int) SAFE_MMAP_UNVERIFIED, "kind values differ from safe-mmap.h");
 
 const char *strerror_lower(int error, char *buf, size_t size) {
         snprintf(buf, size, "%s", strerror(error));
@@ -47,47 +45,6 @@ const char *snapshot_strerror(int r) {
         default:
                 return strerror(-r);
         }
-}
-
-const char *kind_to_string(int kind) {
-        switch (kind) {
-        case SAFE_MMAP_SEALED_MEMFD:
-                return "sealed-memfd";
-        case SAFE_MMAP_FS_VERITY:
-                return "fs-verity";
-        case SAFE_MMAP_UNVERIFIED:
-                return "unverified";
-        default:
-                return "unknown";
-        }
-}
-
-const char *seals_to_string(unsigned seals, char *buf, size_t size) {
-        static const struct {
-                unsigned bit;
-                const char *name;
-        } table[] = {
-                { F_SEAL_SEAL, "seal" },
-                { F_SEAL_SHRINK, "shrink" },
-                { F_SEAL_GROW, "grow" },
-                { F_SEAL_WRITE, "write" },
-                { F_SEAL_FUTURE_WRITE, "future-write" },
-                { F_SEAL_EXEC, "exec" },
-        };
-        size_t n = 0;
-
-        buf[0] = '\0';
-        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
-                if (!(seals & table[i].bit))
-                        continue;
-                n += (size_t) snprintf(buf + n, n < size ? size - n : 0, "%s%s", n > 0 ? "," : "", table[i].name);
-                seals &= ~table[i].bit;
-        }
-        if (seals != 0)
-                n += (size_t) snprintf(buf + n, n < size ? size - n : 0, "%s0x%x", n > 0 ? "," : "", seals);
-        if (n == 0)
-                snprintf(buf, size, "none");
-        return buf;
 }
 
 const char *file_type_to_string(mode_t mode) {
@@ -139,11 +96,10 @@ const char *fs_type_to_string(long type, char *buf, size_t size) {
 }
 
 int fd_get_name(int fd, char *buf, size_t size) {
-        char proc[sizeof("/proc/self/fd/") + 3 * sizeof(int)];
+        char proc[PROC_FD_PATH_MAX];
         ssize_t n;
 
-        snprintf(proc, sizeof(proc), "/proc/self/fd/%i", fd);
-        n = readlink(proc, buf, size - 1);
+        n = readlink(fd_proc_path(fd, proc), buf, size - 1);
         if (n < 0)
                 return negative_errno();
         buf[n] = '\0';

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "safe-mmap.h"
+#include "seal-util.h" /* kind_to_string(), seals_to_string() */
 
 /* strerror() in lower case, to read well inside a parenthesis. */
 const char *strerror_lower(int error, char *buf, size_t size);
@@ -20,8 +21,6 @@ const char *strerror_lower(int error, char *buf, size_t size);
 /* Why a snapshot could not be made, for the errnos whose strerror() would mislead. */
 const char *snapshot_strerror(int r);
 
-const char *kind_to_string(int kind);
-const char *seals_to_string(unsigned seals, char *buf, size_t size);
 const char *file_type_to_string(mode_t mode);
 const char *fs_type_to_string(long type, char *buf, size_t size);
 

@@ -86,7 +86,7 @@ static int copy_cfr(int src, int dst, size_t size) {
         return 0;
 }
 
-/* The fill DESIGN.md forbids in the daemon (SIGBUS on ENOSPC), measured only for comparison. */
+/* The fill common/memfd-util.h forbids (SIGBUS on ENOSPC), measured only for comparison. */
 static int copy_mmap(int src, int dst, size_t size) {
         void *p;
         int r = 0;

@@ -109,41 +109,17 @@ int fd_count(void) {
         }
 }
 
-static void write_all(int fd, const void *data, size_t size) {
-        const char *p = data;
-
-        while (size > 0) {
-                ssize_t k = write(fd, p, size);
-
-                if (k < 0 && errno == EINTR)
-                        continue;
-                ck_assert_msg(k > 0, "write: %s", strerror(errno));
-                p += k;
-                size -= (size_t) k;
-        }
-}
-
 int memfd_new(unsigned mfd_flags, const void *data, size_t size, unsigned seals) {
         int fd = memfd_create("safe-mmap-test", MFD_CLOEXEC | mfd_flags);
 
         ck_assert_msg(fd >= 0, "memfd_create(%#x): %s", mfd_flags, strerror(errno));
         if (data)
-                write_all(fd, data, size);
+                ck_assert_int_eq(loop_write(fd, data, size), 0);
         else
                 ck_assert_msg(ftruncate(fd, (off_t) size) == 0, "ftruncate: %s", strerror(errno));
         if (seals != 0)
                 ck_assert_msg(fcntl(fd, F_ADD_SEALS, seals) == 0, "F_ADD_SEALS %#x: %s", seals, strerror(errno));
         return fd;
-}
-
-int fd_reopen(int fd, int oflags) {
-        char p[64];
-        int r;
-
-        snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-        r = open(p, oflags | O_CLOEXEC);
-        ck_assert_msg(r >= 0, "reopen %s with %#x: %s", p, (unsigned) oflags, strerror(errno));
-        return r;
 }
 
 unsigned fd_seals(int fd) {
@@ -198,7 +174,7 @@ char *scratch_file(const void *data, size_t size, unsigned mode) {
 
         ck_assert_msg(fd >= 0, "open %s: %s", p, strerror(errno));
         if (data)
-                write_all(fd, data, size);
+                ck_assert_int_eq(loop_write(fd, data, size), 0);
         else
                 ck_assert_int_eq(ftruncate(fd, (off_t) size), 0);
         ck_assert_int_eq(fchmod(fd, mode), 0);

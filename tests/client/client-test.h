@@ -16,23 +16,13 @@
 
 #include "safe-mmap.h"
 
-/* Newer than the libc headers of some distributions. */
-#ifndef F_SEAL_FUTURE_WRITE
-#define F_SEAL_FUTURE_WRITE 0x0010
-#endif
-#ifndef F_SEAL_EXEC
-#define F_SEAL_EXEC 0x0020
-#endif
-#ifndef MFD_NOEXEC_SEAL
-#define MFD_NOEXEC_SEAL 0x0008U
-#endif
+/* The seal constants, SEALS_IMMUTABLE and SEALS_SNAPSHOT, the descriptor helpers (fd_reopen()). */
+#include "fd-util.h"
+#include "seal-util.h"
+
 #ifndef MFD_HUGETLB
 #define MFD_HUGETLB 0x0004U
 #endif
-
-#define SEALS_IMMUTABLE (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)
-/* What every snapshot carries: no seal can be added or removed any more. */
-#define SEALS_SNAPSHOT (SEALS_IMMUTABLE | F_SEAL_SEAL)
 
 /* Never a valid pointer or value: proves that a failing call left ret_* alone. */
 #define SENTINEL_MAP ((safe_mmap *) (uintptr_t) 0x5afe0001)
@@ -55,8 +45,6 @@ int fd_count(void);
 
 /* An O_RDWR memfd holding @size bytes of @data (zeros if NULL), with @seals added. */
 int memfd_new(unsigned mfd_flags, const void *data, size_t size, unsigned seals);
-/* A new open file description of @fd's file with @oflags (through /proc/self/fd). */
-int fd_reopen(int fd, int oflags);
 unsigned fd_seals(int fd);
 
 /* A scratch directory (mode 0755, on the ordinary disk, not tmpfs) that lives

@@ -19,6 +19,8 @@
 
 #include "client-test.h"
 #include "fake-daemon.h"
+#include "fd-util.h"
+#include "macro.h"
 #include "proto.h"
 
 /* The child cannot use Check assertions; any surprise ends it with this status. */
@@ -33,21 +35,23 @@ static void fake_die(const char *what) {
         _exit(FAKE_BROKEN);
 }
 
+int fake_undocumented_errno = FAKE_UNDOCUMENTED_ERRNO;
+
 static int fake_memfd(unsigned seals) {
         int fd = memfd_create("fake-daemon", MFD_CLOEXEC | MFD_ALLOW_SEALING), ro;
-        char p[64];
 
         if (fd < 0)
                 fake_die("memfd_create");
-        if (write(fd, FAKE_CONTENT, strlen(FAKE_CONTENT)) != (ssize_t) strlen(FAKE_CONTENT))
+        if (loop_write(fd, FAKE_CONTENT, strlen(FAKE_CONTENT)) < 0)
                 fake_die("write");
         if (seals && fcntl(fd, F_ADD_SEALS, seals) < 0)
                 fake_die("F_ADD_SEALS");
         /* As the real daemon does: a fresh read-only description. */
-        snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-        ro = open(p, O_RDONLY | O_CLOEXEC);
-        if (ro < 0)
+        ro = fd_reopen_rdonly(fd);
+        if (ro < 0) {
+                errno = -ro;
                 fake_die("reopen");
+        }
         close(fd);
         return ro;
 }
@@ -69,26 +73,8 @@ static int fake_disk_file(void) {
 }
 
 static void fake_send(int conn, const void *buf, size_t len, const int *fds, unsigned n_fds) {
-        union {
-                struct cmsghdr h;
-                char buf[CMSG_SPACE(sizeof(int) * FAKE_FDS_MAX)];
-        } control = {};
-        struct iovec iov = { (void *) buf, len };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-        if (n_fds > 0) {
-                struct cmsghdr *c;
-
-                mh.msg_control = control.buf;
-                mh.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
-                c = CMSG_FIRSTHDR(&mh);
-                c->cmsg_level = SOL_SOCKET;
-                c->cmsg_type = SCM_RIGHTS;
-                c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
-                memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
-        }
         /* The client may have given up already (EPIPE): that is its business. */
-        (void) sendmsg(conn, &mh, MSG_NOSIGNAL);
+        (void) fd_send(conn, buf, len, fds, n_fds);
 }
 
 static void fake_reply(int conn, enum fake_mode mode) {
@@ -104,14 +90,14 @@ static void fake_reply(int conn, enum fake_mode mode) {
         switch (mode) {
         case FAKE_GOOD:
         case FAKE_OVERSIZED:
-                fds[0] = fake_memfd(SEALS_IMMUTABLE | F_SEAL_SEAL);
+                fds[0] = fake_memfd(SEALS_SNAPSHOT);
                 break;
         case FAKE_CONSISTENT:
-                fds[0] = fake_memfd(SEALS_IMMUTABLE | F_SEAL_SEAL);
+                fds[0] = fake_memfd(SEALS_SNAPSHOT);
                 reply.flags = PROTO_REPLY_CONSISTENT;
                 break;
         case FAKE_CACHED:
-                fds[0] = fake_memfd(SEALS_IMMUTABLE | F_SEAL_SEAL);
+                fds[0] = fake_memfd(SEALS_SNAPSHOT);
                 reply.flags = PROTO_REPLY_CONSISTENT | PROTO_REPLY_CACHED;
                 break;
         case FAKE_UNSEALED:
@@ -121,11 +107,11 @@ static void fake_reply(int conn, enum fake_mode mode) {
                 fds[0] = fake_disk_file();
                 break;
         case FAKE_WRONG_SIZE:
-                fds[0] = fake_memfd(SEALS_IMMUTABLE | F_SEAL_SEAL);
+                fds[0] = fake_memfd(SEALS_SNAPSHOT);
                 reply.size++;
                 break;
         case FAKE_WRONG_KIND:
-                fds[0] = fake_memfd(SEALS_IMMUTABLE | F_SEAL_SEAL);
+                fds[0] = fake_memfd(SEALS_SNAPSHOT);
                 reply.kind = PROTO_KIND_FS_VERITY;
                 break;
         case FAKE_ERROR:
@@ -140,25 +126,29 @@ static void fake_reply(int conn, enum fake_mode mode) {
                                                  mode == FAKE_EDQUOT ? -EDQUOT : -EOPNOTSUPP };
                 n_fds = 0;
                 break;
+        case FAKE_ODD_ERRNO:
+                reply = (ProtoReply) { .type = PROTO_REPLY_SNAPSHOT, .status = -fake_undocumented_errno };
+                n_fds = 0;
+                break;
         case FAKE_ERROR_WITH_FD:
                 reply = (ProtoReply) { .type = PROTO_REPLY_SNAPSHOT, .status = -FAKE_ERRNO };
-                fds[0] = fake_memfd(SEALS_IMMUTABLE | F_SEAL_SEAL);
+                fds[0] = fake_memfd(SEALS_SNAPSHOT);
                 break;
         case FAKE_NO_FD:
                 n_fds = 0;
                 break;
         case FAKE_TWO_FDS:
-                fds[0] = fake_memfd(SEALS_IMMUTABLE | F_SEAL_SEAL);
-                fds[1] = fake_memfd(SEALS_IMMUTABLE | F_SEAL_SEAL);
+                fds[0] = fake_memfd(SEALS_SNAPSHOT);
+                fds[1] = fake_memfd(SEALS_SNAPSHOT);
                 n_fds = 2;
                 break;
         case FAKE_MANY_FDS:
                 for (unsigned i = 0; i < FAKE_FDS_MAX; i++)
-                        fds[i] = fake_memfd(SEALS_IMMUTABLE | F_SEAL_SEAL);
+                        fds[i] = fake_memfd(SEALS_SNAPSHOT);
                 n_fds = FAKE_FDS_MAX;
                 break;
         case FAKE_HUGE:
-                fds[0] = fake_memfd(SEALS_IMMUTABLE | F_SEAL_SEAL);
+                fds[0] = fake_memfd(SEALS_SNAPSHOT);
                 break;
         case FAKE_GARBAGE:
                 memset(buf, 0xa5, 40);
@@ -193,48 +183,36 @@ static void fake_reply(int conn, enum fake_mode mode) {
 
 /* Answers one request on @conn; false when the client hung up (or was hung up on). */
 static bool fake_serve_request(int conn, unsigned id, int report, enum fake_mode mode) {
-        union {
-                struct cmsghdr h;
-                char buf[CMSG_SPACE(sizeof(int) * 8)];
-        } control;
         uint8_t buf[PROTO_MESSAGE_MAX + 1];
-        struct iovec iov = { buf, sizeof(buf) };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-                             .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
         struct fake_request info = {};
+        int fds[8];
+        size_t n_fds = 0;
         ProtoRequest req;
         ssize_t n;
 
         info.conn = id;
-        n = recvmsg(conn, &mh, MSG_CMSG_CLOEXEC);
-        if (n < 0 && errno == ECONNRESET)
+        n = fd_receive(conn, buf, sizeof(buf), fds, ELEMENTSOF(fds), &n_fds, NULL, NULL);
+        if (n == -ECONNRESET)
                 return false;
-        if (n < 0)
+        if (n < 0) {
+                errno = (int) -n;
                 fake_die("recvmsg");
+        }
         if (n == 0) /* the client hung up without asking: nothing to report */
                 return false;
 
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-                int fds[8];
-                unsigned k;
+        for (size_t i = 0; i < n_fds; i++) {
+                if (info.n_fds == 0) {
+                        struct stat st;
 
-                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-                        continue;
-                k = (unsigned) ((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-                memcpy(fds, CMSG_DATA(c), k * sizeof(int));
-                for (unsigned i = 0; i < k; i++) {
-                        if (info.n_fds == 0) {
-                                struct stat st;
-
-                                info.fd_flags = fcntl(fds[i], F_GETFL);
-                                if (fstat(fds[i], &st) == 0) {
-                                        info.dev = st.st_dev;
-                                        info.ino = st.st_ino;
-                                }
+                        info.fd_flags = fcntl(fds[i], F_GETFL);
+                        if (fstat(fds[i], &st) == 0) {
+                                info.dev = st.st_dev;
+                                info.ino = st.st_ino;
                         }
-                        info.n_fds++;
-                        close(fds[i]);
                 }
+                info.n_fds++;
+                close(fds[i]);
         }
 
         info.decoded = proto_request_decode(buf, (size_t) n, &req);

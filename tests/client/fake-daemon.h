@@ -33,11 +33,17 @@ enum fake_mode {
         FAKE_EFBIG,             /* status -EFBIG: over the daemon's size limit */
         FAKE_EDQUOT,            /* status -EDQUOT: over the uid's budget */
         FAKE_EOPNOTSUPP,        /* status -EOPNOTSUPP: a file on a synthetic file system */
+        FAKE_ODD_ERRNO,         /* status FAKE_UNDOCUMENTED_ERRNO, which no library function documents */
         _FAKE_MODE_MAX,
 };
 
 #define FAKE_CONTENT "served by the fake daemon"
-#define FAKE_ERRNO EXDEV
+/* An errno safe_mmap_snapshot_fd() documents for a daemon's refusal. */
+#define FAKE_ERRNO EACCES
+/* One it does not (the default of fake_undocumented_errno): the library must report it as -EIO. */
+#define FAKE_UNDOCUMENTED_ERRNO EHWPOISON
+/* The errno FAKE_ODD_ERRNO answers with; set before fake_daemon_start(). */
+extern int fake_undocumented_errno;
 
 /* What one request looked like. */
 struct fake_request {

@@ -740,38 +740,18 @@ END_TEST
 
 /* Sends @fd over @sock. */
 static void send_fd(int sock, int fd) {
-        union {
-                struct cmsghdr h;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } control = {};
-        struct iovec iov = { (void *) "F", 1 };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-                             .msg_controllen = sizeof(control.buf) };
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof(int));
-        ck_assert_int_eq(sendmsg(sock, &mh, MSG_NOSIGNAL), 1);
+        ck_assert_int_eq(fd_send(sock, "F", 1, &fd, 1), 0);
 }
 
 /* In the child: receive, verify, map, compare. Exit status 0 only if all of it held. */
 static _Noreturn void receive_and_map(int sock, const void *want, size_t size) {
-        union {
-                struct cmsghdr h;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } control;
-        char byte;
-        struct iovec iov = { &byte, 1 };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-                             .msg_controllen = sizeof(control.buf) };
         safe_mmap *m = NULL;
+        size_t n_fds = 0;
+        char byte;
         int fd;
 
-        if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != 1 || !CMSG_FIRSTHDR(&mh))
+        if (fd_receive(sock, &byte, 1, &fd, 1, &n_fds, NULL, NULL) != 1 || n_fds != 1)
                 _exit(10);
-        memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(int));
         if (safe_mmap_map_fd(fd, 0, &m) < 0)
                 _exit(11);
         close(fd);

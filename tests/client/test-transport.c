@@ -172,6 +172,7 @@ static const struct {
         { FAKE_WRONG_SIZE, "size differs from the descriptor's", -EPROTO },
         { FAKE_WRONG_KIND, "kind differs from the descriptor's", -EPROTO },
         { FAKE_ERROR, "error status", -FAKE_ERRNO },
+        { FAKE_ODD_ERRNO, "an errno the library does not document", -EIO },
         { FAKE_ERROR_WITH_FD, "error status with a descriptor", -EPROTO },
         { FAKE_NO_FD, "success without a descriptor", -EPROTO },
         { FAKE_TWO_FDS, "two descriptors", -EPROTO },

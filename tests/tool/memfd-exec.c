@@ -17,58 +17,17 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fd-util.h"
 #include "macro.h"
-
-#ifndef F_SEAL_FUTURE_WRITE
-#define F_SEAL_FUTURE_WRITE 0x0010
-#endif
-#ifndef F_SEAL_EXEC
-#define F_SEAL_EXEC 0x0020
-#endif
-
-static int seals_parse(const char *s, int *ret) {
-        static const struct {
-                const char *name;
-                int bit;
-        } table[] = {
-                { "seal", F_SEAL_SEAL },
-                { "shrink", F_SEAL_SHRINK },
-                { "grow", F_SEAL_GROW },
-                { "write", F_SEAL_WRITE },
-                { "future-write", F_SEAL_FUTURE_WRITE },
-                { "exec", F_SEAL_EXEC },
-        };
-        int seals = 0;
-
-        if (strcmp(s, "none") == 0) {
-                *ret = 0;
-                return 0;
-        }
-        while (*s) {
-                size_t n = strcspn(s, ",");
-                size_t i;
-
-                for (i = 0; i < ELEMENTSOF(table); i++)
-                        if (strlen(table[i].name) == n && strncmp(s, table[i].name, n) == 0)
-                                break;
-                if (i == ELEMENTSOF(table))
-                        return -EINVAL;
-                seals |= table[i].bit;
-                s += n;
-                if (*s == ',')
-                        s++;
-        }
-        *ret = seals;
-        return 0;
-}
+#include "seal-util.h"
 
 int main(int argc, char *argv[]) {
         _cleanup_close_ int memfd = -EBADF, ro = -EBADF;
-        char proc[64];
         size_t len;
-        int seals, target;
+        unsigned seals;
+        int target;
 
-        if (argc < 5 || seals_parse(argv[1], &seals) < 0 || (target = atoi(argv[3])) < 3) {
+        if (argc < 5 || seals_from_string(argv[1], &seals) < 0 || (target = atoi(argv[3])) < 3) {
                 fprintf(stderr, "usage: memfd-exec SEALS CONTENT FD(>=3) PROGRAM [ARGUMENT]...\n");
                 return EXIT_FAILURE;
         }
@@ -79,19 +38,19 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
         len = strlen(argv[2]);
-        if (write(memfd, argv[2], len) != (ssize_t) len) {
+        if (loop_write(memfd, argv[2], len) < 0) {
                 perror("write");
                 return EXIT_FAILURE;
         }
-        if (seals != 0 && fcntl(memfd, F_ADD_SEALS, seals) < 0) {
+        if (seals != 0 && fcntl(memfd, F_ADD_SEALS, (int) seals) < 0) {
                 perror("F_ADD_SEALS");
                 return EXIT_FAILURE;
         }
 
         /* Hand down a read-only open file description, as safe-mmapd does. */
-        snprintf(proc, sizeof(proc), "/proc/self/fd/%i", memfd);
-        ro = open(proc, O_RDONLY | O_CLOEXEC);
+        ro = fd_reopen_rdonly(memfd);
         if (ro < 0) {
+                errno = -ro;
                 perror("open");
                 return EXIT_FAILURE;
         }
