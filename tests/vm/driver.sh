@@ -357,6 +357,22 @@ check_policy_check() {
         grep -q 'bad.conf:3: Path= given twice' <<< "$out" || { echo "$out"; return 1; }
 }
 
+# The example policy shipped with the daemon is valid as it stands, once the
+# users, group and paths it names exist.
+check_policy_example() {
+        local daemon out dir=/usr/share/doc/safe-mmap/examples/policy.d
+        daemon=$(systemctl cat "$svc" | sed -n 's/^ExecStart=\([^ ]\+\).*/\1/p' | tail -n 1)
+        [ -r "$dir/50-app.conf" ] || { echo "no $dir/50-app.conf installed"; return 1; }
+        getent group appreaders > /dev/null || groupadd appreaders
+        id app > /dev/null 2>&1 || useradd --uid 1001 --no-create-home app
+        id monitor > /dev/null 2>&1 || useradd --no-create-home monitor
+        mkdir -p /srv/app/config /etc/app
+        [ -e /etc/app/key.pub ] || echo key > /etc/app/key.pub
+        out=$("$daemon" --check-policy "$dir" 2>&1) || { echo "$out"; return 1; }
+        echo "$out"
+        grep -q '^2 grant(s), 0 error(s)\.$' <<< "$out"
+}
+
 # systemctl stop sends SIGTERM: a clean exit, even with a client connected.
 check_stop_clean() {
         hold 30 || { release; return 1; }
@@ -563,6 +579,7 @@ run "path request served under a grant (fresh start)" check_granted
 run "grant removed, SIGHUP: refused again" check_sighup_revokes
 run "grant added, systemctl reload: served again" check_reload_grants
 run "safe-mmapd --check-policy: the installed grant, a doubled key fails" check_policy_check
+run "safe-mmapd --check-policy: the shipped example policy is valid" check_policy_example
 
 run "installed library: sealed memfd accepted" check_memfd_accepted
 run "installed library: unsealed memfd refused" expect_refused EBADFD memfd none
