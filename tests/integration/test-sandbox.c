@@ -139,6 +139,36 @@ START_TEST(test_connect_kills) {
 }
 END_TEST
 
+/* Error lines ("<3>") in the daemon's log. */
+static unsigned log_errors(void) {
+        char buf[65536];
+        unsigned n = 0;
+        ssize_t k;
+        int fd = open(h.log_path, O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0)
+                return 0;
+        k = read(fd, buf, sizeof(buf) - 1);
+        safe_close(fd);
+        if (k <= 0)
+                return 0;
+        buf[k] = '\0';
+        for (const char *p = buf; (p = strstr(p, "<3>")); p++)
+                if (p == buf || p[-1] == '\n')
+                        n++;
+        return n;
+}
+
+/* A sandbox that cannot be raised ends start-up, and says why once. */
+START_TEST(test_sandbox_failure_logged_once) {
+        int status = wait_exit(start_injected("seccomp-load"));
+
+        ck_assert_msg(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 1, "status 0x%x", status);
+        ck_assert(log_has("<3>Cannot install the seccomp filter: Invalid argument\n"));
+        ck_assert_uint_eq(log_errors(), 1);
+}
+END_TEST
+
 int main(void) {
         TCase *tc;
         Suite *s;
@@ -150,5 +180,6 @@ int main(void) {
         s = harness_suite("sandbox", 120, setup, teardown, &tc);
         tcase_add_test(tc, test_new_socket_refused);
         tcase_add_test(tc, test_connect_kills);
+        tcase_add_test(tc, test_sandbox_failure_logged_once);
         return harness_run_suite(s);
 }
