@@ -84,20 +84,25 @@ static bool log_has(const char *needle) {
         return strstr(buf, needle) != NULL;
 }
 
+typedef struct Exit {
+        pid_t pid;
+        int status;
+} Exit;
+
+static bool exited(void *userdata) {
+        Exit *e = userdata;
+
+        return waitpid(e->pid, &e->status, WNOHANG) == e->pid;
+}
+
 /* Waits up to 20 s for the daemon to exit; its wait status, or -1 (then it is killed). */
 static int wait_exit(pid_t pid) {
-        uint64_t deadline = harness_now_usec() + 20u * 1000u * 1000u;
-        int status;
+        Exit e = { .pid = pid };
 
-        while (harness_now_usec() < deadline) {
-                pid_t p = waitpid(pid, &status, WNOHANG);
-
-                if (p == pid)
-                        return status;
-                usleep(20 * 1000);
-        }
+        if (wait_until(exited, &e, 20000, 20) == 0)
+                return e.status;
         (void) kill(pid, SIGKILL);
-        (void) waitpid(pid, &status, 0);
+        (void) waitpid(pid, NULL, 0);
         return -1;
 }
 
@@ -108,16 +113,16 @@ static void check_no_connection(void) {
         ck_assert_int_eq(errno, EAGAIN);
 }
 
+static bool injected_ran(void *userdata) {
+        return log_has("inject: ") || waitpid(*(pid_t *) userdata, NULL, WNOHANG) != 0;
+}
+
 START_TEST(test_new_socket_refused) {
-        uint64_t deadline = harness_now_usec() + 20u * 1000u * 1000u;
         pid_t pid = start_injected("socket");
         int status;
 
-        while (!log_has("inject: ")) {
-                ck_assert_msg(harness_now_usec() < deadline, "the injected code never ran");
-                ck_assert_int_eq(waitpid(pid, &status, WNOHANG), 0);
-                usleep(20 * 1000);
-        }
+        ck_assert_msg(wait_until(injected_ran, &pid, 20000, 20) == 0, "the injected code never ran");
+        ck_assert_msg(log_has("inject: "), "the daemon exited before the injected code ran");
         usleep(100 * 1000);
         ck_assert_msg(log_has("inject: socket() refused: Permission denied"), "socket() was not refused");
         check_no_connection();
