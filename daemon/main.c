@@ -206,8 +206,12 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
         r = sandbox_apply(config.listen_path);
-        if (r >= 0)
-                r = manager_run(m);
+        if (r < 0) {
+                /* sandbox_apply() said why. */
+                manager_free(m);
+                return EXIT_FAILURE;
+        }
+        r = manager_run(m);
         manager_free(m);
         if (r < 0) {
                 log_errno(LOG_ERR, r, "Exiting on error: %m");

@@ -137,7 +137,7 @@ static int sandbox_landlock(const char *socket_path) {
                 char *slash = dir ? strrchr(dir, '/') : NULL;
 
                 if (!dir)
-                        return -ENOMEM;
+                        return log_errno(LOG_ERR, -ENOMEM, "Cannot set up Landlock: %m");
                 if (slash == dir)
                         slash[1] = '\0';
                 else if (slash)
@@ -174,8 +174,11 @@ static int add_list(scmp_filter_ctx ctx, const char *const *names, size_t n, uin
         return 0;
 }
 
+/* scmp_filter_ctx is a void *. */
+DEFINE_CLEANUP(void, seccomp_release);
+
 int sandbox_apply(const char *socket_path) {
-        scmp_filter_ctx ctx;
+        _cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
         int r;
 
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -194,17 +197,23 @@ int sandbox_apply(const char *socket_path) {
         if (!ctx)
                 return log_errno(LOG_ERR, -ENOMEM, "Cannot set up seccomp: %m");
 
+        /* add_list() says which call it could not add. */
         r = add_list(ctx, allowed, ELEMENTSOF(allowed), SCMP_ACT_ALLOW);
-        if (r >= 0)
-                r = add_list(ctx, enosys, ELEMENTSOF(enosys), SCMP_ACT_ERRNO(ENOSYS));
+        if (r < 0)
+                return r;
+        r = add_list(ctx, enosys, ELEMENTSOF(enosys), SCMP_ACT_ERRNO(ENOSYS));
+        if (r < 0)
+                return r;
 #ifdef SANITIZER_BUILD
-        if (r >= 0)
-                r = add_list(ctx, allowed_sanitizer, ELEMENTSOF(allowed_sanitizer), SCMP_ACT_ALLOW);
+        r = add_list(ctx, allowed_sanitizer, ELEMENTSOF(allowed_sanitizer), SCMP_ACT_ALLOW);
+        if (r < 0)
+                return r;
         log_notice("Sanitizer build: the seccomp allow-list also admits the sanitizer runtime's calls.");
 #else
         /* Only terminal probes of stdio; answered as for a non-terminal. */
-        if (r >= 0)
-                r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOTTY), SCMP_SYS(ioctl), 0);
+        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOTTY), SCMP_SYS(ioctl), 0);
+        if (r < 0)
+                return log_errno(LOG_ERR, r, "seccomp: cannot add ioctl: %m");
 #endif
         /*
          * No new socket, and no connection from one: the daemon is uid 0,
@@ -216,11 +225,10 @@ int sandbox_apply(const char *socket_path) {
          * policy reload and then falls back to the files; nothing of ours
          * calls connect() any more, so that one kills.
          */
-        if (r >= 0)
-                r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 0);
-        if (r >= 0)
-                r = seccomp_load(ctx);
-        seccomp_release(ctx);
+        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 0);
+        if (r < 0)
+                return log_errno(LOG_ERR, r, "seccomp: cannot add socket: %m");
+        r = seccomp_load(ctx);
         if (r < 0)
                 return log_errno(LOG_ERR, r, "Cannot install the seccomp filter: %m");
         log_debug("Seccomp filter installed.");

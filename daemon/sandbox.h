@@ -12,6 +12,7 @@
 
 /*
  * @socket_path: the socket the daemon bound itself and removes at exit, or
- * NULL. Returns 0, or a negative errno when a wall could not be raised.
+ * NULL. Returns 0, or a negative errno when a wall could not be raised;
+ * it has logged why, and the caller does not log again.
  */
 int sandbox_apply(const char *socket_path);

@@ -39,10 +39,6 @@
 
 #define MIB (UINT64_C(1) << 20)
 
-uint64_t now_usec(void) {
-        return harness_now_usec();
-}
-
 void bench_fail(const char *goal, const char *what, int r) {
         fprintf(stderr, "bench-snapshot: %s: %s: %s\n", goal, what, strerror(-r));
 }

@@ -89,7 +89,7 @@ int file_make(const char *path, uint64_t size);
  */
 int snapshot_once(int file, unsigned flags, uint64_t size, bool read_pages);
 
-uint64_t now_usec(void);
+/* now_usec() is test-util.h's. */
 /* Stops the compiler from dropping stores into memory nobody reads. */
 static inline void clobber(const void *p) {
         __asm__ volatile("" : : "r"(p) : "memory");

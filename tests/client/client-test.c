@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <grp.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -129,56 +127,11 @@ unsigned fd_seals(int fd) {
         return (unsigned) r;
 }
 
-static char *scratch;
-static pid_t scratch_owner;
-
-const char *scratch_dir(void) {
-        char t[] = "/var/tmp/safe-mmap-test.XXXXXX";
-
-        if (scratch)
-                return scratch;
-        must(mkdtemp(t) != NULL, "mkdtemp");
-        /* Tests that drop to nobody must reach files in here. */
-        must(chmod(t, 0755) == 0, "chmod");
-        scratch = strdup(t);
-        must(scratch != NULL, "strdup");
-        scratch_owner = getpid();
-        return scratch;
-}
-
-static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-        (void) remove(path);
-        return 0;
-}
-
-void scratch_dir_remove(void) {
-        /* Check runs tests in forked children: only the process that made it removes it. */
-        if (!scratch || scratch_owner != getpid())
-                return;
-        (void) nftw(scratch, remove_one, 16, FTW_DEPTH | FTW_PHYS);
-        free(scratch);
-        scratch = NULL;
-}
-
-char *scratch_path(const char *name) {
-        static unsigned counter;
-        char *p;
-
-        must(asprintf(&p, "%s/%s.%d.%u", scratch_dir(), name, (int) getpid(), counter++) > 0, "asprintf");
-        return p;
-}
-
 char *scratch_file(const void *data, size_t size, unsigned mode) {
         char *p = scratch_path("file");
-        int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        int r = write_file(p, mode, data, size);
 
-        ck_assert_msg(fd >= 0, "open %s: %s", p, strerror(errno));
-        if (data)
-                ck_assert_int_eq(loop_write(fd, data, size), 0);
-        else
-                ck_assert_int_eq(ftruncate(fd, (off_t) size), 0);
-        ck_assert_int_eq(fchmod(fd, mode), 0);
-        ck_assert_int_eq(close(fd), 0);
+        ck_assert_msg(r == 0, "writing %s: %s", p, strerror(-r));
         return p;
 }
 
@@ -431,35 +384,13 @@ void assert_snapshot(safe_mmap *m, const void *want, size_t size) {
 }
 
 int run_as_nobody(int (*fn)(void *arg), void *arg) {
-        int p[2], status, result = INT_MIN;
-        pid_t pid;
+        struct passwd *pw = geteuid() == 0 ? getpwnam("nobody") : NULL;
+        uid_t uid = geteuid() != 0 ? geteuid() : pw ? pw->pw_uid : NOBODY_UID;
+        gid_t gid = geteuid() != 0 ? getegid() : pw ? pw->pw_gid : NOBODY_GID;
+        int result = INT_MIN, r;
 
-        ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-        pid = fork();
-        ck_assert_int_ge(pid, 0);
-        if (pid == 0) {
-                int r;
-
-                if (geteuid() == 0) {
-                        struct passwd *pw = getpwnam("nobody");
-                        uid_t uid = pw ? pw->pw_uid : 65534;
-                        gid_t gid = pw ? pw->pw_gid : 65534;
-
-                        if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
-                                _exit(2);
-                        if (getuid() != uid || geteuid() != uid || getegid() != gid)
-                                _exit(3);
-                }
-                r = fn(arg);
-                _exit(write(p[1], &r, sizeof(r)) == sizeof(r) ? 0 : 4);
-        }
-        (void) close(p[1]);
-        if (read(p[0], &result, sizeof(result)) != sizeof(result))
-                result = INT_MIN;
-        (void) close(p[0]);
-        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                      "child running as nobody failed (status %#x: 2 = could not drop privileges)", status);
+        r = run_as_result(uid, gid, NULL, 0, 300, fn, arg, &result);
+        ck_assert_msg(r == 0, "child running as nobody failed (%d: 2 = could not drop privileges)", r);
         return result;
 }
 
@@ -503,17 +434,4 @@ void fds_restore(void) {
         if (exhausted.lowered)
                 (void) setrlimit(RLIMIT_NOFILE, &exhausted.saved);
         exhausted.lowered = 0;
-}
-
-int run_suite(Suite *s, const char *tcase) {
-        SRunner *sr = srunner_create(s);
-        int failed;
-
-        /* Made here, in the parent, so that every forked test shares it and it is removed once. */
-        (void) scratch_dir();
-        srunner_run(sr, NULL, tcase, CK_ENV);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        scratch_dir_remove();
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -14,7 +14,9 @@
 #include <stdint.h>
 #include <sys/mman.h>
 
+#include "run-as.h"
 #include "safe-mmap.h"
+#include "test-util.h"
 
 /* The seal constants, SEALS_IMMUTABLE and SEALS_SNAPSHOT, the descriptor helpers (fd_reopen()). */
 #include "fd-util.h"
@@ -47,15 +49,9 @@ int fd_count(void);
 int memfd_new(unsigned mfd_flags, const void *data, size_t size, unsigned seals);
 unsigned fd_seals(int fd);
 
-/* A scratch directory (mode 0755, on the ordinary disk, not tmpfs) that lives
- * until the test program exits; created on first use. */
-const char *scratch_dir(void);
-void scratch_dir_remove(void);
-/* A new file in scratch_dir() with @size bytes of @data; returns the path
- * (malloc'd). @mode is applied after writing. */
+/* A new file in scratch_dir() (test-util.h) with @size bytes of @data; returns
+ * the path (malloc'd). @mode is applied after writing. */
 char *scratch_file(const void *data, size_t size, unsigned mode);
-/* A new scratch path that does not exist yet (malloc'd). */
-char *scratch_path(const char *name);
 
 /* An unlinked ordinary file with @size bytes of @data, open with @oflags. */
 int disk_file_new(const void *data, size_t size, int oflags);
@@ -120,7 +116,7 @@ void assert_fd_shares_description(int mine, int theirs);
 void assert_snapshot(safe_mmap *m, const void *want, size_t size);
 
 /* Runs @fn(@arg) in a child that has dropped to user nobody (or stays as it
- * is when not root); returns what @fn returned, or INT_MIN if the child died. */
+ * is when not root); returns what @fn returned. The child must not fail otherwise. */
 int run_as_nobody(int (*fn)(void *arg), void *arg);
 
 /*
@@ -133,5 +129,7 @@ void fds_exhaust(void);
 void fds_release(int k);
 void fds_restore(void);
 
-/* Runs the suite (only test case @tcase if not NULL) and returns the exit code. */
-int run_suite(Suite *s, const char *tcase);
+/* The names the library's tests know suite_run() (test-util.h) by. */
+static inline int run_suite(Suite *s, const char *tcase) {
+        return suite_run(s, tcase);
+}

@@ -20,6 +20,7 @@
 
 #include "fd-util.h"
 #include "macro.h"
+#include "test-util.h"
 
 /* Whether @fd is open. */
 static int fd_is_open(int fd) {
@@ -324,10 +325,8 @@ START_TEST(test_receive_ctrunc) {
 END_TEST
 
 int main(void) {
-        Suite *s = suite_create("fd-util");
-        TCase *tc = tcase_create("fd-util");
-        SRunner *sr;
-        int failed;
+        TCase *tc;
+        Suite *s = test_suite("fd-util", 0, NULL, NULL, &tc);
 
         tcase_add_test(tc, test_check_readable);
         tcase_add_test(tc, test_proc_path);
@@ -336,10 +335,5 @@ int main(void) {
         tcase_add_test(tc, test_send_receive);
         tcase_add_test(tc, test_receive_closes_all);
         tcase_add_test(tc, test_receive_ctrunc);
-        suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return suite_run(s, NULL);
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "file-version.h"
+#include "test-util.h"
 
 static int memfd_with(const char *data) {
         int fd = memfd_create("file-version", MFD_CLOEXEC);
@@ -99,17 +100,10 @@ START_TEST(test_changes) {
 END_TEST
 
 int main(void) {
-        Suite *s = suite_create("file-version");
-        TCase *tc = tcase_create("file-version");
-        SRunner *sr;
-        int failed;
+        TCase *tc;
+        Suite *s = test_suite("file-version", 0, NULL, NULL, &tc);
 
         tcase_add_test(tc, test_unchanged);
         tcase_add_test(tc, test_changes);
-        suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return suite_run(s, NULL);
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "fs-util.h"
+#include "test-util.h"
 
 /* fstatfs() of @path; 0, or -errno when it does not exist here. */
 static int statfs_of(const char *path, struct statfs *ret) {
@@ -137,20 +138,13 @@ START_TEST(test_top_bit_magics) {
 END_TEST
 
 int main(void) {
-        Suite *s = suite_create("fs-util");
-        TCase *tc = tcase_create("fs-util");
-        SRunner *sr;
-        int failed;
+        TCase *tc;
+        Suite *s = test_suite("fs-util", 0, NULL, NULL, &tc);
 
         tcase_add_test(tc, test_proc_sys_synthetic);
         tcase_add_test(tc, test_mounted_synthetic);
         tcase_add_test(tc, test_memfd_not_synthetic);
         tcase_add_test(tc, test_disk_file);
         tcase_add_test(tc, test_top_bit_magics);
-        suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return suite_run(s, NULL);
 }

@@ -6,6 +6,7 @@
 
 #include "list.h"
 #include "macro.h"
+#include "test-util.h"
 
 typedef struct Item {
         int value;
@@ -100,17 +101,10 @@ START_TEST(test_cleanup) {
 END_TEST
 
 int main(void) {
-        Suite *s = suite_create("list");
-        TCase *tc = tcase_create("list");
-        SRunner *sr;
-        int failed;
+        TCase *tc;
+        Suite *s = test_suite("list", 0, NULL, NULL, &tc);
 
         tcase_add_test(tc, test_order_and_unlink);
         tcase_add_test(tc, test_cleanup);
-        suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return suite_run(s, NULL);
 }

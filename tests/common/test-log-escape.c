@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log-escape.h"
+#include "test-util.h"
 
 static void check_escape(const char *in, const char *expected) {
         char buf[LOG_ESCAPE_BUFFER_SIZE];
@@ -88,20 +89,13 @@ START_TEST(test_macro) {
 END_TEST
 
 int main(void) {
-        Suite *s = suite_create("log-escape");
-        TCase *tc = tcase_create("log-escape");
-        SRunner *sr;
-        int failed;
+        TCase *tc;
+        Suite *s = test_suite("log-escape", 0, NULL, NULL, &tc);
 
         tcase_add_test(tc, test_plain_text_unchanged);
         tcase_add_test(tc, test_line_and_prefix_escaped);
         tcase_add_test(tc, test_utf8);
         tcase_add_test(tc, test_truncated_with_marker);
         tcase_add_test(tc, test_macro);
-        suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
+        return suite_run(s, NULL);
 }

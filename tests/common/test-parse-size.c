@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "parse-size.h"
+#include "test-util.h"
 
 static void check_size(const char *s, uint64_t expected) {
         uint64_t v = 42;
@@ -65,18 +66,11 @@ START_TEST(test_range) {
 END_TEST
 
 int main(void) {
-        Suite *s = suite_create("parse-size");
-        TCase *tc = tcase_create("parse-size");
-        SRunner *sr;
-        int failed;
+        TCase *tc;
+        Suite *s = test_suite("parse-size", 0, NULL, NULL, &tc);
 
         tcase_add_test(tc, test_valid);
         tcase_add_test(tc, test_invalid);
         tcase_add_test(tc, test_range);
-        suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
+        return suite_run(s, NULL);
 }

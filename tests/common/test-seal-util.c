@@ -13,6 +13,7 @@
 
 #include "macro.h"
 #include "seal-util.h"
+#include "test-util.h"
 
 START_TEST(test_round_trip) {
         static const unsigned sets[] = {
@@ -66,18 +67,11 @@ START_TEST(test_kinds) {
 END_TEST
 
 int main(void) {
-        Suite *s = suite_create("seal-util");
-        TCase *tc = tcase_create("seal-util");
-        SRunner *sr;
-        int failed;
+        TCase *tc;
+        Suite *s = test_suite("seal-util", 0, NULL, NULL, &tc);
 
         tcase_add_test(tc, test_round_trip);
         tcase_add_test(tc, test_kernel_seals);
         tcase_add_test(tc, test_kinds);
-        suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return suite_run(s, NULL);
 }

@@ -14,6 +14,7 @@
 #include "macro.h"
 #include "resolve.h"
 #include "snapshot.h"
+#include "test-util.h"
 
 static inline int progress_ok(void *userdata, uint64_t total) {
         return 0;
@@ -38,17 +39,10 @@ static inline Snapshot *make_snapshot(size_t size, char byte) {
 }
 
 static inline int run_tests(const char *name, const TTest *const *tests, size_t n) {
-        Suite *s = suite_create(name);
-        TCase *tc = tcase_create(name);
-        SRunner *sr;
-        int failed;
+        TCase *tc;
+        Suite *s = test_suite(name, 0, NULL, NULL, &tc);
 
         for (size_t i = 0; i < n; i++)
                 tcase_add_test(tc, tests[i]);
-        suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return suite_run(s, NULL);
 }

@@ -17,6 +17,7 @@
 #include "macro.h"
 #include "policy.h"
 #include "policy-parse.h"
+#include "test-util.h"
 
 /* Parses @text; returns policy_parse()'s result, the grants in *ret (or NULL) and the error line. */
 static int parse(const char *text, Grant **ret, unsigned *ret_line, char *error, size_t error_size) {
@@ -182,10 +183,7 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-        _cleanup_free_ char *cmd = NULL;
-
-        ck_assert_int_ge(asprintf(&cmd, "rm -rf -- '%s'", dir), 0);
-        ck_assert_int_eq(system(cmd), 0);
+        ck_assert_int_eq(tree_remove(dir), 0);
 }
 
 static Policy *load(void) {
@@ -294,8 +292,6 @@ END_TEST
 int main(void) {
         Suite *s = suite_create("policy");
         TCase *tc = tcase_create("parse");
-        SRunner *sr;
-        int failed;
 
         tcase_add_test(tc, test_parse_valid);
         tcase_add_test(tc, test_parse_doubled_key);
@@ -313,9 +309,5 @@ int main(void) {
         tcase_add_test(tc, test_load_missing_dir);
         suite_add_tcase(s, tc);
 
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
+        return suite_run(s, NULL);
 }

@@ -41,11 +41,8 @@ static void make_tree(void) {
 }
 
 static void remove_tree(void) {
-        char cmd[300];
-
         safe_close(root_fd);
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-        ck_assert_int_eq(system(cmd), 0);
+        ck_assert_int_eq(tree_remove(dir), 0);
 }
 
 static int resolve_open(const char *name, int flags, Source *ret) {

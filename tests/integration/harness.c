@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <grp.h>
 #include <limits.h>
 #include <signal.h>
@@ -16,7 +15,6 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -24,16 +22,9 @@
 #include "raw-client.h"
 
 /* A slow, shared machine running a sanitizer build: give start-up time. */
-#define START_TIMEOUT_USEC (30u * 1000u * 1000u)
-#define STOP_TIMEOUT_USEC (10u * 1000u * 1000u)
+#define START_TIMEOUT_MSEC (30u * 1000u)
+#define STOP_TIMEOUT_MSEC (10u * 1000u)
 #define LOG_TAIL_BYTES 8192
-
-uint64_t harness_now_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
 
 static char *xasprintf(const char *fmt, ...) _printf_(1, 2);
 static char *xasprintf(const char *fmt, ...) {
@@ -55,19 +46,14 @@ char *harness_path(const Harness *h, const char *name) {
 
 int harness_setup(Harness *h) {
         const char *tmp = getenv("TMPDIR");
-        _cleanup_free_ char *template = NULL;
+        int r;
 
         *h = (Harness) {};
-        /* Short: the socket path must fit into sun_path (108 bytes). */
-        template = xasprintf("%s/safe-mmap-itest.XXXXXX", tmp && *tmp == '/' ? tmp : "/tmp");
-        if (!mkdtemp(template))
-                return negative_errno();
-        /* The socket must be reachable by the unprivileged clients of the root suite. */
-        if (chmod(template, 0755) < 0)
-                return negative_errno();
-        h->dir = strdup(template);
-        if (!h->dir)
-                return -ENOMEM;
+        /* Short: the socket path must fit into sun_path (108 bytes). Mode 0755: the socket
+         * must be reachable by the unprivileged clients of the root suite. */
+        r = scratch_dir_make(tmp && *tmp == '/' ? tmp : "/tmp", "safe-mmap-itest", &h->dir);
+        if (r < 0)
+                return r;
         h->socket_path = harness_path(h, "socket");
         h->policy_dir = harness_path(h, "policy.d");
         h->log_path = harness_path(h, "daemon.log");
@@ -78,28 +64,6 @@ int harness_setup(Harness *h) {
         return 0;
 }
 
-int harness_write_file(const char *path, unsigned mode, const void *data, size_t size) {
-        _cleanup_close_ int fd = -EBADF;
-        const uint8_t *p = data;
-
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-        if (fd < 0)
-                return negative_errno();
-        if (fchmod(fd, mode) < 0)
-                return negative_errno();
-        while (size > 0) {
-                ssize_t n = write(fd, p, size);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                p += n;
-                size -= (size_t) n;
-        }
-        return 0;
-}
-
 int harness_fill_file(const char *path, unsigned mode, uint8_t byte, size_t size) {
         _cleanup_free_ void *buf = NULL;
 
@@ -107,14 +71,14 @@ int harness_fill_file(const char *path, unsigned mode, uint8_t byte, size_t size
         if (!buf)
                 return -ENOMEM;
         memset(buf, byte, size);
-        return harness_write_file(path, mode, buf, size);
+        return write_file(path, mode, buf, size);
 }
 
 int harness_write_policy(Harness *h, const char *name, const char *text) {
         _cleanup_free_ char *p = NULL;
 
         p = xasprintf("%s/%s", h->policy_dir, name);
-        return harness_write_file(p, 0644, text, strlen(text));
+        return write_file(p, 0644, text, strlen(text));
 }
 
 bool harness_have_program(const char *name) {
@@ -177,7 +141,7 @@ static int stage_binary(const Harness *h, const char *binary, char **ret_path) {
                 done += (size_t) n;
         }
         path = harness_path(h, "safe-mmapd");
-        r = harness_write_file(path, 0755, buf, (size_t) st.st_size);
+        r = write_file(path, 0755, buf, (size_t) st.st_size);
         if (r < 0)
                 return r;
         *ret_path = TAKE_PTR(path);
@@ -217,33 +181,39 @@ static _noreturn_ void child_exec(const Harness *h, pid_t parent, const char *co
         _exit(127);
 }
 
-static int wait_ready(Harness *h, HarnessMode mode) {
-        uint64_t deadline = harness_now_usec() + START_TIMEOUT_USEC;
+typedef struct Ready {
+        Harness *h;
+        HarnessMode mode;
+        int r;          /* -ECHILD once the daemon died, 0 once it answers */
+} Ready;
 
-        for (;;) {
-                _cleanup_close_ int sock = -EBADF;
-                int status, r;
+static bool daemon_ready(void *userdata) {
+        Ready *ready = userdata;
+        Harness *h = ready->h;
+        _cleanup_close_ int sock = -EBADF;
+        ProtoReply reply;
+        int status;
 
-                if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
-                        h->pid = 0;
-                        return -ECHILD;
-                }
-                if (harness_now_usec() > deadline)
-                        return -ETIMEDOUT;
-
-                r = raw_connect(h->socket_path, &sock);
-                if (r >= 0) {
-                        ProtoReply reply;
-
-                        if (mode == HARNESS_LISTEN)
-                                return 0;
-                        /* The first connection makes systemd-socket-activate exec the daemon. */
-                        r = raw_status(sock, 30000, &reply);
-                        if (r >= 0 && reply.status == 0)
-                                return 0;
-                }
-                (void) usleep(20 * 1000);
+        if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
+                h->pid = 0;
+                ready->r = -ECHILD;
+                return true;
         }
+        if (raw_connect(h->socket_path, &sock) < 0)
+                return false;
+        /* The first connection makes systemd-socket-activate exec the daemon. */
+        if (ready->mode == HARNESS_ACTIVATION && (raw_status(sock, 30000, &reply) < 0 || reply.status != 0))
+                return false;
+        ready->r = 0;
+        return true;
+}
+
+static int wait_ready(Harness *h, HarnessMode mode) {
+        Ready ready = { .h = h, .mode = mode };
+        int r;
+
+        r = wait_until(daemon_ready, &ready, START_TIMEOUT_MSEC, 20);
+        return r < 0 ? r : ready.r;
 }
 
 /* systemd-socket-activate hands the daemon a fresh environment: these are passed on. */
@@ -313,26 +283,34 @@ int harness_start(Harness *h, HarnessMode mode, const char *const *args) {
         return r;
 }
 
-/* Reaps the daemon within @timeout_usec; returns its exit status (128 + signal) or -ETIMEDOUT. */
-static int reap(Harness *h, uint64_t timeout_usec) {
-        uint64_t deadline = harness_now_usec() + timeout_usec;
+typedef struct Reap {
+        Harness *h;
+        int r;          /* the exit status (128 + signal), or -errno */
+} Reap;
 
-        for (;;) {
-                int status;
-                pid_t p = waitpid(h->pid, &status, WNOHANG);
+static bool daemon_exited(void *userdata) {
+        Reap *reap = userdata;
+        int status;
+        pid_t p = waitpid(reap->h->pid, &status, WNOHANG);
 
-                if (p == h->pid) {
-                        h->pid = 0;
-                        if (WIFEXITED(status))
-                                return WEXITSTATUS(status);
-                        return 128 + WTERMSIG(status);
-                }
-                if (p < 0)
-                        return negative_errno();
-                if (harness_now_usec() > deadline)
-                        return -ETIMEDOUT;
-                (void) usleep(10 * 1000);
+        if (p == 0)
+                return false;
+        if (p < 0)
+                reap->r = negative_errno();
+        else {
+                reap->h->pid = 0;
+                reap->r = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         }
+        return true;
+}
+
+/* Reaps the daemon within @timeout_ms; returns its exit status (128 + signal) or -ETIMEDOUT. */
+static int reap(Harness *h, unsigned timeout_ms) {
+        Reap reap = { .h = h };
+        int r;
+
+        r = wait_until(daemon_exited, &reap, timeout_ms, 10);
+        return r < 0 ? r : reap.r;
 }
 
 int harness_stop(Harness *h) {
@@ -342,7 +320,7 @@ int harness_stop(Harness *h) {
                 return -ESRCH;
         if (kill(h->pid, SIGTERM) < 0)
                 return negative_errno();
-        r = reap(h, STOP_TIMEOUT_USEC);
+        r = reap(h, STOP_TIMEOUT_MSEC);
         if (r == -ETIMEDOUT) {
                 (void) harness_kill(h);
                 return -ETIMEDOUT;
@@ -355,7 +333,7 @@ int harness_kill(Harness *h) {
                 return -ESRCH;
         if (kill(h->pid, SIGKILL) < 0)
                 return negative_errno();
-        return reap(h, STOP_TIMEOUT_USEC);
+        return reap(h, STOP_TIMEOUT_MSEC);
 }
 
 static void dump_log_tail(const Harness *h) {
@@ -383,18 +361,13 @@ static void dump_log_tail(const Harness *h) {
                 st.st_size > LOG_TAIL_BYTES ? " (tail)" : "", (int) (buf + n - start), start);
 }
 
-static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-        (void) remove(path);
-        return 0;
-}
-
 void harness_teardown(Harness *h) {
         if (h->pid > 0)
                 (void) harness_kill(h);
         if (h->dir) {
                 if (!h->quiet)
                         dump_log_tail(h);
-                (void) nftw(h->dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+                (void) tree_remove(h->dir);
         }
         free(h->dir);
         free(h->socket_path);
@@ -429,16 +402,24 @@ int harness_fd_count(const Harness *h) {
         return n;
 }
 
-int harness_wait_fd_count(const Harness *h, int max, int timeout_ms) {
-        uint64_t deadline = harness_now_usec() + (uint64_t) timeout_ms * 1000u;
+typedef struct FdCount {
+        const Harness *h;
+        int max;
         int n;
+} FdCount;
 
-        for (;;) {
-                n = harness_fd_count(h);
-                if (n <= max || harness_now_usec() > deadline)
-                        return n;
-                (void) usleep(20 * 1000);
-        }
+static bool fd_count_low(void *userdata) {
+        FdCount *c = userdata;
+
+        c->n = harness_fd_count(c->h);
+        return c->n <= c->max;
+}
+
+int harness_wait_fd_count(const Harness *h, int max, int timeout_ms) {
+        FdCount c = { .h = h, .max = max };
+
+        (void) wait_until(fd_count_low, &c, (unsigned) timeout_ms, 20);
+        return c.n;
 }
 
 long harness_rss_kib(const Harness *h) {
@@ -455,26 +436,4 @@ long harness_rss_kib(const Harness *h) {
                         break;
         fclose(f);
         return kib;
-}
-
-struct Suite *harness_suite(const char *name, double timeout, void (*setup)(void), void (*teardown)(void),
-                            struct TCase **ret_tc) {
-        Suite *s = suite_create(name);
-        TCase *tc = tcase_create(name);
-
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_set_timeout(tc, timeout);
-        suite_add_tcase(s, tc);
-        *ret_tc = tc;
-        return s;
-}
-
-int harness_run_suite(struct Suite *s) {
-        SRunner *sr = srunner_create(s);
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
 }

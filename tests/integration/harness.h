@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "test-util.h"
+
 typedef enum HarnessMode {
         HARNESS_LISTEN,         /* safe-mmapd --listen PATH */
         HARNESS_ACTIVATION,     /* systemd-socket-activate --seqpacket -l PATH safe-mmapd */
@@ -63,24 +65,24 @@ long harness_rss_kib(const Harness *h);
 
 /* DIR/NAME, malloc'ed (aborts on OOM: tests only). */
 char *harness_path(const Harness *h, const char *name);
-/* Creates (truncates) @path with @mode and writes @size bytes of @data. */
-int harness_write_file(const char *path, unsigned mode, const void *data, size_t size);
 /* Creates @path of @size bytes all equal to @byte. */
 int harness_fill_file(const char *path, unsigned mode, uint8_t byte, size_t size);
-/* CLOCK_MONOTONIC in microseconds. */
-uint64_t harness_now_usec(void);
 /* Whether an executable named @name is on $PATH. */
 bool harness_have_program(const char *name);
 
-struct Suite;
-struct TCase;
 /*
- * The frame of every test program: a suite named @name holding one test case
- * of the same name, returned in *ret_tc for the tests to be added to. @setup
- * and @teardown (either may be NULL) run in each test's own process; each
- * test may take @timeout seconds.
+ * The names the integration tests know the shared helpers of test-util.h by.
  */
-struct Suite *harness_suite(const char *name, double timeout, void (*setup)(void), void (*teardown)(void),
-                            struct TCase **ret_tc);
-/* Runs every test of @s and frees it. Returns main()'s exit status: 0 if all passed, else 1. */
-int harness_run_suite(struct Suite *s);
+static inline uint64_t harness_now_usec(void) {
+        return now_usec();
+}
+static inline int harness_write_file(const char *path, unsigned mode, const void *data, size_t size) {
+        return write_file(path, mode, data, size);
+}
+static inline Suite *harness_suite(const char *name, double timeout, void (*setup)(void), void (*teardown)(void),
+                                   TCase **ret_tc) {
+        return test_suite(name, timeout, setup, teardown, ret_tc);
+}
+static inline int harness_run_suite(Suite *s) {
+        return suite_run(s, NULL);
+}

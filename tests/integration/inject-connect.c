@@ -7,6 +7,8 @@
  *   INJECT_MODE=socket   with a new socket(): expected to be refused;
  *   INJECT_MODE=connect  with a socket made before main(): expected to be killed.
  * It reports on stderr (the daemon's log) and then runs the real loop.
+ *   INJECT_MODE=seccomp-load  makes seccomp_load() fail instead, for a sandbox
+ *                             that cannot be raised.
  */
 
 #include <dlfcn.h>
@@ -58,4 +60,16 @@ __attribute__((visibility("default"))) int sd_event_loop(sd_event *e) {
         if (!real)
                 abort();
         return real(e);
+}
+
+int seccomp_load(void *ctx);
+__attribute__((visibility("default"))) int seccomp_load(void *ctx) {
+        int (*real)(void *) = (int (*)(void *)) dlsym(RTLD_NEXT, "seccomp_load");
+        const char *mode = getenv("INJECT_MODE");
+
+        if (mode && strcmp(mode, "seccomp-load") == 0)
+                return -EINVAL;
+        if (!real)
+                abort();
+        return real(ctx);
 }

@@ -84,20 +84,25 @@ static bool log_has(const char *needle) {
         return strstr(buf, needle) != NULL;
 }
 
+typedef struct Exit {
+        pid_t pid;
+        int status;
+} Exit;
+
+static bool exited(void *userdata) {
+        Exit *e = userdata;
+
+        return waitpid(e->pid, &e->status, WNOHANG) == e->pid;
+}
+
 /* Waits up to 20 s for the daemon to exit; its wait status, or -1 (then it is killed). */
 static int wait_exit(pid_t pid) {
-        uint64_t deadline = harness_now_usec() + 20u * 1000u * 1000u;
-        int status;
+        Exit e = { .pid = pid };
 
-        while (harness_now_usec() < deadline) {
-                pid_t p = waitpid(pid, &status, WNOHANG);
-
-                if (p == pid)
-                        return status;
-                usleep(20 * 1000);
-        }
+        if (wait_until(exited, &e, 20000, 20) == 0)
+                return e.status;
         (void) kill(pid, SIGKILL);
-        (void) waitpid(pid, &status, 0);
+        (void) waitpid(pid, NULL, 0);
         return -1;
 }
 
@@ -108,16 +113,16 @@ static void check_no_connection(void) {
         ck_assert_int_eq(errno, EAGAIN);
 }
 
+static bool injected_ran(void *userdata) {
+        return log_has("inject: ") || waitpid(*(pid_t *) userdata, NULL, WNOHANG) != 0;
+}
+
 START_TEST(test_new_socket_refused) {
-        uint64_t deadline = harness_now_usec() + 20u * 1000u * 1000u;
         pid_t pid = start_injected("socket");
         int status;
 
-        while (!log_has("inject: ")) {
-                ck_assert_msg(harness_now_usec() < deadline, "the injected code never ran");
-                ck_assert_int_eq(waitpid(pid, &status, WNOHANG), 0);
-                usleep(20 * 1000);
-        }
+        ck_assert_msg(wait_until(injected_ran, &pid, 20000, 20) == 0, "the injected code never ran");
+        ck_assert_msg(log_has("inject: "), "the daemon exited before the injected code ran");
         usleep(100 * 1000);
         ck_assert_msg(log_has("inject: socket() refused: Permission denied"), "socket() was not refused");
         check_no_connection();
@@ -139,6 +144,36 @@ START_TEST(test_connect_kills) {
 }
 END_TEST
 
+/* Error lines ("<3>") in the daemon's log. */
+static unsigned log_errors(void) {
+        char buf[65536];
+        unsigned n = 0;
+        ssize_t k;
+        int fd = open(h.log_path, O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0)
+                return 0;
+        k = read(fd, buf, sizeof(buf) - 1);
+        safe_close(fd);
+        if (k <= 0)
+                return 0;
+        buf[k] = '\0';
+        for (const char *p = buf; (p = strstr(p, "<3>")); p++)
+                if (p == buf || p[-1] == '\n')
+                        n++;
+        return n;
+}
+
+/* A sandbox that cannot be raised ends start-up, and says why once. */
+START_TEST(test_sandbox_failure_logged_once) {
+        int status = wait_exit(start_injected("seccomp-load"));
+
+        ck_assert_msg(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 1, "status 0x%x", status);
+        ck_assert(log_has("<3>Cannot install the seccomp filter: Invalid argument\n"));
+        ck_assert_uint_eq(log_errors(), 1);
+}
+END_TEST
+
 int main(void) {
         TCase *tc;
         Suite *s;
@@ -150,5 +185,6 @@ int main(void) {
         s = harness_suite("sandbox", 120, setup, teardown, &tc);
         tcase_add_test(tc, test_new_socket_refused);
         tcase_add_test(tc, test_connect_kills);
+        tcase_add_test(tc, test_sandbox_failure_logged_once);
         return harness_run_suite(s);
 }

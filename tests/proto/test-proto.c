@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "proto.h"
+#include "test-util.h"
 
 /* Bigger than any message, so that tests can build oversized ones. */
 #define BUF_MAX (PROTO_MESSAGE_MAX + 64)
@@ -876,11 +877,5 @@ static Suite *proto_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(proto_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return suite_run(proto_suite(), NULL);
 }

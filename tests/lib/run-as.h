@@ -5,8 +5,9 @@
  * Runs a function as another user in a forked child: the only honest way to
  * test what an unprivileged peer can get out of a root daemon. The child
  * drops supplementary groups, gid and uid (in that order, so that none of
- * root's rights survive) and reports through its exit code; CHILD_CHECK()
- * prints what failed, since Check's assertions belong to the parent.
+ * root's rights survive); a child that is not root stays who it is, and can
+ * only be asked to. CHILD_CHECK() prints what failed, since Check's
+ * assertions belong to the parent.
  */
 
 #include <stddef.h>
@@ -20,10 +21,14 @@ typedef int (*run_as_fn)(void *userdata);
 
 /*
  * Runs @fn(@userdata) as @uid/@gid with exactly the @n_groups supplementary
- * @groups. Returns 0 if it returned 0, 1 if it failed, 2 if dropping the
- * privileges failed, 128 + signal if it died, -ETIMEDOUT (child killed) after
- * @timeout_sec, or -errno.
+ * @groups, and stores what it returned in *@ret_result. Returns 0 then; 2 if
+ * dropping the privileges failed, 1 if the child could not report,
+ * 128 + signal if it died, -ETIMEDOUT (child killed) after @timeout_sec, or
+ * -errno.
  */
+int run_as_result(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups,
+                  unsigned timeout_sec, run_as_fn fn, void *userdata, int *ret_result);
+/* The same, but returns 0 if @fn returned 0 and 1 if it returned anything else. */
 int run_as(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups,
            unsigned timeout_sec, run_as_fn fn, void *userdata);
 
