@@ -51,6 +51,19 @@ static size_t encode_status(uint8_t buf[PROTO_REQUEST_STATUS_SIZE]) {
 }
 
 /* A status request from a fresh client must still work. */
+/* Whether a new connection is answered, for a status and a snapshot alike. */
+static bool serves_now(void) {
+        _cleanup_close_ int sock = -EBADF, file = -EBADF, fd = -EBADF;
+        ProtoReply reply;
+
+        ck_assert_int_eq(raw_connect(h.socket_path, &sock), 0);
+        if (raw_status(sock, 30000, &reply) < 0 || reply.status != 0)
+                return false;
+        file = open(small_path, O_RDONLY | O_CLOEXEC);
+        ck_assert_int_ge(file, 0);
+        return raw_snapshot_fd(sock, file, 0, 30000, &reply, &fd) == 0 && reply.status == 0 && fd >= 0;
+}
+
 static void assert_serving(void) {
         _cleanup_close_ int sock = -EBADF, file = -EBADF, fd = -EBADF;
         ProtoReply reply;
@@ -111,14 +124,10 @@ static void assert_recovered(void) {
         /*
          * Connections and jobs of clients that left count against their uid
          * until a worker has closed what they sent (and the copy noticed):
-         * for a moment, the uid may still be at its limits.
+         * for a moment, the uid may still be at its limits, for connections
+         * (a refused status) or for jobs (a snapshot refused with EAGAIN).
          */
-        for (;;) {
-                _cleanup_close_ int sock = -EBADF;
-
-                ck_assert_int_eq(raw_connect(h.socket_path, &sock), 0);
-                if (raw_status(sock, 30000, &reply) == 0 && reply.status == 0)
-                        break;
+        while (!serves_now()) {
                 ck_assert_msg(harness_now_usec() < deadline, "refused for a limit long after the clients left");
                 usleep(10 * 1000);
         }
