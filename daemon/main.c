@@ -56,7 +56,7 @@ static void help(void) {
                "Hands out immutable snapshots of files as sealed memfds.\n\n"
                "  --listen PATH               Bind a socket at PATH instead of taking systemd's\n"
                "  --policy-dir DIR            Path grants (default " POLICY_DIR_DEFAULT ")\n"
-               "  --exit-idle SECONDS         Exit after SECONDS without a connection (0: never)\n"
+               "  --exit-idle SECONDS         Exit after SECONDS without a request (0: never)\n"
                "  --max-size BYTES            Largest file to copy (default 256M)\n"
                "  --cache-size BYTES          Memory for cached snapshots (default 512M)\n"
                "  --max-bytes-per-uid BYTES   Snapshot memory one uid may hold (default 1G)\n"

@@ -128,6 +128,14 @@ static int on_accept(sd_event_source *s, int lfd, uint32_t revents, void *userda
                 return 0;
         }
         r = account_connection_admit(a);
+        /*
+         * The library keeps a connection per process, idle most of the
+         * time: at the limit, the uid's oldest idle one makes room (its
+         * process reconnects when it needs it again) rather than this one
+         * being refused.
+         */
+        if ((r == -EMFILE || r == -ENFILE) && connection_drop_idle(m, a))
+                r = account_connection_admit(a);
         if (r < 0) {
                 log_errno(LOG_WARNING, r, "uid=%u pid=%i: %u connection(s) of this uid, %u overall, refusing: %m",
                           cred.uid, cred.pid, a->n_connections, m->accounts.n_connections);
@@ -146,7 +154,7 @@ static int on_accept(sd_event_source *s, int lfd, uint32_t revents, void *userda
                 return 0;
         }
         log_debug("uid=%u pid=%i: connected.", cred.uid, cred.pid);
-        (void) sd_event_source_set_enabled(m->exit_idle, SD_EVENT_OFF);
+        manager_activity(m);
         manager_update_status(m);
         return 0;
 }
@@ -234,7 +242,15 @@ static int on_exit_idle(sd_event_source *s, uint64_t usec, void *userdata) {
                 return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         }
 
-        log_info("No connection for %" PRIu64 " s, exiting.", m->config.exit_idle_usec / 1000000u);
+        /*
+         * Idle connections end with the daemon: their processes see the end
+         * now and reconnect (through the socket unit, to a new instance)
+         * when they need one.
+         */
+        for (Connection *c = m->connections; c; c = c->next)
+                if (!c->closing)
+                        connection_close(c);
+        log_info("No request for %" PRIu64 " s, exiting.", m->config.exit_idle_usec / 1000000u);
         return sd_event_exit(m->event, 0);
 }
 
@@ -251,10 +267,18 @@ static int on_gc(sd_event_source *s, uint64_t usec, void *userdata) {
 
 void manager_connection_gone(Manager *m) {
         manager_update_status(m);
-        if (m->accounts.n_connections == 0 && m->config.exit_idle_usec > 0) {
-                (void) sd_event_source_set_time_relative(m->exit_idle, m->config.exit_idle_usec);
-                (void) sd_event_source_set_enabled(m->exit_idle, SD_EVENT_ONESHOT);
+        manager_activity(m);
+}
+
+void manager_activity(Manager *m) {
+        if (m->config.exit_idle_usec == 0)
+                return;
+        if (m->n_requests > 0) {
+                (void) sd_event_source_set_enabled(m->exit_idle, SD_EVENT_OFF);
+                return;
         }
+        (void) sd_event_source_set_time_relative(m->exit_idle, m->config.exit_idle_usec);
+        (void) sd_event_source_set_enabled(m->exit_idle, SD_EVENT_ONESHOT);
 }
 
 void manager_update_status(Manager *m) {
@@ -376,6 +400,7 @@ static void manager_drain_jobs(Manager *m, int timeout_ms) {
                 if (c->job) {
                         job_cancel(c->job);
                         c->job = NULL;
+                        m->n_requests--;
                 }
         (void) clock_gettime(CLOCK_MONOTONIC, &start);
         while (pool_in_flight(m->pool) > 0) {
