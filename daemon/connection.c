@@ -180,8 +180,8 @@ Connection *connection_free(Connection *c) {
          * the exit for ever, and the process exit closes it anyway.
          */
         connection_unlink(c);
-        /* A client that goes away usually lets go of its snapshots at the same time. */
-        account_release_unused(c->account);
+        /* A client that goes away usually lets go of its snapshots at the same time (the rest: account_table_gc()). */
+        account_release_some(c->account);
         free(c->groups);
         free(c);
         manager_connection_gone(m);
@@ -408,8 +408,8 @@ static void connection_start_snapshot(Connection *c, const ProtoRequest *req, in
                 (void) connection_reply_status(c, PROTO_REPLY_SNAPSHOT, r);
                 return;
         }
-        /* What the uid let go of since is not held against the copy's reservation. */
-        account_release_unused(c->account);
+        /* What the uid let go of since is not held against the copy's reservation, a few at a time. */
+        account_release_some(c->account);
         connection_set_job(c, j);
         job_submit(j, m->pool, connection_on_job_done, c);
         (void) connection_timer_arm(c, MANAGER_JOB_DEADLINE_USEC);
