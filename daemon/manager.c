@@ -17,6 +17,7 @@
 #include "macro.h"
 #include "manager.h"
 #include "notify.h"
+#include "reap.h"
 
 /* How long accepting pauses when the daemon is out of descriptors, instead of spinning on EMFILE. */
 #define ACCEPT_PAUSE_USEC (250u * 1000u)
@@ -195,6 +196,36 @@ static int on_pool(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         return 0;
 }
 
+static void on_reaped(Job *j, void *userdata) {
+        job_free(j);
+}
+
+/*
+ * Large memfds let go of during the event just handled (a replaced cache
+ * version, a snapshot nobody holds any more) are closed, and their pages
+ * freed, by a worker: not in the middle of a request, nor on the event loop.
+ * The daemon's own work: charged to no uid.
+ */
+static int on_reap(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_free_ int *fds = NULL;
+        size_t n;
+
+        if (!reap_pending())
+                return 0;
+        n = reap_take(&fds);
+        for (size_t i = 0; i < n; i++) {
+                Job *j;
+
+                if (job_new_dispose(NULL, fds + i, 1, &j) < 0) {
+                        safe_close(fds[i]); /* out of memory: here, then */
+                        continue;
+                }
+                job_submit(j, m->pool, on_reaped, NULL);
+        }
+        return 0;
+}
+
 static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
 
@@ -348,6 +379,10 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         if (r < 0)
                 goto fail;
 
+        r = sd_event_add_post(m->event, &m->reap_source, on_reap, m);
+        if (r < 0)
+                goto fail;
+
         if ((r = sd_event_add_time(m->event, &m->resume_accept, CLOCK_MONOTONIC, UINT64_MAX, 0,
                                    on_resume_accept, m)) < 0 ||
             (r = sd_event_add_time(m->event, &m->exit_idle, CLOCK_MONOTONIC, UINT64_MAX, 0, on_exit_idle, m)) < 0 ||
@@ -437,6 +472,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->exit_idle);
         sd_event_source_disable_unref(m->gc_timer);
         sd_event_source_disable_unref(m->pool_source);
+        sd_event_source_disable_unref(m->reap_source);
         policy_free(m->policy);
         /*
          * Job threads still running (a file that never answers) use the
@@ -452,6 +488,14 @@ Manager *manager_free(Manager *m) {
         pool_free(m->pool);
         account_table_clear(&m->accounts);
         cache_free(m->cache);
+        {
+                /* At exit, nothing is in the way any more. */
+                _cleanup_free_ int *fds = NULL;
+                size_t n = reap_take(&fds);
+
+                for (size_t i = 0; i < n; i++)
+                        safe_close(fds[i]);
+        }
         sd_event_unref(m->event);
         free(m);
         return NULL;
