@@ -168,19 +168,28 @@ static void account_recount(Account *a) {
         __atomic_store_n(&a->bytes, bytes, __ATOMIC_RELAXED);
 }
 
+static bool account_fits(const Account *a, const Snapshot *s) {
+        return a->n_holders < ACCOUNT_SNAPSHOTS_MAX &&
+                !(account_pays(s) && a->bytes + s->cost > a->table->limits.max_bytes_per_uid);
+}
+
 static int account_charge(Account *a, Snapshot *s) {
         Holder *h;
 
         if (s->kind != PROTO_KIND_SEALED_MEMFD)
                 return 0;
-        account_release_unused(a);
         for (h = a->holders; h; h = h->next)
                 if (h->snapshot == s)
                         return 0;
 
         s->n_accounts++;
-        if (a->n_holders >= ACCOUNT_SNAPSHOTS_MAX ||
-            (account_pays(s) && a->bytes + s->cost > a->table->limits.max_bytes_per_uid)) {
+        if (!account_fits(a, s)) {
+                /* Only now is it worth probing everything the uid holds: what it let go of may make room. */
+                s->n_accounts--;
+                account_release_unused(a);
+                s->n_accounts++;
+        }
+        if (!account_fits(a, s)) {
                 s->n_accounts--;
                 return -EDQUOT;
         }
@@ -207,29 +216,59 @@ int account_settle(Account *a, uint64_t *reserved, Snapshot *s) {
         return s ? account_charge(a, s) : 0;
 }
 
-void account_release_unused(Account *a) {
+/* Probes the holder *@link: whether it was released (then *@link is the next one). */
+static bool account_probe(Account *a, Holder **link) {
         static bool warned;
+        Holder *x = *link;
+        int r;
 
-        for (Holder **h = &a->holders; *h;) {
-                Holder *x = *h;
-                int r = snapshot_probe_unused(x->snapshot);
-
-                if (r < 0 && !warned) {
-                        /* Then nothing can tell; releasing keeps the service usable, at the cost of the bound. */
-                        log_errno(LOG_WARNING, r, "Cannot probe whether clients still hold a snapshot: %m");
-                        warned = true;
-                }
-                if (r == 0) {
-                        h = &x->next;
-                        continue;
-                }
-                *h = x->next;
-                a->n_holders--;
-                x->snapshot->n_accounts--;
-                snapshot_unref(x->snapshot);
-                free(x);
+        a->table->n_probes++;
+        r = snapshot_probe_unused(x->snapshot);
+        if (r < 0 && !warned) {
+                /* Then nothing can tell; releasing keeps the service usable, at the cost of the bound. */
+                log_errno(LOG_WARNING, r, "Cannot probe whether clients still hold a snapshot: %m");
+                warned = true;
         }
+        if (r == 0)
+                return false;
+        *link = x->next;
+        a->n_holders--;
+        x->snapshot->n_accounts--;
+        snapshot_unref(x->snapshot);
+        free(x);
+        return true;
+}
+
+void account_release_unused(Account *a) {
+        for (Holder **h = &a->holders; *h;)
+                if (!account_probe(a, h))
+                        h = &(*h)->next;
+        /* Holders went away: the round robin starts over. */
+        a->probe_at = NULL;
         account_recount(a);
+}
+
+void account_release_some(Account *a) {
+        Holder **h = a->probe_at ? a->probe_at : &a->holders;
+        bool released = false;
+
+        if (a->bytes > a->table->limits.max_bytes_per_uid / 2) {
+                account_release_unused(a);
+                return;
+        }
+        /*
+         * The cursor is the link to the next holder: new holders go first
+         * in the list and never move it; only this function and
+         * account_release_unused() remove holders, and the latter resets it.
+         */
+        for (unsigned i = 0; i < ACCOUNT_PROBES_PER_REQUEST && *h; i++)
+                if (account_probe(a, h))
+                        released = true;
+                else
+                        h = &(*h)->next;
+        a->probe_at = *h ? h : NULL;
+        if (released)
+                account_recount(a);
 }
 
 static void account_free(Account *a) {

@@ -16,7 +16,8 @@
  *
  * Memfd pages stay charged to the daemon as long as any client holds them,
  * so a uid's budget counts every snapshot it was given until a probe
- * (snapshot_probe_unused()) shows that nobody holds it any more; except a
+ * (snapshot_probe_unused()) shows that nobody holds it any more (a few per
+ * request, all of them periodically or when a budget runs out); except a
  * snapshot several uids were given, which the cache pays for while it keeps
  * it (account_pays()). Copies
  * reserve memory as they grow, from a worker thread (account_reserve());
@@ -75,6 +76,8 @@ typedef struct Account {
         uint64_t bytes;
         uint64_t reserved;
         Holder *holders;
+        /* Where the next bounded probe goes on: the link to the holder to probe next (NULL: from the start). */
+        Holder **probe_at;
         struct Account *next;
 } Account;
 
@@ -85,6 +88,7 @@ struct AccountTable {
         unsigned n_connections, n_connections_subordinate;
         unsigned n_jobs, n_jobs_subordinate;
         uint64_t reserved;      /* atomic: all copies' reservations */
+        uint64_t n_probes;      /* holder probes so far (each one a pair of fcntl() calls): for tests */
 };
 
 void account_table_init(AccountTable *t, const AccountLimits *limits);
@@ -139,8 +143,20 @@ int account_reserve(Account *a, uint64_t *reserved, uint64_t total);
  */
 int account_settle(Account *a, uint64_t *reserved, Snapshot *s);
 
-/* Releases the snapshots of @a that nobody holds any more. */
+/* Releases the snapshots of @a that nobody holds any more: probes every one. */
 void account_release_unused(Account *a);
+
+/* Holders probed per request: what a request costs does not grow with what its uid holds. */
+#define ACCOUNT_PROBES_PER_REQUEST 4u
+
+/*
+ * Before a request of @a: probes the next ACCOUNT_PROBES_PER_REQUEST
+ * snapshots of @a, round robin, and releases those nobody holds any more;
+ * all of them when @a has used more than half its memory budget, so that
+ * what it let go of is not held against the coming copy. The periodic
+ * collection (account_table_gc()) probes them all too.
+ */
+void account_release_some(Account *a);
 
 /* Releases snapshots nobody holds any more and frees idle accounts. */
 void account_table_gc(AccountTable *t);

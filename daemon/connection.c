@@ -36,6 +36,21 @@ static void connection_park(Connection *c, const int *fds, unsigned n) {
 
 static void connection_on_disposed(Job *j, void *userdata);
 
+/* The request in flight, counted by the manager: only those keep the daemon from exiting idle. */
+static void connection_set_job(Connection *c, Job *j) {
+        Manager *m = c->manager;
+        bool had = c->job;
+
+        c->job = j;
+        if (had == !!j)
+                return;
+        if (j)
+                m->n_requests++;
+        else
+                m->n_requests--;
+        manager_activity(m);
+}
+
 /*
  * Hands whatever is parked to a disposal job. While one runs or anything is
  * parked the connection reads nothing: one client never has more than one
@@ -149,8 +164,10 @@ Connection *connection_free(Connection *c) {
         if (!c)
                 return NULL;
         m = c->manager;
-        if (c->job)
+        if (c->job) {
                 job_cancel(c->job);
+                connection_set_job(c, NULL);
+        }
         if (c->disposal) {
                 job_cancel(c->disposal);
                 c->account->n_disposing--;
@@ -163,8 +180,8 @@ Connection *connection_free(Connection *c) {
          * the exit for ever, and the process exit closes it anyway.
          */
         connection_unlink(c);
-        /* A client that goes away usually lets go of its snapshots at the same time. */
-        account_release_unused(c->account);
+        /* A client that goes away usually lets go of its snapshots at the same time (the rest: account_table_gc()). */
+        account_release_some(c->account);
         free(c->groups);
         free(c);
         manager_connection_gone(m);
@@ -184,6 +201,25 @@ static void connection_on_disposed(Job *j, void *userdata) {
         connection_dispose_next(a);
 }
 
+static bool connection_is_idle(const Connection *c) {
+        return c->answered && !c->closing && !c->job && !c->disposal && !c->dispose_waiting && c->n_parked == 0;
+}
+
+bool connection_drop_idle(Manager *m, Account *a) {
+        Connection *oldest = NULL;
+
+        /* New connections go first in the list: the last idle one of the uid is its oldest. */
+        for (Connection *c = m->connections; c; c = c->next)
+                if (c->account == a && connection_is_idle(c))
+                        oldest = c;
+        if (!oldest)
+                return false;
+        log_debug("uid=%u pid=%i: dropping an idle connection to make room for a new one.", oldest->cred.uid,
+                  oldest->cred.pid);
+        connection_close(oldest);
+        return true;
+}
+
 void connection_close(Connection *c) {
         if (c->closing)
                 return;
@@ -192,7 +228,7 @@ void connection_close(Connection *c) {
         if (c->job) {
                 /* The worker stops at its next chunk; the job keeps its uid's slot and reservation until then. */
                 job_cancel(c->job);
-                c->job = NULL;
+                connection_set_job(c, NULL);
         }
         c->io = sd_event_source_disable_unref(c->io);
         (void) sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
@@ -267,7 +303,7 @@ static void connection_on_job_done(Job *j, void *userdata) {
         ProtoReply reply = { .type = PROTO_REPLY_SNAPSHOT };
         int r;
 
-        c->job = NULL;
+        connection_set_job(c, NULL);
         /* The reservation ends here: the snapshot is charged to the uid instead, or nothing is. */
         r = job_settle(j);
         if (r >= 0)
@@ -372,9 +408,9 @@ static void connection_start_snapshot(Connection *c, const ProtoRequest *req, in
                 (void) connection_reply_status(c, PROTO_REPLY_SNAPSHOT, r);
                 return;
         }
-        /* What the uid let go of since is not held against the copy's reservation. */
-        account_release_unused(c->account);
-        c->job = j;
+        /* What the uid let go of since is not held against the copy's reservation, a few at a time. */
+        account_release_some(c->account);
+        connection_set_job(c, j);
         job_submit(j, m->pool, connection_on_job_done, c);
         (void) connection_timer_arm(c, MANAGER_JOB_DEADLINE_USEC);
 }
@@ -458,6 +494,8 @@ static void connection_handle(Connection *c) {
                 return;
         }
 
+        manager_activity(c->manager);
+        c->answered = true;
         if (req.type == PROTO_REQUEST_STATUS)
                 r = connection_reply_manager_status(c);
         else if (c->job) {

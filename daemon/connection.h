@@ -40,6 +40,7 @@ struct Connection {
         Job *disposal;          /* descriptors being closed */
         int parked[CONNECTION_FDS_MAX + 1]; /* waiting for a disposal: one packet's worth, and the socket */
         unsigned n_parked;
+        bool answered;          /* has answered a request: kept by its process, may be dropped when idle */
         bool closing;           /* gone for the client; waits for its descriptors to be closed */
         bool dispose_waiting;   /* in its account's list, for a disposal slot of the uid */
         Connection *dispose_next;
@@ -58,6 +59,15 @@ void connection_refuse(Manager *m, int fd, const struct ucred *cred, Account *ac
 
 /* Starts the next disposal @a waits for, if its share of workers allows. */
 void connection_dispose_next(Account *a);
+
+/*
+ * Closes the oldest connection of @a that is idle (no request in flight,
+ * nothing being closed) and was used before: whether there was one. Its
+ * process reconnects. A connection that never sent a request is left alone:
+ * its first request may be on the way, and a process only retries on a
+ * connection it reused.
+ */
+bool connection_drop_idle(Manager *m, Account *a);
 
 /* The client is gone (or dropped): stop serving it, close its socket off the event loop. */
 void connection_close(Connection *c);

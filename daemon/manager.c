@@ -17,6 +17,7 @@
 #include "macro.h"
 #include "manager.h"
 #include "notify.h"
+#include "reap.h"
 
 /* How long accepting pauses when the daemon is out of descriptors, instead of spinning on EMFILE. */
 #define ACCEPT_PAUSE_USEC (250u * 1000u)
@@ -128,6 +129,14 @@ static int on_accept(sd_event_source *s, int lfd, uint32_t revents, void *userda
                 return 0;
         }
         r = account_connection_admit(a);
+        /*
+         * The library keeps a connection per process, idle most of the
+         * time: at the limit, the uid's oldest idle one makes room (its
+         * process reconnects when it needs it again) rather than this one
+         * being refused.
+         */
+        if ((r == -EMFILE || r == -ENFILE) && connection_drop_idle(m, a))
+                r = account_connection_admit(a);
         if (r < 0) {
                 log_errno(LOG_WARNING, r, "uid=%u pid=%i: %u connection(s) of this uid, %u overall, refusing: %m",
                           cred.uid, cred.pid, a->n_connections, m->accounts.n_connections);
@@ -146,7 +155,7 @@ static int on_accept(sd_event_source *s, int lfd, uint32_t revents, void *userda
                 return 0;
         }
         log_debug("uid=%u pid=%i: connected.", cred.uid, cred.pid);
-        (void) sd_event_source_set_enabled(m->exit_idle, SD_EVENT_OFF);
+        manager_activity(m);
         manager_update_status(m);
         return 0;
 }
@@ -183,6 +192,36 @@ static int on_pool(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                         j->on_done(j, j->userdata);
                 else
                         job_free(j);
+        }
+        return 0;
+}
+
+static void on_reaped(Job *j, void *userdata) {
+        job_free(j);
+}
+
+/*
+ * Large memfds let go of during the event just handled (a replaced cache
+ * version, a snapshot nobody holds any more) are closed, and their pages
+ * freed, by a worker: not in the middle of a request, nor on the event loop.
+ * The daemon's own work: charged to no uid.
+ */
+static int on_reap(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_free_ int *fds = NULL;
+        size_t n;
+
+        if (!reap_pending())
+                return 0;
+        n = reap_take(&fds);
+        for (size_t i = 0; i < n; i++) {
+                Job *j;
+
+                if (job_new_dispose(NULL, fds + i, 1, &j) < 0) {
+                        safe_close(fds[i]); /* out of memory: here, then */
+                        continue;
+                }
+                job_submit(j, m->pool, on_reaped, NULL);
         }
         return 0;
 }
@@ -234,7 +273,15 @@ static int on_exit_idle(sd_event_source *s, uint64_t usec, void *userdata) {
                 return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         }
 
-        log_info("No connection for %" PRIu64 " s, exiting.", m->config.exit_idle_usec / 1000000u);
+        /*
+         * Idle connections end with the daemon: their processes see the end
+         * now and reconnect (through the socket unit, to a new instance)
+         * when they need one.
+         */
+        for (Connection *c = m->connections; c; c = c->next)
+                if (!c->closing)
+                        connection_close(c);
+        log_info("No request for %" PRIu64 " s, exiting.", m->config.exit_idle_usec / 1000000u);
         return sd_event_exit(m->event, 0);
 }
 
@@ -251,10 +298,18 @@ static int on_gc(sd_event_source *s, uint64_t usec, void *userdata) {
 
 void manager_connection_gone(Manager *m) {
         manager_update_status(m);
-        if (m->accounts.n_connections == 0 && m->config.exit_idle_usec > 0) {
-                (void) sd_event_source_set_time_relative(m->exit_idle, m->config.exit_idle_usec);
-                (void) sd_event_source_set_enabled(m->exit_idle, SD_EVENT_ONESHOT);
+        manager_activity(m);
+}
+
+void manager_activity(Manager *m) {
+        if (m->config.exit_idle_usec == 0)
+                return;
+        if (m->n_requests > 0) {
+                (void) sd_event_source_set_enabled(m->exit_idle, SD_EVENT_OFF);
+                return;
         }
+        (void) sd_event_source_set_time_relative(m->exit_idle, m->config.exit_idle_usec);
+        (void) sd_event_source_set_enabled(m->exit_idle, SD_EVENT_ONESHOT);
 }
 
 void manager_update_status(Manager *m) {
@@ -324,6 +379,10 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         if (r < 0)
                 goto fail;
 
+        r = sd_event_add_post(m->event, &m->reap_source, on_reap, m);
+        if (r < 0)
+                goto fail;
+
         if ((r = sd_event_add_time(m->event, &m->resume_accept, CLOCK_MONOTONIC, UINT64_MAX, 0,
                                    on_resume_accept, m)) < 0 ||
             (r = sd_event_add_time(m->event, &m->exit_idle, CLOCK_MONOTONIC, UINT64_MAX, 0, on_exit_idle, m)) < 0 ||
@@ -376,6 +435,7 @@ static void manager_drain_jobs(Manager *m, int timeout_ms) {
                 if (c->job) {
                         job_cancel(c->job);
                         c->job = NULL;
+                        m->n_requests--;
                 }
         (void) clock_gettime(CLOCK_MONOTONIC, &start);
         while (pool_in_flight(m->pool) > 0) {
@@ -412,6 +472,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->exit_idle);
         sd_event_source_disable_unref(m->gc_timer);
         sd_event_source_disable_unref(m->pool_source);
+        sd_event_source_disable_unref(m->reap_source);
         policy_free(m->policy);
         /*
          * Job threads still running (a file that never answers) use the
@@ -427,6 +488,14 @@ Manager *manager_free(Manager *m) {
         pool_free(m->pool);
         account_table_clear(&m->accounts);
         cache_free(m->cache);
+        {
+                /* At exit, nothing is in the way any more. */
+                _cleanup_free_ int *fds = NULL;
+                size_t n = reap_take(&fds);
+
+                for (size_t i = 0; i < n; i++)
+                        safe_close(fds[i]);
+        }
         sd_event_unref(m->event);
         free(m);
         return NULL;

@@ -57,8 +57,10 @@ typedef struct Manager {
 
         Pool *pool;
         sd_event_source *pool_source;
+        sd_event_source *reap_source;   /* after every event: large memfds let go of are closed by a worker */
 
         Connection *connections;        /* open ones, and those whose socket is still being closed */
+        unsigned n_requests;            /* connections with a request in flight: only these keep the daemon from exiting idle */
         AccountTable accounts;
         Cache *cache;
         Policy *policy;
@@ -74,4 +76,10 @@ int manager_run(Manager *m);
 
 /* Called by connections. */
 void manager_connection_gone(Manager *m);
+/*
+ * Something happened (a connection, a request, a reply): the idle exit
+ * counts from the last one, and not at all while a request is in flight.
+ * An idle connection does not count: the library keeps one per process.
+ */
+void manager_activity(Manager *m);
 void manager_update_status(Manager *m);

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "macro.h"
+#include "reap.h"
 #include "memfd-util.h"
 #include "resolve.h"
 #include "snapshot.h"
@@ -299,7 +300,9 @@ Snapshot *snapshot_unref(Snapshot *s) {
                 return NULL;
         if (s->cost)
                 __atomic_sub_fetch(&bytes_live, s->cost, __ATOMIC_RELAXED);
-        safe_close(s->fd);
+        /* Freeing a large memfd's pages takes time: a worker does it, off the request path. */
+        if (s->kind != PROTO_KIND_SEALED_MEMFD || s->size < REAP_SIZE_MIN || reap_defer(s->fd) < 0)
+                safe_close(s->fd);
         free(s);
         return NULL;
 }

@@ -7,6 +7,9 @@
 
 #include <check.h>
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/resource.h>
 
 #include "account.h"
 #include "daemon-test.h"
@@ -201,6 +204,64 @@ START_TEST(test_settle_charges_once) {
 }
 END_TEST
 
+/*
+ * What a request probes does not grow with what its uid holds: with 1,000
+ * snapshots held, a request probes ACCOUNT_PROBES_PER_REQUEST of them, and
+ * charging one it holds already probes none; round robin, every snapshot
+ * let go of is still released within 1,000 / ACCOUNT_PROBES_PER_REQUEST
+ * requests.
+ */
+START_TEST(test_probes_bounded) {
+        enum { N = 1000 };
+        AccountLimits big = limits;
+        static Snapshot *s[N];
+        static int held[N];
+        struct rlimit rl;
+        AccountTable t;
+        uint64_t before, r = 0;
+        unsigned calls = 0;
+        Account *a;
+
+        /* Two descriptors per snapshot: the daemon's and the client's. */
+        ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+        if (rl.rlim_max < 2 * N + 64)
+                return (void) printf("SKIP: RLIMIT_NOFILE hard limit %ju is too low\n", (uintmax_t) rl.rlim_max);
+        rl.rlim_cur = rl.rlim_max;
+        ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+
+        big.max_bytes_per_uid = big.max_bytes = UINT64_C(1) << 30;
+        account_table_init(&t, &big);
+        a = account_get(&t, 1000);
+        for (int i = 0; i < N; i++) {
+                s[i] = make_snapshot(16, (char) ('a' + i % 26));
+                ck_assert_int_eq(account_settle(a, &r, s[i]), 0);
+                ck_assert_int_eq(snapshot_open_for_client(s[i], &held[i]), 0);
+        }
+        ck_assert_uint_eq(a->n_holders, N);
+
+        before = t.n_probes;
+        account_release_some(a);
+        ck_assert_uint_eq(t.n_probes - before, ACCOUNT_PROBES_PER_REQUEST);
+        ck_assert_uint_eq(a->n_holders, N);
+        before = t.n_probes;
+        ck_assert_int_eq(account_settle(a, &r, s[N / 2]), 0);
+        ck_assert_uint_eq(t.n_probes - before, 0);
+
+        for (int i = 0; i < N; i++)
+                held[i] = safe_close(held[i]);
+        while (a->n_holders > 0) {
+                before = t.n_probes;
+                account_release_some(a);
+                ck_assert_uint_le(t.n_probes - before, ACCOUNT_PROBES_PER_REQUEST);
+                ck_assert_uint_le(++calls, N / ACCOUNT_PROBES_PER_REQUEST + 1);
+        }
+        ck_assert_uint_eq(a->bytes, 0);
+        for (int i = 0; i < N; i++)
+                snapshot_unref(s[i]);
+        account_table_clear(&t);
+}
+END_TEST
+
 START_TEST(test_gc) {
         AccountTable t;
         Account *a;
@@ -219,7 +280,7 @@ END_TEST
 int main(void) {
         const TTest *const tests[] = {
                 test_connections, test_subordinate_share, test_jobs, test_reserve_grows_to_budget,
-                test_reserve_overall, test_settle_charges_once, test_gc,
+                test_reserve_overall, test_settle_charges_once, test_probes_bounded, test_gc,
         };
 
         return run_tests("account", tests, ELEMENTSOF(tests));

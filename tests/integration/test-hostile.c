@@ -133,7 +133,15 @@ static void assert_recovered(void) {
         }
         assert_serving();
         for (;;) {
-                ck_assert_int_eq(raw_status(bystander, 30000, &reply), 0);
+                int r = raw_status(bystander, 30000, &reply);
+
+                if (r == -ECONNRESET) {
+                        /* Idle, it made room for the uid's newer connections (the attack's): it reconnects. */
+                        bystander = safe_close(bystander);
+                        ck_assert_int_eq(raw_connect(h.socket_path, &bystander), 0);
+                        r = raw_status(bystander, 30000, &reply);
+                }
+                ck_assert_int_eq(r, 0);
                 ck_assert_int_eq(reply.status, 0);
                 allowed = baseline_fds;
                 if (reply.cache_entries > baseline_cache_entries)
@@ -461,8 +469,9 @@ START_TEST(test_connections_per_uid) {
                         refused++;
                 }
         }
-        ck_assert_int_eq(served, PER_UID_LIMIT - 1);
-        ck_assert_int_eq(refused, (int) ELEMENTSOF(socks) - (PER_UID_LIMIT - 1));
+        /* The bystander, idle, made room; connections that never sent a request are not dropped. */
+        ck_assert_int_eq(served, PER_UID_LIMIT);
+        ck_assert_int_eq(refused, (int) ELEMENTSOF(socks) - PER_UID_LIMIT);
         for (size_t i = 0; i < ELEMENTSOF(socks); i++)
                 safe_close(socks[i]);
 

@@ -111,6 +111,72 @@ START_TEST(test_idle_exit) {
 }
 END_TEST
 
+/*
+ * The idle exit counts requests, not connections: a process that keeps its
+ * (idle) connection open, with no idle timeout to drop it, does not keep
+ * the daemon running; the daemon ends the connection as it exits.
+ */
+START_TEST(test_idle_exit_kept_connection) {
+        uint64_t deadline;
+        int status;
+        pid_t p;
+
+        ck_assert_int_eq(harness_start(&h, HARNESS_LISTEN, (const char *const[]) {
+                                "--exit-idle", "1", "--idle-timeout", "0", NULL }),
+                         0);
+        snapshot_by_daemon();
+        ck_assert_uint_eq(daemon_connections(), 2); /* ours is kept */
+        deadline = harness_now_usec() + 20u * 1000u * 1000u;
+        while ((p = waitpid(h.pid, &status, WNOHANG)) == 0) {
+                ck_assert_msg(harness_now_usec() < deadline,
+                              "the daemon did not exit idle within 20 s while a connection was kept");
+                (void) usleep(50 * 1000);
+        }
+        ck_assert_int_eq(p, h.pid);
+        h.pid = 0;
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "daemon status %#x", status);
+
+        ck_assert_int_eq(harness_start(&h, HARNESS_LISTEN, NULL), 0);
+        snapshot_by_daemon();
+}
+END_TEST
+
+/*
+ * Idle kept connections do not use up a uid's connections: at the limit the
+ * uid's oldest idle one is dropped and the new one is served.
+ */
+START_TEST(test_limit_drops_oldest_idle) {
+        _cleanup_close_ int extra = -EBADF;
+        int socks[3] = { -EBADF, -EBADF, -EBADF };
+        ProtoReply reply;
+
+        ck_assert_int_eq(harness_start(&h, HARNESS_LISTEN, (const char *const[]) {
+                                "--max-connections-per-uid", "3", "--idle-timeout", "0", NULL }),
+                         0);
+        for (unsigned i = 0; i < ELEMENTSOF(socks); i++) {
+                ck_assert_int_eq(raw_connect(h.socket_path, &socks[i]), 0);
+                ck_assert_int_eq(raw_status(socks[i], 30000, &reply), 0);
+                ck_assert_int_eq(reply.status, 0);
+                ck_assert_uint_eq(reply.connections, i + 1);
+        }
+        /* A fourth: served, not refused. */
+        ck_assert_int_eq(raw_connect(h.socket_path, &extra), 0);
+        ck_assert_int_eq(raw_status(extra, 30000, &reply), 0);
+        ck_assert_int_eq(reply.status, 0);
+        ck_assert_uint_eq(reply.connections, 3);
+        /* The oldest was the one dropped; the others still answer. */
+        ck_assert_int_lt(raw_status(socks[0], 30000, &reply), 0);
+        for (unsigned i = 1; i < ELEMENTSOF(socks); i++) {
+                ck_assert_int_eq(raw_status(socks[i], 30000, &reply), 0);
+                ck_assert_int_eq(reply.status, 0);
+        }
+        /* And the library's own kept connection, dropped the same way, reconnects without a word. */
+        snapshot_by_daemon();
+        for (unsigned i = 0; i < ELEMENTSOF(socks); i++)
+                safe_close(socks[i]);
+}
+END_TEST
+
 int main(void) {
         TCase *tc;
         Suite *s;
@@ -120,5 +186,7 @@ int main(void) {
         tcase_add_test(tc, test_one_connection);
         tcase_add_test(tc, test_reconnect_after_restart);
         tcase_add_test(tc, test_idle_exit);
+        tcase_add_test(tc, test_idle_exit_kept_connection);
+        tcase_add_test(tc, test_limit_drops_oldest_idle);
         return harness_run_suite(s);
 }

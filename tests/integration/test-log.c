@@ -123,6 +123,34 @@ START_TEST(test_refusal_names_the_path) {
 }
 END_TEST
 
+/* Huge pages for shmem off: said once, at notice, with what it costs. */
+START_TEST(test_shmem_huge_pages_notice) {
+        char line[128] = {}, *log;
+        FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled", "re");
+        bool off;
+
+        if (!f) {
+                fprintf(stderr, "SKIP: no shmem_enabled in this kernel\n");
+                return;
+        }
+        ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+        fclose(f);
+        off = strstr(line, "[never]") || strstr(line, "[deny]") || strstr(line, "[advise]");
+        ck_assert_int_eq(harness_start(&h, HARNESS_LISTEN, NULL), 0);
+        ck_assert_int_eq(harness_stop(&h), 0);
+        log = read_log();
+        if (off) {
+                const char *at = strstr(log, "<5>Shmem huge pages are off");
+
+                ck_assert_msg(at, "no notice in: %s", log);
+                ck_assert_ptr_nonnull(strstr(at, "2.5-3x slower"));
+                ck_assert_ptr_null(strstr(at + strlen("<5>Shmem"), "Shmem huge pages are off"));
+        } else
+                ck_assert_ptr_null(strstr(log, "Shmem huge pages are off"));
+        free(log);
+}
+END_TEST
+
 int main(void) {
         TCase *tc;
         Suite *s = harness_suite("log", 120, setup, teardown, &tc);
@@ -130,5 +158,6 @@ int main(void) {
         tcase_add_test(tc, test_forged_entry_escaped);
         tcase_add_test(tc, test_invalid_utf8_and_long_paths);
         tcase_add_test(tc, test_refusal_names_the_path);
+        tcase_add_test(tc, test_shmem_huge_pages_notice);
         return harness_run_suite(s);
 }

@@ -424,7 +424,7 @@ check_journal() {
         ! grep -E '^. <[0-7]>' "$tmp/journal" || return 1
         grep -qE '^6 uid=[0-9]+ pid=[0-9]+: snapshot of [0-9]+ bytes' "$tmp/journal" ||
                 { echo "no snapshot served at info"; return 1; }
-        grep -qE '^6 No connection for [0-9]+ s, exiting' "$tmp/journal" ||
+        grep -qE '^6 No request for [0-9]+ s, exiting' "$tmp/journal" ||
                 { echo "no idle exit at info"; return 1; }
         grep -qE '^4 uid=[0-9]+ pid=[0-9]+: bad request' "$tmp/journal" ||
                 { echo "no bad request at warning"; return 1; }
