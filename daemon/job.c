@@ -93,7 +93,7 @@ static int job_progress(void *userdata, uint64_t total) {
 static int job_run_snapshot(Job *j) {
         _cleanup_snapshot_ Snapshot *s = NULL;
         Source src = SOURCE_NULL;
-        SnapshotKey key;
+        FileVersion key;
         int r;
 
         if (j->client_fd >= 0)
@@ -119,7 +119,7 @@ static int job_run_snapshot(Job *j) {
          * opened them. Everything else is shared between identical requests,
          * also while the first copy is still being made.
          */
-        snapshot_key_from_statx(&src.stx, &key);
+        file_version_from_statx(&src.stx, &key);
         if (!src.synthetic) {
                 s = cache_acquire(j->cache, &key);
                 if (s) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "macro.h"
+#include "file-version.h"
 #include "memfd-util.h"
 #include "resolve.h"
 
@@ -76,8 +77,9 @@ int resolve_reopen(int fd, int *ret_fd) {
 static int statx_regular(int fd, struct statx *ret) {
         struct statx stx;
 
-        if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_STATX_SYNC_AS_STAT,
-                  STATX_TYPE | STATX_MODE | STATX_INO | STATX_SIZE | STATX_MTIME | STATX_CTIME, &stx) < 0)
+        /* FILE_VERSION_STATX_MASK: the cache key names the mount, not only the device. */
+        if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_STATX_SYNC_AS_STAT, FILE_VERSION_STATX_MASK,
+                  &stx) < 0)
                 return negative_errno();
         if (!(stx.stx_mask & STATX_TYPE))
                 return -EINVAL;

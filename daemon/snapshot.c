@@ -32,24 +32,6 @@ uint64_t snapshot_bytes_live(void) {
         return __atomic_load_n(&bytes_live, __ATOMIC_RELAXED);
 }
 
-void snapshot_key_from_statx(const struct statx *stx, SnapshotKey *ret) {
-        *ret = (SnapshotKey) {
-                .dev = (uint64_t) stx->stx_dev_major << 32 | stx->stx_dev_minor,
-                .ino = stx->stx_ino,
-                .size = stx->stx_size,
-                .mtime_sec = stx->stx_mtime.tv_sec,
-                .mtime_nsec = stx->stx_mtime.tv_nsec,
-                .ctime_sec = stx->stx_ctime.tv_sec,
-                .ctime_nsec = stx->stx_ctime.tv_nsec,
-        };
-}
-
-bool snapshot_key_equal(const SnapshotKey *a, const SnapshotKey *b) {
-        return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-                a->mtime_sec == b->mtime_sec && a->mtime_nsec == b->mtime_nsec &&
-                a->ctime_sec == b->ctime_sec && a->ctime_nsec == b->ctime_nsec;
-}
-
 static int snapshot_alloc(int fd, enum proto_kind kind, uint64_t size, Snapshot **ret) {
         Snapshot *s = calloc(1, sizeof(*s));
 
@@ -68,17 +50,17 @@ static int snapshot_alloc(int fd, enum proto_kind kind, uint64_t size, Snapshot 
 
 static int statx_fd(int fd, struct statx *ret) {
         if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT,
-                  STATX_TYPE | STATX_MODE | STATX_INO | STATX_SIZE | STATX_MTIME | STATX_CTIME, ret) < 0)
+                  FILE_VERSION_STATX_MASK, ret) < 0)
                 return negative_errno();
         return 0;
 }
 
 static bool statx_unchanged(const struct statx *a, const struct statx *b) {
-        SnapshotKey ka, kb;
+        FileVersion va, vb;
 
-        snapshot_key_from_statx(a, &ka);
-        snapshot_key_from_statx(b, &kb);
-        return snapshot_key_equal(&ka, &kb);
+        file_version_from_statx(a, &va);
+        file_version_from_statx(b, &vb);
+        return file_version_equal(&va, &vb);
 }
 
 static int memfd_reset(int memfd) {
@@ -266,7 +248,7 @@ int snapshot_new_copy(const Source *source, uint64_t limit, snapshot_progress_fn
                 return r;
         TAKE_FD(ro);
         s->consistent = consistent;
-        snapshot_key_from_statx(&after, &s->key);
+        file_version_from_statx(&after, &s->key);
         *ret = s;
         return 0;
 }
@@ -283,7 +265,7 @@ int snapshot_new_verity(Source *src, Snapshot **ret) {
         src->fd = -EBADF;
         /* fs-verity files cannot change at all: consistent by construction. */
         s->consistent = true;
-        snapshot_key_from_statx(&src->stx, &s->key);
+        file_version_from_statx(&src->stx, &s->key);
         *ret = s;
         return 0;
 }
