@@ -115,30 +115,23 @@ static int job_run_snapshot(Job *j) {
         }
 
         /*
-         * Synthetic files are never shared: their content may depend on who
-         * opened them. Everything else is shared between identical requests,
-         * also while the first copy is still being made.
+         * Shared between identical requests, also while the first copy is
+         * still being made (synthetic files, whose content may depend on who
+         * reads, never get here: resolve.c refuses them).
          */
         file_version_from_statx(&src.stx, &key);
-        if (!src.synthetic) {
-                s = cache_acquire(j->cache, &key);
-                if (s) {
-                        source_done(&src);
-                        if (s->size > j->limit)
-                                return -EFBIG;
-                        j->cached = true;
-                        j->snapshot = TAKE_PTR(s);
-                        return 0;
-                }
+        s = cache_acquire(j->cache, &key);
+        if (s) {
+                source_done(&src);
+                if (s->size > j->limit)
+                        return -EFBIG;
+                j->cached = true;
+                j->snapshot = TAKE_PTR(s);
+                return 0;
         }
 
         r = snapshot_new_copy(&src, j->limit, job_progress, j, &s);
         source_done(&src);
-        if (src.synthetic) {
-                if (r >= 0)
-                        j->snapshot = TAKE_PTR(s);
-                return r;
-        }
         j->snapshot = cache_complete(j->cache, &key, r >= 0 ? s : NULL);
         /* Served what another copy of the same version made: ours is dropped. */
         j->cached = j->snapshot && j->snapshot != s;

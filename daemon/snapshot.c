@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/magic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -183,7 +181,7 @@ int snapshot_new_copy(const Source *source, uint64_t limit, snapshot_progress_fn
                       Snapshot **ret) {
         _cleanup_close_ int memfd = -EBADF, ro = -EBADF;
         struct statx before, after;
-        bool consistent = false, synthetic = source->synthetic, borrowed = source->borrowed;
+        bool consistent = false, borrowed = source->borrowed;
         int src = source->fd;
         uint64_t size = 0;
         Snapshot *s;
@@ -202,8 +200,8 @@ int snapshot_new_copy(const Source *source, uint64_t limit, snapshot_progress_fn
                                 return r;
                 }
 
-                /* Never a lease on the client's own description, nor on made-up content. */
-                leased = !borrowed && !synthetic && fcntl(src, F_SETLEASE, F_RDLCK) >= 0;
+                /* Never a lease on the client's own description. */
+                leased = !borrowed && fcntl(src, F_SETLEASE, F_RDLCK) >= 0;
                 r = statx_fd(src, &before);
                 if (r >= 0)
                         r = snapshot_fill(source, memfd, limit, progress, userdata, &size);
@@ -218,13 +216,8 @@ int snapshot_new_copy(const Source *source, uint64_t limit, snapshot_progress_fn
                         return r;
 
                 unchanged = statx_unchanged(&before, &after);
-                /*
-                 * Files whose content is made up when read change without any
-                 * writer and without mtime moving: never consistent nor
-                 * cached. A regular file nobody writes has exactly as many
-                 * bytes as it says.
-                 */
-                if (unchanged && (synthetic || after.stx_size != size))
+                /* A regular file nobody writes has exactly as many bytes as it says. */
+                if (unchanged && after.stx_size != size)
                         break;
                 if (unchanged && held) {
                         consistent = true;

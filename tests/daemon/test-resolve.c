@@ -70,7 +70,6 @@ START_TEST(test_fd_checks) {
 
         ck_assert_int_eq(resolve_open("file", O_RDONLY, &s), 0);
         ck_assert(!s.borrowed);
-        ck_assert(!s.synthetic);
         ck_assert(!s.verity);
         ck_assert(S_ISREG(s.stx.stx_mode));
         source_done(&s);
@@ -79,18 +78,19 @@ START_TEST(test_fd_checks) {
 }
 END_TEST
 
-/* procfs checks the reader at read(): copied through the client's own description, never shared. */
-START_TEST(test_synthetic_is_borrowed) {
-        _cleanup_close_ int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+/* procfs and sysfs check the reader at read(): the daemon refuses to read them with its rights. */
+START_TEST(test_synthetic_is_refused) {
+        _cleanup_close_ int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC), sys = -EBADF;
         Source s = SOURCE_NULL;
 
         ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(resolve_fd(fd, &s), 0);
-        ck_assert(s.borrowed);
-        ck_assert(s.synthetic);
-        ck_assert(!s.verity);
-        ck_assert(resolve_fs_is_synthetic(s.fd));
-        source_done(&s);
+        ck_assert_int_eq(resolve_fd(fd, &s), -EOPNOTSUPP);
+        ck_assert_int_eq(s.fd, -EBADF);
+        /* By path beneath a grant of /sys as much as by descriptor. */
+        sys = open("/sys/kernel", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (sys >= 0 && faccessat(sys, "mm/transparent_hugepage/enabled", F_OK, 0) == 0)
+                ck_assert_int_eq(resolve_path(sys, "mm/transparent_hugepage/enabled", 0, &s), -EOPNOTSUPP);
+        ck_assert_int_eq(s.fd, -EBADF);
 }
 END_TEST
 
@@ -116,7 +116,7 @@ START_TEST(test_path_stays_beneath) {
 END_TEST
 
 int main(void) {
-        const TTest *const tests[] = { test_fd_checks, test_synthetic_is_borrowed, test_path_stays_beneath };
+        const TTest *const tests[] = { test_fd_checks, test_synthetic_is_refused, test_path_stays_beneath };
 
         return run_tests("resolve", tests, ELEMENTSOF(tests));
 }

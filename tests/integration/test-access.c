@@ -694,25 +694,23 @@ END_TEST
 /*
  * Some kernel files decide what to show by the credentials of whoever
  * opened them: /proc/kallsyms shows addresses to root and zeros to nobody.
- * Handed nobody's descriptor, the daemon must read what nobody may see,
- * not what root would see were it to reopen the file.
+ * Handed nobody's descriptor, the daemon reads nothing of it (EOPNOTSUPP:
+ * the library copies such files itself), never what root would see.
  */
 static int do_kallsyms(void *userdata) {
         _cleanup_close_ int file = -EBADF, fd = -EBADF;
-        char own[64] = {}, got[64] = {};
+        char got[64] = {};
         ProtoReply reply;
 
         file = open("/proc/kallsyms", O_RDONLY | O_CLOEXEC);
         CHILD_CHECK(file >= 0);
-        CHILD_CHECK(pread(file, own, sizeof(own) - 1, 0) > 16);
         CHILD_CHECK_INT(raw_oneshot_fd(h.socket_path, file, 0, &reply, &fd), ==, 0);
-        CHILD_CHECK_INT(reply.status, ==, 0);
-        CHILD_CHECK(pread(fd, got, sizeof(got) - 1, 0) > 16);
-        if (strncmp(got, "0000000000000000 ", 17) != 0) {
+        if (fd >= 0 && pread(fd, got, sizeof(got) - 1, 0) > 16 && strncmp(got, "0000000000000000 ", 17) != 0) {
                 fprintf(stderr, "nobody's snapshot of /proc/kallsyms shows kernel addresses: %.40s\n", got);
                 return -1;
         }
-        CHILD_CHECK(strncmp(own, got, 17) == 0);
+        CHILD_CHECK_INT(reply.status, ==, -EOPNOTSUPP);
+        CHILD_CHECK_INT(fd, ==, -EBADF);
         return 0;
 }
 
