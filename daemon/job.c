@@ -39,7 +39,7 @@ int job_new_snapshot_fd(Account *a, Cache *cache, int client_fd, uint64_t limit,
 }
 
 int job_new_snapshot_path(Account *a, Cache *cache, int root_fd, const char *relative, uint64_t resolve_flags,
-                          uint64_t limit, Job **ret) {
+                          const uid_t *owners, size_t n_owners, uint64_t limit, Job **ret) {
         Job *j = job_alloc(a, JOB_SNAPSHOT);
 
         if (!j)
@@ -48,7 +48,16 @@ int job_new_snapshot_path(Account *a, Cache *cache, int root_fd, const char *rel
         j->limit = limit;
         j->resolve_flags = resolve_flags;
         j->relative = strdup(relative);
-        /* A duplicate: a policy reload may close the grant's own descriptor while the job runs. */
+        /* Copies: a policy reload may free the grant while the job runs. */
+        if (n_owners > 0) {
+                j->owners = calloc(n_owners, sizeof(*owners));
+                if (!j->owners) {
+                        job_free(j);
+                        return -ENOMEM;
+                }
+                memcpy(j->owners, owners, n_owners * sizeof(*owners));
+                j->n_owners = n_owners;
+        }
         j->root_fd = fcntl(root_fd, F_DUPFD_CLOEXEC, 3);
         if (!j->relative || j->root_fd < 0) {
                 int r = j->relative ? negative_errno() : -ENOMEM;
@@ -99,7 +108,7 @@ static int job_run_snapshot(Job *j) {
         if (j->client_fd >= 0)
                 r = resolve_fd(j->client_fd, &src);
         else
-                r = resolve_path(j->root_fd, j->relative, j->resolve_flags, &src);
+                r = resolve_path(j->root_fd, j->relative, j->resolve_flags, j->owners, j->n_owners, &src);
         /* The client's descriptor is not needed any more (the daemon has its own), and this is the thread to close it. */
         j->client_fd = safe_close(j->client_fd);
         j->root_fd = safe_close(j->root_fd);
@@ -200,6 +209,7 @@ Job *job_free(Job *j) {
                 account_job_remove(j->account);
         safe_close(j->root_fd);
         free(j->relative);
+        free(j->owners);
         free(j->fds);
         snapshot_unref(j->snapshot);
         free(j);

@@ -139,8 +139,22 @@ int resolve_fd(int client_fd, Source *ret) {
         return 0;
 }
 
-int resolve_path(int root_fd, const char *relative, uint64_t resolve_flags, Source *ret) {
+/* A hard link is trusted only as far as its owner: root's, or a uid the grant names. */
+static int check_links(const struct statx *stx, const uid_t *owners, size_t n_owners) {
+        if ((stx->stx_mask & (STATX_NLINK | STATX_UID)) != (STATX_NLINK | STATX_UID))
+                return -EPERM;
+        if (stx->stx_nlink <= 1 || stx->stx_uid == 0)
+                return 0;
+        for (size_t i = 0; i < n_owners; i++)
+                if (owners[i] == stx->stx_uid)
+                        return 0;
+        return -EPERM;
+}
+
+int resolve_path(int root_fd, const char *relative, uint64_t resolve_flags, const uid_t *owners, size_t n_owners,
+                 Source *ret) {
         _cleanup_close_ int fd = -EBADF;
+        int r;
         struct open_how how = {
                 /*
                  * O_PATH: nothing is opened for real before its type is known.
@@ -155,5 +169,11 @@ int resolve_path(int root_fd, const char *relative, uint64_t resolve_flags, Sour
         if (fd < 0)
                 return negative_errno();
 
-        return reopen_regular(fd, ret);
+        r = reopen_regular(fd, ret);
+        if (r < 0)
+                return r;
+        r = check_links(&ret->stx, owners, n_owners);
+        if (r < 0)
+                source_done(ret);
+        return r;
 }

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
 /*
  * A file resolved once, classified once: everything the copy step needs to
@@ -51,6 +52,11 @@ int resolve_fd(int client_fd, Source *ret);
  * openat2() RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS plus @resolve_flags.
  * Escapes give -EXDEV or -ELOOP; symlinks that stay beneath the root are
  * followed unless @resolve_flags has RESOLVE_NO_SYMLINKS; type and file
- * system checks as resolve_fd().
+ * system checks as resolve_fd(). A regular file with more than one link is
+ * refused with -EPERM unless root or one of the @n_owners uids in @owners
+ * (the grant's Users=) owns it: where fs.protected_hardlinks is 0, anybody
+ * may link a file they cannot read into a tree they may write, and the
+ * grant would hand it out.
  */
-int resolve_path(int root_fd, const char *relative, uint64_t resolve_flags, Source *ret);
+int resolve_path(int root_fd, const char *relative, uint64_t resolve_flags, const uid_t *owners, size_t n_owners,
+                 Source *ret);

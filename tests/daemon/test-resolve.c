@@ -89,7 +89,7 @@ START_TEST(test_synthetic_is_refused) {
         /* By path beneath a grant of /sys as much as by descriptor. */
         sys = open("/sys/kernel", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (sys >= 0 && faccessat(sys, "mm/transparent_hugepage/enabled", F_OK, 0) == 0)
-                ck_assert_int_eq(resolve_path(sys, "mm/transparent_hugepage/enabled", 0, &s), -EOPNOTSUPP);
+                ck_assert_int_eq(resolve_path(sys, "mm/transparent_hugepage/enabled", 0, NULL, 0, &s), -EOPNOTSUPP);
         ck_assert_int_eq(s.fd, -EBADF);
 }
 END_TEST
@@ -98,18 +98,18 @@ START_TEST(test_path_stays_beneath) {
         Source s = SOURCE_NULL;
 
         make_tree();
-        ck_assert_int_eq(resolve_path(root_fd, "file", 0, &s), 0);
+        ck_assert_int_eq(resolve_path(root_fd, "file", 0, NULL, 0, &s), 0);
         ck_assert(!s.borrowed);
         source_done(&s);
-        ck_assert_int_eq(resolve_path(root_fd, "inside", 0, &s), 0);
+        ck_assert_int_eq(resolve_path(root_fd, "inside", 0, NULL, 0, &s), 0);
         source_done(&s);
-        ck_assert_int_eq(resolve_path(root_fd, "inside", RESOLVE_NO_SYMLINKS, &s), -ELOOP);
-        ck_assert_int_eq(resolve_path(root_fd, "escape", 0, &s), -EXDEV);
-        ck_assert_int_eq(resolve_path(root_fd, "../outside", 0, &s), -EXDEV);
-        ck_assert_int_eq(resolve_path(root_fd, "/etc/passwd", 0, &s), -EXDEV);
-        ck_assert_int_eq(resolve_path(root_fd, "", 0, &s), -EISDIR);
-        ck_assert_int_eq(resolve_path(root_fd, "fifo", 0, &s), -EINVAL);
-        ck_assert_int_eq(resolve_path(root_fd, "missing", 0, &s), -ENOENT);
+        ck_assert_int_eq(resolve_path(root_fd, "inside", RESOLVE_NO_SYMLINKS, NULL, 0, &s), -ELOOP);
+        ck_assert_int_eq(resolve_path(root_fd, "escape", 0, NULL, 0, &s), -EXDEV);
+        ck_assert_int_eq(resolve_path(root_fd, "../outside", 0, NULL, 0, &s), -EXDEV);
+        ck_assert_int_eq(resolve_path(root_fd, "/etc/passwd", 0, NULL, 0, &s), -EXDEV);
+        ck_assert_int_eq(resolve_path(root_fd, "", 0, NULL, 0, &s), -EISDIR);
+        ck_assert_int_eq(resolve_path(root_fd, "fifo", 0, NULL, 0, &s), -EINVAL);
+        ck_assert_int_eq(resolve_path(root_fd, "missing", 0, NULL, 0, &s), -ENOENT);
         ck_assert_int_eq(s.fd, -EBADF);
         remove_tree();
 }
