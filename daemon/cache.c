@@ -11,7 +11,7 @@
 
 /* A copy in progress: jobs asking for the same version wait for it instead of copying again. */
 typedef struct Pending {
-        SnapshotKey key;
+        FileVersion key;
         bool done;
         Snapshot *result;       /* NULL when the copy failed */
         unsigned n_waiters;
@@ -42,7 +42,7 @@ int cache_new(uint64_t budget, Cache **ret) {
         return 0;
 }
 
-static unsigned bucket_of(const SnapshotKey *key) {
+static unsigned bucket_of(const FileVersion *key) {
         uint64_t h = key->dev * UINT64_C(0x9E3779B97F4A7C15) ^ key->ino * UINT64_C(0xC2B2AE3D27D4EB4F);
 
         return (unsigned) (h >> 32) % CACHE_BUCKETS;
@@ -97,14 +97,14 @@ Cache *cache_free(Cache *c) {
         return NULL;
 }
 
-static Snapshot *lookup_locked(Cache *c, const SnapshotKey *key) {
+static Snapshot *lookup_locked(Cache *c, const FileVersion *key) {
         Snapshot *s = c->buckets[bucket_of(key)];
 
         while (s) {
                 Snapshot *next = s->hash_next;
 
                 if (s->key.dev == key->dev && s->key.ino == key->ino) {
-                        if (snapshot_key_equal(&s->key, key))
+                        if (file_version_equal(&s->key, key))
                                 return s;
                         /* Same file, other version: it changed, the old copy is stale. */
                         cache_remove(c, s);
@@ -153,7 +153,7 @@ static void pending_unref_locked(Pending *p) {
         free(p);
 }
 
-Snapshot *cache_acquire(Cache *c, const SnapshotKey *key) {
+Snapshot *cache_acquire(Cache *c, const FileVersion *key) {
         pthread_mutex_lock(&c->lock);
         for (;;) {
                 Snapshot *s = lookup_locked(c, key);
@@ -166,7 +166,7 @@ Snapshot *cache_acquire(Cache *c, const SnapshotKey *key) {
                         pthread_mutex_unlock(&c->lock);
                         return s;
                 }
-                for (p = c->pending; p && !snapshot_key_equal(&p->key, key); p = p->next)
+                for (p = c->pending; p && !file_version_equal(&p->key, key); p = p->next)
                         ;
                 if (!p) {
                         /* Nobody copies this version: the caller does. Without memory, it just copies alone. */
@@ -193,14 +193,14 @@ Snapshot *cache_acquire(Cache *c, const SnapshotKey *key) {
         }
 }
 
-Snapshot *cache_complete(Cache *c, const SnapshotKey *key, Snapshot *s) {
+Snapshot *cache_complete(Cache *c, const FileVersion *key, Snapshot *s) {
         Snapshot *r = NULL;
         Pending **pp, *p;
 
         pthread_mutex_lock(&c->lock);
         if (s)
                 r = insert_locked(c, s);
-        for (pp = &c->pending; *pp && !snapshot_key_equal(&(*pp)->key, key); pp = &(*pp)->next)
+        for (pp = &c->pending; *pp && !file_version_equal(&(*pp)->key, key); pp = &(*pp)->next)
                 ;
         p = *pp;
         if (p) {

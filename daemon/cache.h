@@ -31,14 +31,14 @@ Snapshot *cache_insert(Cache *c, Snapshot *s);
  * means the caller is to copy, and must then call cache_complete() with
  * @key, whatever the outcome.
  */
-Snapshot *cache_acquire(Cache *c, const SnapshotKey *key);
+Snapshot *cache_acquire(Cache *c, const FileVersion *key);
 
 /*
  * Ends the copy claimed by cache_acquire(): @s is the snapshot made, or NULL
  * if the copy failed. Returns what to serve, as cache_insert() (NULL for a
  * NULL @s), and hands it to the jobs that waited.
  */
-Snapshot *cache_complete(Cache *c, const SnapshotKey *key, Snapshot *s);
+Snapshot *cache_complete(Cache *c, const FileVersion *key, Snapshot *s);
 
 unsigned cache_entries(Cache *c);
 

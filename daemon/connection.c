@@ -401,7 +401,7 @@ static void connection_start_snapshot(Connection *c, const ProtoRequest *req, in
                 r = account_job_admit(c->account);
                 if (r >= 0)
                         r = job_new_snapshot_path(c->account, m->cache, g->root_fd, relative, g->resolve_flags,
-                                                  limit, &j);
+                                                  g->uids, g->n_uids, limit, &j);
         }
         if (r < 0) {
                 log_errno(LOG_WARNING, r, "uid=%u pid=%i: cannot start request: %m", c->cred.uid, c->cred.pid);

@@ -39,7 +39,7 @@ int job_new_snapshot_fd(Account *a, Cache *cache, int client_fd, uint64_t limit,
 }
 
 int job_new_snapshot_path(Account *a, Cache *cache, int root_fd, const char *relative, uint64_t resolve_flags,
-                          uint64_t limit, Job **ret) {
+                          const uid_t *owners, size_t n_owners, uint64_t limit, Job **ret) {
         Job *j = job_alloc(a, JOB_SNAPSHOT);
 
         if (!j)
@@ -48,7 +48,16 @@ int job_new_snapshot_path(Account *a, Cache *cache, int root_fd, const char *rel
         j->limit = limit;
         j->resolve_flags = resolve_flags;
         j->relative = strdup(relative);
-        /* A duplicate: a policy reload may close the grant's own descriptor while the job runs. */
+        /* Copies: a policy reload may free the grant while the job runs. */
+        if (n_owners > 0) {
+                j->owners = calloc(n_owners, sizeof(*owners));
+                if (!j->owners) {
+                        job_free(j);
+                        return -ENOMEM;
+                }
+                memcpy(j->owners, owners, n_owners * sizeof(*owners));
+                j->n_owners = n_owners;
+        }
         j->root_fd = fcntl(root_fd, F_DUPFD_CLOEXEC, 3);
         if (!j->relative || j->root_fd < 0) {
                 int r = j->relative ? negative_errno() : -ENOMEM;
@@ -93,13 +102,13 @@ static int job_progress(void *userdata, uint64_t total) {
 static int job_run_snapshot(Job *j) {
         _cleanup_snapshot_ Snapshot *s = NULL;
         Source src = SOURCE_NULL;
-        SnapshotKey key;
+        FileVersion key;
         int r;
 
         if (j->client_fd >= 0)
                 r = resolve_fd(j->client_fd, &src);
         else
-                r = resolve_path(j->root_fd, j->relative, j->resolve_flags, &src);
+                r = resolve_path(j->root_fd, j->relative, j->resolve_flags, j->owners, j->n_owners, &src);
         /* The client's descriptor is not needed any more (the daemon has its own), and this is the thread to close it. */
         j->client_fd = safe_close(j->client_fd);
         j->root_fd = safe_close(j->root_fd);
@@ -115,30 +124,23 @@ static int job_run_snapshot(Job *j) {
         }
 
         /*
-         * Synthetic files are never shared: their content may depend on who
-         * opened them. Everything else is shared between identical requests,
-         * also while the first copy is still being made.
+         * Shared between identical requests, also while the first copy is
+         * still being made (synthetic files, whose content may depend on who
+         * reads, never get here: resolve.c refuses them).
          */
-        snapshot_key_from_statx(&src.stx, &key);
-        if (!src.synthetic) {
-                s = cache_acquire(j->cache, &key);
-                if (s) {
-                        source_done(&src);
-                        if (s->size > j->limit)
-                                return -EFBIG;
-                        j->cached = true;
-                        j->snapshot = TAKE_PTR(s);
-                        return 0;
-                }
+        file_version_from_statx(&src.stx, &key);
+        s = cache_acquire(j->cache, &key);
+        if (s) {
+                source_done(&src);
+                if (s->size > j->limit)
+                        return -EFBIG;
+                j->cached = true;
+                j->snapshot = TAKE_PTR(s);
+                return 0;
         }
 
         r = snapshot_new_copy(&src, j->limit, job_progress, j, &s);
         source_done(&src);
-        if (src.synthetic) {
-                if (r >= 0)
-                        j->snapshot = TAKE_PTR(s);
-                return r;
-        }
         j->snapshot = cache_complete(j->cache, &key, r >= 0 ? s : NULL);
         /* Served what another copy of the same version made: ours is dropped. */
         j->cached = j->snapshot && j->snapshot != s;
@@ -207,6 +209,7 @@ Job *job_free(Job *j) {
                 account_job_remove(j->account);
         safe_close(j->root_fd);
         free(j->relative);
+        free(j->owners);
         free(j->fds);
         snapshot_unref(j->snapshot);
         free(j);

@@ -61,6 +61,9 @@ struct Job {
         int root_fd;
         char *relative;
         uint64_t resolve_flags;
+        /* The grant's Users=: who besides root may own a hard-linked file it serves. */
+        uid_t *owners;
+        size_t n_owners;
         uint64_t limit;
 
         /* JOB_DISPOSE: closed by the worker. */
@@ -83,7 +86,7 @@ struct Job {
  */
 int job_new_snapshot_fd(Account *a, Cache *cache, int client_fd, uint64_t limit, Job **ret);
 int job_new_snapshot_path(Account *a, Cache *cache, int root_fd, const char *relative, uint64_t resolve_flags,
-                          uint64_t limit, Job **ret);
+                          const uid_t *owners, size_t n_owners, uint64_t limit, Job **ret);
 int job_new_dispose(Account *a, const int *fds, size_t n_fds, Job **ret);
 
 /* Hands @j to the pool; @on_done(@j, @userdata) runs on the event loop when it comes back. */

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -10,33 +9,25 @@
 #include <unistd.h>
 
 #include "macro.h"
+#include "file-version.h"
+#include "fs-util.h"
 #include "memfd-util.h"
 #include "resolve.h"
 
-/* FUSE servers make up what they like; configfs files are attributes. */
-#define FUSE_SUPER_MAGIC_LOCAL 0x65735546
-#define CONFIGFS_MAGIC_LOCAL 0x62656570
-#define F2FS_SUPER_MAGIC_LOCAL 0xF2F52010
-
-static bool fs_type_is_synthetic(long type) {
-        static const long magics[] = {
-                PROC_SUPER_MAGIC, SYSFS_MAGIC, DEBUGFS_MAGIC, TRACEFS_MAGIC, SECURITYFS_MAGIC,
-                CGROUP_SUPER_MAGIC, CGROUP2_SUPER_MAGIC, BPF_FS_MAGIC, EFIVARFS_MAGIC,
-                PSTOREFS_MAGIC, FUSE_SUPER_MAGIC_LOCAL, CONFIGFS_MAGIC_LOCAL,
-        };
-
-        for (size_t i = 0; i < ELEMENTSOF(magics); i++)
-                if (type == magics[i])
-                        return true;
-        return false;
-}
-
-bool resolve_fs_is_synthetic(int fd) {
-        struct statfs sfs;
-
-        if (fstatfs(fd, &sfs) < 0)
-                return true;
-        return fs_type_is_synthetic((long) sfs.f_type);
+/*
+ * Files on synthetic file systems (common/fs-util.h says which and why) are
+ * made up when read, by the reader's credentials, pid or namespaces: read by
+ * the daemon they would show what root sees. They are refused, whether sent
+ * as a descriptor or reached by a path beneath a grant, and the library
+ * copies them itself with the caller's own rights. A file system that cannot
+ * be told is refused too.
+ */
+static int refuse_synthetic(int fd, struct statfs *ret_sfs) {
+        if (fstatfs(fd, ret_sfs) < 0)
+                return -EOPNOTSUPP;
+        if (fs_is_synthetic(ret_sfs))
+                return -EOPNOTSUPP;
+        return 0;
 }
 
 void source_done(Source *s) {
@@ -44,24 +35,14 @@ void source_done(Source *s) {
 }
 
 /*
- * One fstatfs() decides both: what is synthetic is read through the client's
- * description and never shared; what is fs-verity (on a filesystem whose
- * verity the client library also accepts) is served as it is. A borrowed
- * description is never served as fs-verity: it is the client's own, and the
- * daemon would keep it open (and close it) long after the request.
+ * What is fs-verity (on a filesystem whose verity the client library also
+ * accepts) is served as it is. A borrowed description is never served as
+ * fs-verity: it is the client's own, and the daemon would keep it open (and
+ * close it) long after the request.
  */
-static void source_classify(Source *s) {
-        struct statfs sfs;
-
-        if (fstatfs(s->fd, &sfs) < 0) {
-                s->synthetic = true;
-                return;
-        }
-        s->synthetic = fs_type_is_synthetic((long) sfs.f_type);
-        s->verity = !s->borrowed && !s->synthetic &&
-                (s->stx.stx_attributes_mask & STATX_ATTR_VERITY) && (s->stx.stx_attributes & STATX_ATTR_VERITY) &&
-                (sfs.f_type == EXT4_SUPER_MAGIC || sfs.f_type == (typeof(sfs.f_type)) F2FS_SUPER_MAGIC_LOCAL ||
-                 sfs.f_type == BTRFS_SUPER_MAGIC);
+static void source_classify(Source *s, const struct statfs *sfs) {
+        s->verity = !s->borrowed && (s->stx.stx_attributes_mask & STATX_ATTR_VERITY) &&
+                (s->stx.stx_attributes & STATX_ATTR_VERITY) && fs_is_verity_capable(sfs);
 }
 
 int resolve_reopen(int fd, int *ret_fd) {
@@ -76,8 +57,9 @@ int resolve_reopen(int fd, int *ret_fd) {
 static int statx_regular(int fd, struct statx *ret) {
         struct statx stx;
 
-        if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_STATX_SYNC_AS_STAT,
-                  STATX_TYPE | STATX_MODE | STATX_INO | STATX_SIZE | STATX_MTIME | STATX_CTIME, &stx) < 0)
+        /* FILE_VERSION_STATX_MASK: the cache key names the mount, not only the device. */
+        if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_STATX_SYNC_AS_STAT, FILE_VERSION_STATX_MASK,
+                  &stx) < 0)
                 return negative_errno();
         if (!(stx.stx_mask & STATX_TYPE))
                 return -EINVAL;
@@ -94,15 +76,19 @@ static int statx_regular(int fd, struct statx *ret) {
 /* Checks the type on the handle first, then reopens: a FIFO or device is never opened for real. */
 static int reopen_regular(int fd, Source *ret) {
         Source s = SOURCE_NULL;
+        struct statfs sfs;
         int r;
 
         r = statx_regular(fd, &s.stx);
         if (r < 0)
                 return r;
+        r = refuse_synthetic(fd, &sfs);
+        if (r < 0)
+                return r;
         r = resolve_reopen(fd, &s.fd);
         if (r < 0)
                 return r;
-        source_classify(&s);
+        source_classify(&s, &sfs);
         *ret = s;
         return 0;
 }
@@ -128,36 +114,47 @@ int resolve_fd(int client_fd, Source *ret) {
         r = statx_regular(client_fd, &s.stx);
         if (r < 0)
                 return r;
-        /*
-         * Synthetic files check the reader at open time (kallsyms, /proc/PID
-         * files, FUSE's allow_other): a reopen by the daemon would read them
-         * with root's rights and hand the client what its own open never
-         * allowed. Those are copied through the client's own description
-         * (at explicit offsets, so its file offset stays put), and so is a
-         * file the daemon may not open although the client could (NFS with
-         * root_squash, an LSM rule).
-         */
-        if (fstatfs(client_fd, &sfs) >= 0 && !fs_type_is_synthetic((long) sfs.f_type)) {
-                r = resolve_reopen(client_fd, &s.fd);
-                if (r >= 0) {
-                        source_classify(&s);
-                        *ret = s;
-                        return 0;
-                }
-                if (r != -EACCES && r != -EPERM)
-                        return r;
+        r = refuse_synthetic(client_fd, &sfs);
+        if (r < 0)
+                return r;
+        r = resolve_reopen(client_fd, &s.fd);
+        if (r >= 0) {
+                source_classify(&s, &sfs);
+                *ret = s;
+                return 0;
         }
+        /*
+         * A file the daemon may not open itself although the client could
+         * (NFS with root_squash, an LSM rule) is copied through the client's
+         * own description, at explicit offsets so its file offset stays put.
+         */
+        if (r != -EACCES && r != -EPERM)
+                return r;
         s.fd = fcntl(client_fd, F_DUPFD_CLOEXEC, 3);
         if (s.fd < 0)
                 return negative_errno();
         s.borrowed = true;
-        source_classify(&s);
+        source_classify(&s, &sfs);
         *ret = s;
         return 0;
 }
 
-int resolve_path(int root_fd, const char *relative, uint64_t resolve_flags, Source *ret) {
+/* A hard link is trusted only as far as its owner: root's, or a uid the grant names. */
+static int check_links(const struct statx *stx, const uid_t *owners, size_t n_owners) {
+        if ((stx->stx_mask & (STATX_NLINK | STATX_UID)) != (STATX_NLINK | STATX_UID))
+                return -EPERM;
+        if (stx->stx_nlink <= 1 || stx->stx_uid == 0)
+                return 0;
+        for (size_t i = 0; i < n_owners; i++)
+                if (owners[i] == stx->stx_uid)
+                        return 0;
+        return -EPERM;
+}
+
+int resolve_path(int root_fd, const char *relative, uint64_t resolve_flags, const uid_t *owners, size_t n_owners,
+                 Source *ret) {
         _cleanup_close_ int fd = -EBADF;
+        int r;
         struct open_how how = {
                 /*
                  * O_PATH: nothing is opened for real before its type is known.
@@ -172,5 +169,11 @@ int resolve_path(int root_fd, const char *relative, uint64_t resolve_flags, Sour
         if (fd < 0)
                 return negative_errno();
 
-        return reopen_regular(fd, ret);
+        r = reopen_regular(fd, ret);
+        if (r < 0)
+                return r;
+        r = check_links(&ret->stx, owners, n_owners);
+        if (r < 0)
+                source_done(ret);
+        return r;
 }

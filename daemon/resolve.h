@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
 /*
  * A file resolved once, classified once: everything the copy step needs to
@@ -23,8 +24,6 @@ typedef struct Source {
         int fd;
         struct statx stx;
         bool borrowed;
-        /* Content made up when read: never leased, shared, cached nor proven consistent. */
-        bool synthetic;
         /* Protected by fs-verity on a filesystem the client library accepts it from: served as is. */
         bool verity;
 } Source;
@@ -34,18 +33,17 @@ typedef struct Source {
 /* Closes the source's descriptor (on a worker: it may be the client's description). */
 void source_done(Source *s);
 
-/* Whether @fd lives on a filesystem whose content is made up when read (procfs, sysfs, FUSE, ...). */
-bool resolve_fs_is_synthetic(int fd);
-
 /* Fresh O_RDONLY|O_NONBLOCK|O_NOCTTY|O_CLOEXEC description of the file behind @fd, via /proc/self/fd. */
 int resolve_reopen(int fd, int *ret_fd);
 
 /*
  * Validates a descriptor a client sent: -EBADF for O_PATH or write-only
  * descriptors, -EISDIR for directories, -EINVAL for anything but a regular
- * file. Returns the daemon's own O_RDONLY reopen and its statx; for a
- * synthetic file, or one the daemon may not open itself (NFS root_squash, an
- * LSM), a duplicate of @client_fd instead, and ret->borrowed is then true.
+ * file, -EOPNOTSUPP for a file on a synthetic file system (fs_is_synthetic():
+ * read by the daemon it would show what root sees; the library copies it
+ * itself). Returns the daemon's own O_RDONLY reopen and its statx; for a
+ * file the daemon may not open itself (NFS root_squash, an LSM), a duplicate
+ * of @client_fd instead, and ret->borrowed is then true.
  */
 int resolve_fd(int client_fd, Source *ret);
 
@@ -53,7 +51,12 @@ int resolve_fd(int client_fd, Source *ret);
  * Opens @relative (may be empty: the root itself) beneath @root_fd with
  * openat2() RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS plus @resolve_flags.
  * Escapes give -EXDEV or -ELOOP; symlinks that stay beneath the root are
- * followed unless @resolve_flags has RESOLVE_NO_SYMLINKS; type checks as
- * resolve_fd().
+ * followed unless @resolve_flags has RESOLVE_NO_SYMLINKS; type and file
+ * system checks as resolve_fd(). A regular file with more than one link is
+ * refused with -EPERM unless root or one of the @n_owners uids in @owners
+ * (the grant's Users=) owns it: where fs.protected_hardlinks is 0, anybody
+ * may link a file they cannot read into a tree they may write, and the
+ * grant would hand it out.
  */
-int resolve_path(int root_fd, const char *relative, uint64_t resolve_flags, Source *ret);
+int resolve_path(int root_fd, const char *relative, uint64_t resolve_flags, const uid_t *owners, size_t n_owners,
+                 Source *ret);

@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/magic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -33,24 +31,6 @@ uint64_t snapshot_bytes_live(void) {
         return __atomic_load_n(&bytes_live, __ATOMIC_RELAXED);
 }
 
-void snapshot_key_from_statx(const struct statx *stx, SnapshotKey *ret) {
-        *ret = (SnapshotKey) {
-                .dev = (uint64_t) stx->stx_dev_major << 32 | stx->stx_dev_minor,
-                .ino = stx->stx_ino,
-                .size = stx->stx_size,
-                .mtime_sec = stx->stx_mtime.tv_sec,
-                .mtime_nsec = stx->stx_mtime.tv_nsec,
-                .ctime_sec = stx->stx_ctime.tv_sec,
-                .ctime_nsec = stx->stx_ctime.tv_nsec,
-        };
-}
-
-bool snapshot_key_equal(const SnapshotKey *a, const SnapshotKey *b) {
-        return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-                a->mtime_sec == b->mtime_sec && a->mtime_nsec == b->mtime_nsec &&
-                a->ctime_sec == b->ctime_sec && a->ctime_nsec == b->ctime_nsec;
-}
-
 static int snapshot_alloc(int fd, enum proto_kind kind, uint64_t size, Snapshot **ret) {
         Snapshot *s = calloc(1, sizeof(*s));
 
@@ -69,17 +49,17 @@ static int snapshot_alloc(int fd, enum proto_kind kind, uint64_t size, Snapshot 
 
 static int statx_fd(int fd, struct statx *ret) {
         if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT,
-                  STATX_TYPE | STATX_MODE | STATX_INO | STATX_SIZE | STATX_MTIME | STATX_CTIME, ret) < 0)
+                  FILE_VERSION_STATX_MASK, ret) < 0)
                 return negative_errno();
         return 0;
 }
 
 static bool statx_unchanged(const struct statx *a, const struct statx *b) {
-        SnapshotKey ka, kb;
+        FileVersion va, vb;
 
-        snapshot_key_from_statx(a, &ka);
-        snapshot_key_from_statx(b, &kb);
-        return snapshot_key_equal(&ka, &kb);
+        file_version_from_statx(a, &va);
+        file_version_from_statx(b, &vb);
+        return file_version_equal(&va, &vb);
 }
 
 static int memfd_reset(int memfd) {
@@ -202,7 +182,7 @@ int snapshot_new_copy(const Source *source, uint64_t limit, snapshot_progress_fn
                       Snapshot **ret) {
         _cleanup_close_ int memfd = -EBADF, ro = -EBADF;
         struct statx before, after;
-        bool consistent = false, synthetic = source->synthetic, borrowed = source->borrowed;
+        bool consistent = false, borrowed = source->borrowed;
         int src = source->fd;
         uint64_t size = 0;
         Snapshot *s;
@@ -221,8 +201,8 @@ int snapshot_new_copy(const Source *source, uint64_t limit, snapshot_progress_fn
                                 return r;
                 }
 
-                /* Never a lease on the client's own description, nor on made-up content. */
-                leased = !borrowed && !synthetic && fcntl(src, F_SETLEASE, F_RDLCK) >= 0;
+                /* Never a lease on the client's own description. */
+                leased = !borrowed && fcntl(src, F_SETLEASE, F_RDLCK) >= 0;
                 r = statx_fd(src, &before);
                 if (r >= 0)
                         r = snapshot_fill(source, memfd, limit, progress, userdata, &size);
@@ -237,13 +217,8 @@ int snapshot_new_copy(const Source *source, uint64_t limit, snapshot_progress_fn
                         return r;
 
                 unchanged = statx_unchanged(&before, &after);
-                /*
-                 * Files whose content is made up when read change without any
-                 * writer and without mtime moving: never consistent nor
-                 * cached. A regular file nobody writes has exactly as many
-                 * bytes as it says.
-                 */
-                if (unchanged && (synthetic || after.stx_size != size))
+                /* A regular file nobody writes has exactly as many bytes as it says. */
+                if (unchanged && after.stx_size != size)
                         break;
                 if (unchanged && held) {
                         consistent = true;
@@ -267,7 +242,7 @@ int snapshot_new_copy(const Source *source, uint64_t limit, snapshot_progress_fn
                 return r;
         TAKE_FD(ro);
         s->consistent = consistent;
-        snapshot_key_from_statx(&after, &s->key);
+        file_version_from_statx(&after, &s->key);
         *ret = s;
         return 0;
 }
@@ -284,7 +259,7 @@ int snapshot_new_verity(Source *src, Snapshot **ret) {
         src->fd = -EBADF;
         /* fs-verity files cannot change at all: consistent by construction. */
         s->consistent = true;
-        snapshot_key_from_statx(&src->stx, &s->key);
+        file_version_from_statx(&src->stx, &s->key);
         *ret = s;
         return 0;
 }

@@ -14,16 +14,9 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "file-version.h"
 #include "proto.h"
 #include "resolve.h"
-
-typedef struct SnapshotKey {
-        uint64_t dev;
-        uint64_t ino;
-        uint64_t size;
-        int64_t mtime_sec, ctime_sec;
-        uint32_t mtime_nsec, ctime_nsec;
-} SnapshotKey;
 
 typedef struct Snapshot {
         unsigned n_ref;
@@ -34,7 +27,8 @@ typedef struct Snapshot {
         /* Memory the snapshot pins, as counted against budgets (page-rounded, never 0). */
         uint64_t cost;
         bool consistent;
-        SnapshotKey key;
+        /* The cache key: names the mount too, so another image on the same device never hits. */
+        FileVersion key;
 
         /* Event loop only: accounts (uids) that may still hold it. */
         unsigned n_accounts;
@@ -47,9 +41,6 @@ typedef struct Snapshot {
 
 /* Bounded retries of a copy that a writer disturbed. */
 #define SNAPSHOT_COPY_ATTEMPTS 3
-
-void snapshot_key_from_statx(const struct statx *stx, SnapshotKey *ret);
-bool snapshot_key_equal(const SnapshotKey *a, const SnapshotKey *b);
 
 /* Bytes copied between two calls of the progress callback. */
 #define SNAPSHOT_CHUNK (UINT64_C(1) << 20)

@@ -14,12 +14,12 @@
 
 #define KIB UINT64_C(1024)
 
-static SnapshotKey key_of(uint64_t ino, int64_t mtime) {
-        return (SnapshotKey) { .dev = 1, .ino = ino, .size = 4096, .mtime_sec = mtime, .ctime_sec = mtime };
+static FileVersion key_of(uint64_t ino, int64_t mtime) {
+        return (FileVersion) { .dev = 1, .ino = ino, .size = 4096, .mtime_sec = mtime, .ctime_sec = mtime };
 }
 
 /* A consistent snapshot under @key, as a copy protected by a lease would be. */
-static Snapshot *make_keyed(const SnapshotKey *key, size_t size) {
+static Snapshot *make_keyed(const FileVersion *key, size_t size) {
         Snapshot *s = make_snapshot(size, 'c');
 
         s->key = *key;
@@ -28,7 +28,7 @@ static Snapshot *make_keyed(const SnapshotKey *key, size_t size) {
 }
 
 /* What a job does on a miss: copy, then complete. */
-static Snapshot *fill(Cache *c, const SnapshotKey *key, size_t size) {
+static Snapshot *fill(Cache *c, const FileVersion *key, size_t size) {
         Snapshot *s, *r;
 
         ck_assert_ptr_null(cache_acquire(c, key));
@@ -40,7 +40,7 @@ static Snapshot *fill(Cache *c, const SnapshotKey *key, size_t size) {
 }
 
 START_TEST(test_hit_and_version) {
-        SnapshotKey k1 = key_of(10, 100), k2 = key_of(10, 101);
+        FileVersion k1 = key_of(10, 100), k2 = key_of(10, 101);
         Cache *c;
         Snapshot *s, *hit;
 
@@ -60,7 +60,7 @@ START_TEST(test_hit_and_version) {
 END_TEST
 
 START_TEST(test_inconsistent_not_kept) {
-        SnapshotKey k = key_of(11, 100);
+        FileVersion k = key_of(11, 100);
         Cache *c;
         Snapshot *s, *r;
 
@@ -79,7 +79,7 @@ START_TEST(test_inconsistent_not_kept) {
 END_TEST
 
 START_TEST(test_budget_lru_and_trim) {
-        SnapshotKey k[4] = { key_of(1, 1), key_of(2, 1), key_of(3, 1), key_of(4, 1) };
+        FileVersion k[4] = { key_of(1, 1), key_of(2, 1), key_of(3, 1), key_of(4, 1) };
         Cache *c;
 
         ck_assert_int_eq(cache_new(12 * KIB, &c), 0);
@@ -105,7 +105,7 @@ END_TEST
 
 typedef struct Waiter {
         Cache *cache;
-        SnapshotKey key;
+        FileVersion key;
         Snapshot *got;
 } Waiter;
 
@@ -118,7 +118,7 @@ static void *waiter_thread(void *userdata) {
 
 /* Two identical requests at once: the second waits for the first one's copy instead of copying again. */
 START_TEST(test_waits_for_copy) {
-        SnapshotKey k = key_of(20, 5);
+        FileVersion k = key_of(20, 5);
         Waiter w = { .key = k };
         pthread_t thread;
         Snapshot *s, *r;

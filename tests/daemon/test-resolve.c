@@ -67,7 +67,6 @@ START_TEST(test_fd_checks) {
 
         ck_assert_int_eq(resolve_open("file", O_RDONLY, &s), 0);
         ck_assert(!s.borrowed);
-        ck_assert(!s.synthetic);
         ck_assert(!s.verity);
         ck_assert(S_ISREG(s.stx.stx_mode));
         source_done(&s);
@@ -76,18 +75,19 @@ START_TEST(test_fd_checks) {
 }
 END_TEST
 
-/* procfs checks the reader at read(): copied through the client's own description, never shared. */
-START_TEST(test_synthetic_is_borrowed) {
-        _cleanup_close_ int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+/* procfs and sysfs check the reader at read(): the daemon refuses to read them with its rights. */
+START_TEST(test_synthetic_is_refused) {
+        _cleanup_close_ int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC), sys = -EBADF;
         Source s = SOURCE_NULL;
 
         ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(resolve_fd(fd, &s), 0);
-        ck_assert(s.borrowed);
-        ck_assert(s.synthetic);
-        ck_assert(!s.verity);
-        ck_assert(resolve_fs_is_synthetic(s.fd));
-        source_done(&s);
+        ck_assert_int_eq(resolve_fd(fd, &s), -EOPNOTSUPP);
+        ck_assert_int_eq(s.fd, -EBADF);
+        /* By path beneath a grant of /sys as much as by descriptor. */
+        sys = open("/sys/kernel", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (sys >= 0 && faccessat(sys, "mm/transparent_hugepage/enabled", F_OK, 0) == 0)
+                ck_assert_int_eq(resolve_path(sys, "mm/transparent_hugepage/enabled", 0, NULL, 0, &s), -EOPNOTSUPP);
+        ck_assert_int_eq(s.fd, -EBADF);
 }
 END_TEST
 
@@ -95,25 +95,25 @@ START_TEST(test_path_stays_beneath) {
         Source s = SOURCE_NULL;
 
         make_tree();
-        ck_assert_int_eq(resolve_path(root_fd, "file", 0, &s), 0);
+        ck_assert_int_eq(resolve_path(root_fd, "file", 0, NULL, 0, &s), 0);
         ck_assert(!s.borrowed);
         source_done(&s);
-        ck_assert_int_eq(resolve_path(root_fd, "inside", 0, &s), 0);
+        ck_assert_int_eq(resolve_path(root_fd, "inside", 0, NULL, 0, &s), 0);
         source_done(&s);
-        ck_assert_int_eq(resolve_path(root_fd, "inside", RESOLVE_NO_SYMLINKS, &s), -ELOOP);
-        ck_assert_int_eq(resolve_path(root_fd, "escape", 0, &s), -EXDEV);
-        ck_assert_int_eq(resolve_path(root_fd, "../outside", 0, &s), -EXDEV);
-        ck_assert_int_eq(resolve_path(root_fd, "/etc/passwd", 0, &s), -EXDEV);
-        ck_assert_int_eq(resolve_path(root_fd, "", 0, &s), -EISDIR);
-        ck_assert_int_eq(resolve_path(root_fd, "fifo", 0, &s), -EINVAL);
-        ck_assert_int_eq(resolve_path(root_fd, "missing", 0, &s), -ENOENT);
+        ck_assert_int_eq(resolve_path(root_fd, "inside", RESOLVE_NO_SYMLINKS, NULL, 0, &s), -ELOOP);
+        ck_assert_int_eq(resolve_path(root_fd, "escape", 0, NULL, 0, &s), -EXDEV);
+        ck_assert_int_eq(resolve_path(root_fd, "../outside", 0, NULL, 0, &s), -EXDEV);
+        ck_assert_int_eq(resolve_path(root_fd, "/etc/passwd", 0, NULL, 0, &s), -EXDEV);
+        ck_assert_int_eq(resolve_path(root_fd, "", 0, NULL, 0, &s), -EISDIR);
+        ck_assert_int_eq(resolve_path(root_fd, "fifo", 0, NULL, 0, &s), -EINVAL);
+        ck_assert_int_eq(resolve_path(root_fd, "missing", 0, NULL, 0, &s), -ENOENT);
         ck_assert_int_eq(s.fd, -EBADF);
         remove_tree();
 }
 END_TEST
 
 int main(void) {
-        const TTest *const tests[] = { test_fd_checks, test_synthetic_is_borrowed, test_path_stays_beneath };
+        const TTest *const tests[] = { test_fd_checks, test_synthetic_is_refused, test_path_stays_beneath };
 
         return run_tests("resolve", tests, ELEMENTSOF(tests));
 }

@@ -9,18 +9,25 @@
  * code, start of stack): nobody, reading the daemon's, must get what nobody
  * may see, not what the daemon sees of itself. /proc/kallsyms decides by
  * the opener's credentials: nobody sees zeros where root sees addresses.
+ * A client that sends such a descriptor to the daemon anyway is refused
+ * with EOPNOTSUPP.
  */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
 #include "macro.h"
+#include "raw-client.h"
 #include "run-as.h"
+#include "stallfs.h"
 #include "safe-mmap.h"
 
 static Harness h;
@@ -105,6 +112,87 @@ START_TEST(test_nobody_daemon_stat) {
 }
 END_TEST
 
+/*
+ * Sent by a client that skips the library's checks: the daemon refuses it
+ * (EOPNOTSUPP) instead of reading it with its own credentials, which for
+ * /proc/PID/stat means the daemon's view of its own layout.
+ */
+static int do_raw_daemon_stat(void *userdata) {
+        const char *socket_path = userdata;
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -EBADF, snap = -EBADF;
+        unsigned long long layout[3];
+        ProtoReply reply;
+        char buf[4096];
+        ssize_t n;
+
+        CHILD_CHECK(asprintf(&path, "/proc/%i/stat", (int) h.pid) > 0);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        CHILD_CHECK(fd >= 0);
+        CHILD_CHECK_INT(raw_oneshot_fd(socket_path, fd, 0, &reply, &snap), ==, 0);
+        if (reply.status == 0 && snap >= 0) {
+                n = pread(snap, buf, sizeof(buf), 0);
+                if (n > 0 && stat_layout(buf, (size_t) n, layout) == 0)
+                        fprintf(stderr, "the daemon served nobody its own layout: %llu %llu %llu\n", layout[0],
+                                layout[1], layout[2]);
+        }
+        CHILD_CHECK_INT(reply.status, ==, -EOPNOTSUPP);
+        CHILD_CHECK_INT(snap, ==, -EBADF);
+        return 0;
+}
+
+START_TEST(test_raw_synthetic_refused) {
+        static const char *const paths[] = { "/proc/self/status", "/proc/kallsyms", "/sys/kernel/uevent_seqnum" };
+
+        for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
+                const char *const *p = &paths[i];
+                _cleanup_close_ int fd = open(*p, O_RDONLY | O_CLOEXEC), snap = -EBADF;
+                ProtoReply reply;
+
+                if (fd < 0)
+                        continue;
+                ck_assert_int_eq(raw_oneshot_fd(h.socket_path, fd, 0, &reply, &snap), 0);
+                ck_assert_msg(reply.status == -EOPNOTSUPP, "%s: status %i", *p, reply.status);
+                ck_assert_int_eq(snap, -EBADF);
+        }
+        ck_assert_int_eq(run_as_nobody(do_raw_daemon_stat, h.socket_path), 0);
+}
+END_TEST
+
+/* A FUSE server answers whoever it thinks reads: its files are refused at once, not a byte read. */
+START_TEST(test_raw_fuse_refused) {
+        _cleanup_free_ char *mnt = harness_path(&h, "mnt"), *endless = NULL, *stuck = NULL;
+        _cleanup_close_ int fd = -EBADF, snap = -EBADF;
+        StallFs fs;
+        ProtoReply reply;
+        uint64_t t0;
+
+        ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
+        ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+        ck_assert_int_eq(mkdir(mnt, 0755), 0);
+        ck_assert_int_eq(stallfs_mount(&fs, mnt), 0);
+        ck_assert_int_ge(asprintf(&endless, "%s/endless", fs.fuse_mountpoint), 0);
+        ck_assert_int_ge(asprintf(&stuck, "%s/stuck", fs.fuse_mountpoint), 0);
+
+        fd = open(endless, O_RDONLY | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(raw_oneshot_fd(h.socket_path, fd, 0, &reply, &snap), 0);
+        ck_assert_int_eq(reply.status, -EOPNOTSUPP);
+        ck_assert_uint_eq(stallfs_endless_reads(&fs), 0);
+        fd = safe_close(fd);
+
+        /* A read of "stuck" would never return: the refusal comes at once. */
+        fd = open(stuck, O_RDONLY | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        t0 = harness_now_usec();
+        ck_assert_int_eq(raw_oneshot_fd(h.socket_path, fd, 0, &reply, &snap), 0);
+        ck_assert_int_eq(reply.status, -EOPNOTSUPP);
+        ck_assert_uint_lt(harness_now_usec() - t0, 5u * 1000u * 1000u);
+        fd = safe_close(fd);
+        stallfs_unmount(&fs);
+}
+END_TEST
+
 static int do_kallsyms(void *userdata) {
         safe_mmap *m = NULL;
 
@@ -148,5 +236,7 @@ int main(void) {
         s = harness_suite("synthetic", 120, setup, teardown, &tc);
         tcase_add_test(tc, test_nobody_daemon_stat);
         tcase_add_test(tc, test_nobody_kallsyms);
+        tcase_add_test(tc, test_raw_synthetic_refused);
+        tcase_add_test(tc, test_raw_fuse_refused);
         return harness_run_suite(s);
 }
