@@ -81,6 +81,18 @@ int harness_write_policy(Harness *h, const char *name, const char *text) {
         return write_file(p, 0644, text, strlen(text));
 }
 
+int harness_skip_without_fuse(const char *needs) {
+        if (geteuid() != 0) {
+                fprintf(stderr, "SKIP: needs root (mounts a FUSE file system%s%s)\n", needs ? ", " : "", needs ?: "");
+                return 77;
+        }
+        if (access("/dev/fuse", R_OK | W_OK) < 0) {
+                fprintf(stderr, "SKIP: /dev/fuse not available\n");
+                return 77;
+        }
+        return 0;
+}
+
 bool harness_have_program(const char *name) {
         const char *path = getenv("PATH");
         _cleanup_free_ char *copy = NULL;

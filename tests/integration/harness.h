@@ -69,6 +69,12 @@ char *harness_path(const Harness *h, const char *name);
 int harness_fill_file(const char *path, unsigned mode, uint8_t byte, size_t size);
 /* Whether an executable named @name is on $PATH. */
 bool harness_have_program(const char *name);
+/*
+ * For the main() of a test that mounts a FUSE file system as root: 77 (and
+ * the reason on stderr, with @needs saying what else root is needed for)
+ * when this is not root or there is no /dev/fuse; else 0.
+ */
+int harness_skip_without_fuse(const char *needs);
 
 /*
  * The names the integration tests know the shared helpers of test-util.h by.

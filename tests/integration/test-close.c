@@ -251,14 +251,8 @@ int main(void) {
         TCase *tc;
         Suite *s;
 
-        if (geteuid() != 0) {
-                fprintf(stderr, "SKIP: needs root (mounts a FUSE file system, drops to nobody)\n");
+        if (harness_skip_without_fuse("drops to nobody") != 0)
                 return 77;
-        }
-        if (access("/dev/fuse", R_OK | W_OK) < 0) {
-                fprintf(stderr, "SKIP: /dev/fuse not available\n");
-                return 77;
-        }
 
         s = harness_suite("close", 120, setup, teardown, &tc);
         tcase_add_test(tc, test_lingering_socket_stray);

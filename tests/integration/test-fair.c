@@ -442,14 +442,8 @@ int main(void) {
         TCase *tc;
         Suite *s;
 
-        if (geteuid() != 0) {
-                fprintf(stderr, "SKIP: needs root (mounts a FUSE file system, runs clients as other uids)\n");
+        if (harness_skip_without_fuse("runs clients as other uids") != 0)
                 return 77;
-        }
-        if (access("/dev/fuse", R_OK | W_OK) < 0) {
-                fprintf(stderr, "SKIP: /dev/fuse not available\n");
-                return 77;
-        }
 
         s = harness_suite("fair", 120, NULL, teardown, &tc);
         tcase_add_test(tc, test_flood_leaves_other_uids_alone);

@@ -323,14 +323,8 @@ int main(void) {
         TCase *tc;
         Suite *s;
 
-        if (geteuid() != 0) {
-                fprintf(stderr, "SKIP: needs root (mounts a FUSE file system)\n");
+        if (harness_skip_without_fuse(NULL) != 0)
                 return 77;
-        }
-        if (access("/dev/fuse", R_OK | W_OK) < 0) {
-                fprintf(stderr, "SKIP: /dev/fuse not available\n");
-                return 77;
-        }
 
         s = harness_suite("stuck", 240, setup, teardown, &tc);
         tcase_add_test(tc, test_stuck_file_does_not_stall_others);
