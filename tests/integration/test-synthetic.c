@@ -167,6 +167,11 @@ START_TEST(test_raw_fuse_refused) {
         ProtoReply reply;
         uint64_t t0;
 
+        /* Check cannot skip one test: the rest of the suite still runs in a container without FUSE. */
+        if (access("/dev/fuse", R_OK | W_OK) < 0) {
+                fprintf(stderr, "SKIP part: /dev/fuse not available\n");
+                return;
+        }
         ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
         ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
         ck_assert_int_eq(mkdir(mnt, 0755), 0);
