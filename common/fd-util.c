@@ -26,7 +26,12 @@ int fd_check_readable(int fd) {
         if (fd < 0)
                 return -EBADF;
         fl = fcntl(fd, F_GETFL);
-        if (fl < 0 || (fl & O_PATH) || (fl & O_ACCMODE) == O_WRONLY)
+        /*
+         * Access mode 3 (O_ACCMODE itself) opens for ioctl only: the kernel
+         * checked read and write permission, but the description cannot be
+         * read or mapped. Only O_RDONLY and O_RDWR are readable.
+         */
+        if (fl < 0 || (fl & O_PATH) || ((fl & O_ACCMODE) != O_RDONLY && (fl & O_ACCMODE) != O_RDWR))
                 return -EBADF;
         return 0;
 }

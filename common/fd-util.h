@@ -20,8 +20,9 @@ char *fd_proc_path(int fd, char buf[static PROC_FD_PATH_MAX]);
 
 /*
  * Whether @fd can be read: open (-EBADF otherwise), not O_PATH (it only proves
- * that somebody may search the directory, and cannot be read) and not
- * write-only (-EBADF for both). Returns 0 or -EBADF, never anything else.
+ * that somebody may search the directory, and cannot be read), and open
+ * O_RDONLY or O_RDWR (not write-only, nor access mode 3, which is for ioctl
+ * only). Returns 0 or -EBADF, never anything else.
  */
 int fd_check_readable(int fd);
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "macro.h"
+#include "fd-util.h"
 #include "file-version.h"
 #include "fs-util.h"
 #include "memfd-util.h"
@@ -96,20 +97,16 @@ static int reopen_regular(int fd, Source *ret) {
 int resolve_fd(int client_fd, Source *ret) {
         Source s = SOURCE_NULL;
         struct statfs sfs;
-        int flags, r;
+        int r;
 
-        flags = fcntl(client_fd, F_GETFL);
-        if (flags < 0)
-                return -EBADF;
         /*
          * An O_PATH descriptor only proves search permission on the directory
          * above it, and a write-only one proves no right to read: either way
          * the kernel never checked that this client may read the file.
          */
-        if (flags & O_PATH)
-                return -EBADF;
-        if ((flags & O_ACCMODE) != O_RDONLY && (flags & O_ACCMODE) != O_RDWR)
-                return -EBADF;
+        r = fd_check_readable(client_fd);
+        if (r < 0)
+                return r;
 
         r = statx_regular(client_fd, &s.stx);
         if (r < 0)

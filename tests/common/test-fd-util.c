@@ -56,6 +56,11 @@ START_TEST(test_check_readable) {
         ck_assert_int_eq(fd_check_readable(rw), 0);
         ck_assert_int_eq(fd_check_readable(wr), -EBADF);
         ck_assert_int_eq(fd_check_readable(path), -EBADF);
+        /* Access mode 3: permission to read was checked, but nothing can be read through it. */
+        int ioctl_only = open("/dev/null", O_ACCMODE | O_CLOEXEC);
+        ck_assert_int_ge(ioctl_only, 0);
+        ck_assert_int_eq(fd_check_readable(ioctl_only), -EBADF);
+        close(ioctl_only);
         ck_assert_int_eq(fd_check_readable(-1), -EBADF);
         ck_assert_int_eq(fd_check_readable(-EBADF), -EBADF);
         closed = dup(rd);
