@@ -12,6 +12,7 @@
 #include "log.h"
 #include "macro.h"
 #include "proto.h"
+#include "socket-close.h"
 
 /* How soon a disposal that could not be started (out of memory) is tried again. */
 #define CONNECTION_RETRY_USEC (1000u * 1000u)
@@ -544,12 +545,10 @@ static Connection *connection_alloc(Manager *m, int fd, const struct ucred *cred
 
 /*
  * Without memory for a connection there is nowhere to park its socket: it is
- * shut down, which lets nothing more be queued, and closed here. The one
- * place the event loop closes a client's socket, and only when out of memory.
+ * closed here, within a bounded time (socket-close.h).
  */
 static void connection_close_now(int fd) {
-        (void) shutdown(fd, SHUT_RDWR);
-        safe_close(fd);
+        socket_close_bounded(fd);
 }
 
 int connection_new(Manager *m, int fd, const struct ucred *cred, gid_t *groups, size_t n_groups,
@@ -600,8 +599,8 @@ void connection_refuse(Manager *m, int fd, const struct ucred *cred, Account *ac
         if (r < 0) {
                 /*
                  * The uid's closes are stuck and it keeps connecting: the
-                 * one place left where a client's socket is closed on the
-                 * event loop (what it queued may block that close).
+                 * socket is closed on the event loop, where what it queued
+                 * can hold the loop for SOCKET_CLOSE_INTERRUPT_USEC at most.
                  */
                 log_errno(LOG_WARNING, r, "uid=%u pid=%i: refused sockets pile up, closing one at once: %m",
                           cred->uid, cred->pid);

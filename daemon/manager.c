@@ -18,6 +18,7 @@
 #include "manager.h"
 #include "notify.h"
 #include "reap.h"
+#include "socket-close.h"
 
 /* How long accepting pauses when the daemon is out of descriptors, instead of spinning on EMFILE. */
 #define ACCEPT_PAUSE_USEC (250u * 1000u)
@@ -84,14 +85,10 @@ static int on_resume_accept(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-/*
- * Out of memory with a socket nobody owns yet: shut down, nothing more can be
- * queued on it, and closed here (what is queued already is the only risk left).
- */
+/* Out of memory with a socket nobody owns yet: closed here, within a bounded time (socket-close.h). */
 static void log_oom_and_close(int fd) {
         log_error("Out of memory, dropping a connection.");
-        (void) shutdown(fd, SHUT_RDWR);
-        safe_close(fd);
+        socket_close_bounded(fd);
 }
 
 static int on_accept(sd_event_source *s, int lfd, uint32_t revents, void *userdata) {
@@ -361,6 +358,11 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
          * copy notices the break through F_GETLEASE instead.
          */
         (void) signal(SIGIO, SIG_IGN);
+
+        /* The loop's bounded close of a client's socket: its timer is made before the sandbox. */
+        r = socket_close_init();
+        if (r < 0)
+                goto fail;
 
         r = sd_event_new(&m->event);
         if (r < 0)

@@ -44,7 +44,7 @@ static char *mnt, *normal;
 static int listener = -EBADF;
 static struct sockaddr_in listener_addr;
 
-static void setup(void) {
+static void setup_with(const char *const *args) {
         socklen_t len = sizeof(listener_addr);
 
         ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
@@ -55,7 +55,7 @@ static void setup(void) {
         ck_assert_int_eq(mkdir(mnt, 0755), 0);
         ck_assert_int_eq(harness_fill_file(normal, 0644, 'n', 4096), 0);
         ck_assert_int_eq(stallfs_mount(&fs, mnt), 0);
-        ck_assert_int_eq(harness_start(&h, HARNESS_LISTEN, NULL), 0);
+        ck_assert_int_eq(harness_start(&h, HARNESS_LISTEN, args), 0);
 
         /* The peer of the lingering socket: it never accepts, so it never reads. */
         listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -64,6 +64,17 @@ static void setup(void) {
         ck_assert_int_eq(bind(listener, (struct sockaddr *) &listener_addr, sizeof(listener_addr)), 0);
         ck_assert_int_eq(getsockname(listener, (struct sockaddr *) &listener_addr, &len), 0);
         ck_assert_int_eq(listen(listener, 8), 0);
+}
+
+static void setup(void) {
+        setup_with(NULL);
+}
+
+/* Two connections and one worker per uid: small shares, quickly used up. */
+static void setup_small(void) {
+        static const char *const args[] = { "--max-connections-per-uid", "2", "--max-jobs-per-uid", "1", NULL };
+
+        setup_with(args);
 }
 
 static void teardown(void) {
@@ -247,8 +258,80 @@ START_TEST(test_fuse_flush_many) {
 }
 END_TEST
 
+/*
+ * Refused sockets pile up while the uid's closes are stuck: past what its
+ * share may hold waiting, they are closed by the event loop. Each carries a
+ * descriptor the client queued before being accepted (a lingering socket, a
+ * file whose FLUSH never returns); neither may hold the loop.
+ */
+typedef struct Pileup {
+        unsigned n_plain;               /* refused sockets with a harmless request queued */
+        unsigned n_loaded;              /* then these, each with its own stalling descriptors */
+} Pileup;
+
+static int stall_share_as_nobody(void *userdata) {
+        Attack a = { .kind = KIND_FUSE_FLUSH, .request = PROTO_REQUEST_STATUS };
+
+        /* Its one worker stuck closing; its connection slot held by the connection being closed. */
+        return attack_as_nobody(&a);
+}
+
+static int pile_up_as_nobody(void *userdata) {
+        const Pileup *p = userdata;
+        ProtoRequest req = { .type = PROTO_REQUEST_STATUS };
+        uint8_t buf[RAW_BUFFER_SIZE];
+        _cleanup_free_ char *stuck = NULL;
+        int len;
+
+        CHILD_CHECK(asprintf(&stuck, "%s/stuck-flush", mnt) >= 0);
+        len = proto_request_encode(&req, buf, sizeof(buf));
+        CHILD_CHECK_INT(len, >, 0);
+        for (unsigned i = 0; i < p->n_plain + p->n_loaded; i++) {
+                _cleanup_close_ int sock = -EBADF, lingering = -EBADF, flush = -EBADF;
+                int fds[2], n = 0;
+
+                if (i >= p->n_plain) {
+                        lingering = make_lingering_socket();
+                        CHILD_CHECK_INT(lingering, >=, 0);
+                        flush = open(stuck, O_RDONLY | O_CLOEXEC);
+                        CHILD_CHECK_INT(flush, >=, 0);
+                        fds[n++] = lingering;
+                        fds[n++] = flush;
+                }
+                /* The daemon is stopped: this is queued on a socket it has not accepted yet. */
+                CHILD_CHECK_INT(raw_connect(h.socket_path, &sock), ==, 0);
+                CHILD_CHECK_INT(raw_send(sock, buf, (size_t) len, fds, (size_t) n), ==, 0);
+        }
+        /* Every copy is closed now but the daemon's. */
+        return 0;
+}
+
+START_TEST(test_refused_pileup) {
+        /* 16 refused sockets wait per allowed connection (ACCOUNT_PENDING_PER_CONNECTION); then 4 more. */
+        Pileup p = { .n_plain = 2 * 16, .n_loaded = 4 };
+        uint64_t t0;
+        int r;
+
+        assert_served_fast();
+        for (int i = 0; i < 2; i++)
+                ck_assert_int_eq(run_as(NOBODY_UID, NOBODY_GID, NULL, 0, 30, stall_share_as_nobody, NULL), 0);
+        /* Its worker is in the FUSE FLUSH now (or soon): nothing of the uid's is closed any more. */
+        usleep(300 * 1000);
+        ck_assert_int_eq(kill(h.pid, SIGSTOP), 0);
+        r = run_as(NOBODY_UID, NOBODY_GID, NULL, 0, 60, pile_up_as_nobody, &p);
+        ck_assert_int_eq(kill(h.pid, SIGCONT), 0);
+        ck_assert_int_eq(r, 0);
+
+        t0 = harness_now_usec();
+        while (harness_now_usec() - t0 < WATCH_USEC) {
+                assert_served_fast();
+                usleep(50 * 1000);
+        }
+}
+END_TEST
+
 int main(void) {
-        TCase *tc;
+        TCase *tc, *small;
         Suite *s;
 
         if (harness_skip_without_fuse("drops to nobody") != 0)
@@ -260,6 +343,12 @@ int main(void) {
         tcase_add_test(tc, test_fuse_flush_stray);
         tcase_add_test(tc, test_fuse_flush_snapshot);
         tcase_add_test(tc, test_fuse_flush_many);
+
+        small = tcase_create("close-small");
+        tcase_add_checked_fixture(small, setup_small, teardown);
+        tcase_set_timeout(small, 120);
+        tcase_add_test(small, test_refused_pileup);
+        suite_add_tcase(s, small);
 
         return harness_run_suite(s);
 }
