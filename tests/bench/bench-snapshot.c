@@ -12,8 +12,9 @@
  *   P5  safe_mmap_map_fd() vs fstat() + mmap()
  *   scale  1,000 concurrent clients under the daemon's default limits
  *
- * Usage: bench-snapshot [--quick] [--rounds N] [--json PATH]
- * (or SAFE_MMAP_BENCH_QUICK=1, SAFE_MMAP_BENCH_JSON=PATH). Needs SAFE_MMAPD
+ * Usage: bench-snapshot [--quick] [--rounds N] [--json PATH] [--only P1,P5,...]
+ * (or SAFE_MMAP_BENCH_QUICK=1, SAFE_MMAP_BENCH_JSON=PATH, SAFE_MMAP_BENCH_ONLY=P1,P5).
+ * Needs SAFE_MMAPD
  * or SAFE_MMAP_BUILD_ROOT, as set by `meson test --benchmark`.
  */
 
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -348,25 +350,46 @@ static void help(const char *argv0) {
                "  --quick        Smaller files, shorter rates, 200 clients instead of 1,000\n"
                "                 (also SAFE_MMAP_BENCH_QUICK=1)\n"
                "  --rounds N     Rounds per measurement, 3..%d (default 5, quick 3); medians are reported\n"
-               "  --json PATH    Also write the numbers as JSON (also SAFE_MMAP_BENCH_JSON=PATH)\n",
+               "  --json PATH    Also write the numbers as JSON (also SAFE_MMAP_BENCH_JSON=PATH)\n"
+               "  --only LIST    Only these goals, e.g. P1,P5 or scale (also SAFE_MMAP_BENCH_ONLY=LIST)\n",
                argv0, REPORT_ROUNDS_MAX);
 }
 
-static int parse_args(int argc, char *argv[], Config *c, const char **ret_json) {
+/* Whether @goal is in the comma-separated @list (NULL: every goal). */
+static bool goal_selected(const char *list, const char *goal) {
+        size_t n = strlen(goal);
+
+        if (!list)
+                return true;
+        for (const char *p = list; *p;) {
+                size_t k = strcspn(p, ",");
+
+                if (k == n && strncasecmp(p, goal, n) == 0)
+                        return true;
+                p += k;
+                if (*p == ',')
+                        p++;
+        }
+        return false;
+}
+
+static int parse_args(int argc, char *argv[], Config *c, const char **ret_json, const char **ret_only) {
         static const struct option options[] = {
                 { "help",   no_argument,       NULL, 'h' },
                 { "quick",  no_argument,       NULL, 'q' },
                 { "rounds", required_argument, NULL, 'r' },
                 { "json",   required_argument, NULL, 'j' },
+                { "only",   required_argument, NULL, 'o' },
                 {}
         };
         const char *e = getenv("SAFE_MMAP_BENCH_QUICK");
         const char *json = getenv("SAFE_MMAP_BENCH_JSON");
+        const char *only = getenv("SAFE_MMAP_BENCH_ONLY");
         bool quick = e && *e && strcmp(e, "0") != 0;
         long rounds = 0;
         int opt;
 
-        while ((opt = getopt_long(argc, argv, "hqr:j:", options, NULL)) >= 0)
+        while ((opt = getopt_long(argc, argv, "hqr:j:o:", options, NULL)) >= 0)
                 switch (opt) {
                 case 'h':
                         help(argv[0]);
@@ -384,6 +407,9 @@ static int parse_args(int argc, char *argv[], Config *c, const char **ret_json) 
                 case 'j':
                         json = optarg;
                         break;
+                case 'o':
+                        only = optarg;
+                        break;
                 default:
                         return -EINVAL;
                 }
@@ -393,18 +419,19 @@ static int parse_args(int argc, char *argv[], Config *c, const char **ret_json) 
         if (rounds > 0)
                 c->rounds = (unsigned) rounds;
         *ret_json = json && *json ? json : NULL;
+        *ret_only = only && *only ? only : NULL;
         return 1;
 }
 
 int main(int argc, char *argv[]) {
         Bench b = { .bare_pid = -1 };
         Machine m = {};
-        const char *json = NULL;
+        const char *json = NULL, *only = NULL;
         _cleanup_free_ char *mj = NULL;
         uint64_t t0 = now_usec();
         int r;
 
-        r = parse_args(argc, argv, &b.cfg, &json);
+        r = parse_args(argc, argv, &b.cfg, &json, &only);
         if (r <= 0)
                 return r < 0 ? 2 : 0;
         (void) signal(SIGPIPE, SIG_IGN);
@@ -421,12 +448,18 @@ int main(int argc, char *argv[]) {
                 return r == -ENOENT ? 77 : 1;
         }
 
-        goal_big_copy(&b);
-        goal_small(&b);
-        goal_cache_hit(&b);
-        goal_shared(&b);
-        goal_map(&b);
-        goal_scale(&b);
+        if (goal_selected(only, "P1"))
+                goal_big_copy(&b);
+        if (goal_selected(only, "P2"))
+                goal_small(&b);
+        if (goal_selected(only, "P3"))
+                goal_cache_hit(&b);
+        if (goal_selected(only, "P4"))
+                goal_shared(&b);
+        if (goal_selected(only, "P5"))
+                goal_map(&b);
+        if (goal_selected(only, "scale"))
+                goal_scale(&b);
 
         loadavg(m.load_end, sizeof(m.load_end));
         printf("\nsafe-mmap benchmark%s: %ld CPUs online, %s, %.1f GiB RAM, shmem huge pages: %s\n",
