@@ -284,11 +284,11 @@ static void loadavg(char *buf, size_t size) {
         (void) snprintf(buf, size, "%.*s", a > 0 ? a : (int) strlen(line), line);
 }
 
-/* The active choice of /sys/kernel/mm/transparent_hugepage/shmem_enabled: "[never]" -> "never". */
-static void shmem_huge(char *buf, size_t size) {
+/* The active choice of a sysfs setting: "always [madvise] never" -> "madvise". */
+static void sysfs_choice(const char *path, char *buf, size_t size) {
         char line[256], *s, *e;
 
-        read_first_line("/sys/kernel/mm/transparent_hugepage/shmem_enabled", line, sizeof(line));
+        read_first_line(path, line, sizeof(line));
         s = strchr(line, '[');
         e = s ? strchr(s, ']') : NULL;
         if (s && e)
@@ -297,12 +297,20 @@ static void shmem_huge(char *buf, size_t size) {
                 (void) snprintf(buf, size, "unknown");
 }
 
+void huge_pages_read(HugePages *ret) {
+        *ret = (HugePages) {};
+        sysfs_choice("/sys/kernel/mm/transparent_hugepage/enabled", ret->anon, sizeof(ret->anon));
+        sysfs_choice("/sys/kernel/mm/transparent_hugepage/shmem_enabled", ret->shmem, sizeof(ret->shmem));
+        /* "advise" counts: the daemon may well madvise its copies one day. */
+        ret->shmem_on = strcmp(ret->shmem, "never") != 0 && strcmp(ret->shmem, "deny") != 0 &&
+                strcmp(ret->shmem, "unknown") != 0;
+}
+
 typedef struct Machine {
         long cpus;
         char kernel[256];
         char load_start[64];
         char load_end[64];
-        char shmem_huge[32];
         double mem_gib;
 } Machine;
 
@@ -313,18 +321,18 @@ static void machine_describe(Machine *m) {
         if (uname(&u) == 0)
                 (void) snprintf(m->kernel, sizeof(m->kernel), "%s %s %s", u.sysname, u.release, u.machine);
         loadavg(m->load_start, sizeof(m->load_start));
-        shmem_huge(m->shmem_huge, sizeof(m->shmem_huge));
         m->mem_gib = (double) sysconf(_SC_PHYS_PAGES) * (double) sysconf(_SC_PAGESIZE) / (double) (1u << 30);
 }
 
-static char *machine_json(const Machine *m, const Config *c) {
+static char *machine_json(const Machine *m, const HugePages *huge, const Config *c) {
         char *s;
 
         if (asprintf(&s,
                      "{\"cpus\": %ld, \"kernel\": \"%s\", \"memory_gib\": %.1f, \"shmem_enabled\": \"%s\", "
+                     "\"thp_enabled\": \"%s\", "
                      "\"loadavg_start\": \"%s\", \"loadavg_end\": \"%s\", \"quick\": %s, \"rounds\": %u, "
                      "\"rate_seconds\": %g}",
-                     m->cpus, m->kernel, m->mem_gib, m->shmem_huge, m->load_start, m->load_end,
+                     m->cpus, m->kernel, m->mem_gib, huge->shmem, huge->anon, m->load_start, m->load_end,
                      c->quick ? "true" : "false", c->rounds, c->rate_seconds) < 0)
                 return NULL;
         return s;
@@ -438,6 +446,7 @@ int main(int argc, char *argv[]) {
         /* Big buffers always come fresh from mmap(), never recycled from the heap. */
         (void) mallopt(M_MMAP_THRESHOLD, 128 * 1024);
         machine_describe(&m);
+        huge_pages_read(&b.huge);
 
         r = bench_setup(&b);
         if (r < 0) {
@@ -463,7 +472,11 @@ int main(int argc, char *argv[]) {
 
         loadavg(m.load_end, sizeof(m.load_end));
         printf("\nsafe-mmap benchmark%s: %ld CPUs online, %s, %.1f GiB RAM, shmem huge pages: %s\n",
-               b.cfg.quick ? " (quick)" : "", m.cpus, m.kernel, m.mem_gib, m.shmem_huge);
+               b.cfg.quick ? " (quick)" : "", m.cpus, m.kernel, m.mem_gib, b.huge.shmem);
+        printf("transparent huge pages: anonymous %s, shmem %s; P1's baseline buffers are madvised %s,\n"
+               "so that %s\n",
+               b.huge.anon, b.huge.shmem, b.huge.shmem_on ? "MADV_HUGEPAGE" : "MADV_NOHUGEPAGE",
+               b.huge.shmem_on ? "both sides may use huge pages" : "neither side uses huge pages (like for like)");
         printf("load average (1, 5, 15 min) at start: %s; at end: %s; took %.0f s\n", m.load_start, m.load_end,
                (double) (now_usec() - t0) / 1e6);
         printf("medians of %u rounds (P1: the fastest of %u tries in each); a ratio is the median of the\n"
@@ -474,7 +487,7 @@ int main(int argc, char *argv[]) {
 
         r = 0;
         if (json) {
-                mj = machine_json(&m, &b.cfg);
+                mj = machine_json(&m, &b.huge, &b.cfg);
                 r = mj ? report_write_json(&b.report, mj, json) : -ENOMEM;
                 if (r < 0)
                         fprintf(stderr, "bench-snapshot: %s: %s\n", json, strerror(-r));
