@@ -107,11 +107,13 @@ static uint64_t process_cpu_ns(pid_t pid) {
 
 /*
  * Before a timed copy, the daemon lets go of the previous one: a small
- * request makes it probe what this uid still holds (the mapping of the last
- * snapshot is gone), and a worker frees the pages, off the request path. The
- * next copy is timed only once the daemon has been idle for a few
- * milliseconds, so that neither it nor a baseline runs next to that free on
- * a machine of two CPUs: what is measured is the copy, as on a quiet daemon.
+ * request gives it the chance to find that nobody holds it any more (it
+ * probes the uid's holdings when a request comes in), and a worker frees the
+ * pages, off the request path; should it find out otherwise, the wait below
+ * still sees it busy. The next copy is timed only once the daemon has been
+ * idle for a few milliseconds, so that neither it nor a baseline runs next to
+ * that free on a machine of two CPUs: what is measured is the copy, as on a
+ * quiet daemon.
  */
 static void daemon_settle(const Bench *b, pid_t pid) {
         uint64_t deadline = now_usec() + 2u * 1000u * 1000u, last;
