@@ -21,6 +21,13 @@ struct safe_mmap {
 
 /* verify.c: the proof; safe_mmap_check_fd() without the argument checks. */
 int verify_fd(int fd, int *ret_kind, uint64_t *ret_size);
+/*
+ * verify.c: verify_fd() but for its first step, the descriptor's access mode:
+ * the caller proves that @fd is readable some other way (a PROT_READ mapping),
+ * and checks it with fd_check_readable() first when this fails, so that the
+ * error is still the first failing step's.
+ */
+int verify_file(int fd, int *ret_kind, uint64_t *ret_size);
 
 /* verify.c: FS_IOC_MEASURE_VERITY: the digest's length, -ENODATA, -ENOBUFS, -ENOMEM or -EIO. */
 int verify_verity_digest(int fd, unsigned *ret_algorithm, uint8_t *buf, size_t size);

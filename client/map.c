@@ -50,16 +50,30 @@ static int map_populate(const void *data, size_t size) {
         return 0;
 }
 
-int map_new(int fd_in, int kind, unsigned result_flags, uint64_t offset, uint64_t length, unsigned flags,
-            safe_mmap **ret) {
+/* A failure of a descriptor whose access mode is not proven yet: that, the first step, comes first. */
+static int map_refuse(int fd, int r) {
+        return fd_check_readable(fd) < 0 ? -EBADF : r;
+}
+
+/*
+ * With @access_unproven, nobody has checked yet that @fd_in is open for
+ * reading (verify_file() left it out): the PROT_READ mapping proves it, as
+ * mmap() refuses a description without FMODE_READ (EACCES) and an O_PATH one
+ * (EBADF). Only where nothing is mapped, or the mapping failed and the reason
+ * must be told apart from a security module's EACCES, is it asked for.
+ */
+static int map_create(int fd_in, bool access_unproven, int kind, unsigned result_flags, uint64_t offset,
+                      uint64_t length, unsigned flags, safe_mmap **ret) {
         _cleanup_close_ int fd = fd_in;
         _cleanup_(safe_mmap_freep) safe_mmap *m = NULL;
         uint64_t page = (uint64_t) sysconf(_SC_PAGESIZE), delta = offset % page;
         void *p;
         int r;
 
+        if (access_unproven && length == 0 && fd_check_readable(fd) < 0)
+                return -EBADF; /* nothing is mapped to prove it */
         if (length > SIZE_MAX - delta || offset > (uint64_t) INT64_MAX)
-                return -EFBIG;
+                return access_unproven ? map_refuse(fd, -EFBIG) : -EFBIG;
 
         m = calloc(1, sizeof(*m));
         if (!m)
@@ -78,8 +92,10 @@ int map_new(int fd_in, int kind, unsigned result_flags, uint64_t offset, uint64_
                 size_t map_size = (size_t) (length + delta);
 
                 p = mmap(NULL, map_size, PROT_READ, MAP_PRIVATE, fd, (off_t) (offset - delta));
-                if (p == MAP_FAILED)
-                        return map_errno();
+                if (p == MAP_FAILED) {
+                        r = map_errno();
+                        return access_unproven ? map_refuse(fd, r) : r;
+                }
                 m->map_base = p;
                 m->map_size = map_size;
                 m->data = (const char *) p + delta;
@@ -99,6 +115,11 @@ int map_new(int fd_in, int kind, unsigned result_flags, uint64_t offset, uint64_
         return 0;
 }
 
+int map_new(int fd_in, int kind, unsigned result_flags, uint64_t offset, uint64_t length, unsigned flags,
+            safe_mmap **ret) {
+        return map_create(fd_in, false, kind, result_flags, offset, length, flags, ret);
+}
+
 /* Our own close-on-exec duplicate, so that the caller's fd number can be closed or reused at once. */
 int map_dup(int fd) {
         int copy;
@@ -114,7 +135,10 @@ int map_dup(int fd) {
 /*
  * The verified part of every map_fd*() call: duplicate, then prove the
  * duplicate, not @fd (another thread may close and reuse that number
- * meanwhile).
+ * meanwhile). All but the access mode: map_verified() maps the duplicate
+ * read-only, which proves that. When the proof fails, the access mode is
+ * checked first after all, so that a descriptor wrong in several ways fails
+ * at the first step of safe-mmap(3)'s VERIFICATION, as verify_fd() would.
  */
 static int map_verified_dup(int fd, int *ret_fd, int *ret_kind, uint64_t *ret_size) {
         _cleanup_close_ int copy = -EBADF;
@@ -123,11 +147,17 @@ static int map_verified_dup(int fd, int *ret_fd, int *ret_kind, uint64_t *ret_si
         copy = map_dup(fd);
         if (copy < 0)
                 return copy;
-        r = verify_fd(copy, ret_kind, ret_size);
+        r = verify_file(copy, ret_kind, ret_size);
         if (r < 0)
-                return r;
+                return map_refuse(copy, r);
         *ret_fd = TAKE_FD(copy);
         return 0;
+}
+
+/* map_new() of a descriptor that map_verified_dup() proved, but for its access mode. */
+static int map_verified(int fd, int kind, uint64_t offset, uint64_t length, unsigned flags, safe_mmap **ret) {
+        /* An immutable file has only one version: whatever is mapped is all of it. */
+        return map_create(fd, true, kind, SAFE_MMAP_AS_GIVEN | SAFE_MMAP_CONSISTENT, offset, length, flags, ret);
 }
 
 static int map_fd_impl(int fd, unsigned flags, safe_mmap **ret) {
@@ -139,8 +169,7 @@ static int map_fd_impl(int fd, unsigned flags, safe_mmap **ret) {
         r = map_verified_dup(fd, &copy, &kind, &size);
         if (r < 0)
                 return r;
-        /* An immutable file has only one version: whatever is mapped is all of it. */
-        return map_new(copy, kind, SAFE_MMAP_AS_GIVEN | SAFE_MMAP_CONSISTENT, 0, size, flags, ret);
+        return map_verified(copy, kind, 0, size, flags, ret);
 }
 
 _public_ int safe_mmap_map_fd(int fd, unsigned flags, safe_mmap **ret) {
@@ -161,10 +190,10 @@ static int map_fd_range_impl(int fd, uint64_t offset, uint64_t length, unsigned 
                 return r;
         /* Only now is the size known for good; compare without overflowing. */
         if (offset > size || length > size - offset)
-                return -EINVAL;
+                return map_refuse(copy, -EINVAL);
         if (length == 0)
                 length = size - offset;
-        return map_new(TAKE_FD(copy), kind, SAFE_MMAP_AS_GIVEN | SAFE_MMAP_CONSISTENT, offset, length, flags, ret);
+        return map_verified(TAKE_FD(copy), kind, offset, length, flags, ret);
 }
 
 _public_ int safe_mmap_map_fd_range(int fd, uint64_t offset, uint64_t length, unsigned flags, safe_mmap **ret) {
@@ -191,15 +220,15 @@ static int map_fd_verity_impl(int fd, unsigned algorithm, const uint8_t *digest,
         if (r < 0)
                 return r;
         if (kind != SAFE_MMAP_FS_VERITY)
-                return -ENODATA;
+                return map_refuse(copy, -ENODATA);
         /* The digest of the very description that is mapped next. */
         r = verify_verity_digest(copy, &have_algorithm, have, sizeof(have));
         if (r < 0)
-                return r;
+                return map_refuse(copy, r);
         if (have_algorithm != algorithm || (size_t) r != digest_size || memcmp(have, digest, digest_size) != 0)
-                return -EKEYREJECTED;
+                return map_refuse(copy, -EKEYREJECTED);
 
-        return map_new(TAKE_FD(copy), kind, SAFE_MMAP_AS_GIVEN | SAFE_MMAP_CONSISTENT, 0, size, flags, ret);
+        return map_verified(TAKE_FD(copy), kind, 0, size, flags, ret);
 }
 
 _public_ int safe_mmap_map_fd_verity(int fd, unsigned algorithm, const uint8_t *digest, size_t digest_size,

@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <unistd.h>
 
 #include "fd-util.h"
 #include "fs-util.h"
@@ -39,19 +40,29 @@ static int verify_errno(void) {
  * /dev/shm file answers too (with F_SEAL_SEAL only, as it cannot be sealed):
  * that is why the set of seals is checked, not the call's success.
  * F_SEAL_FUTURE_WRITE does not count: it leaves writable mappings made before
- * it alive. hugetlbfs memfds take seals too, but their pages are reserved
- * at fault time and can fail with SIGBUS; we do not map them.
+ * it alive.
  */
-static int verify_memfd(int fd, int seals) {
+static int verify_seals(int seals) {
+        return (seals & SEALS_IMMUTABLE) == SEALS_IMMUTABLE ? 0 : -EBADFD;
+}
+
+/*
+ * hugetlbfs memfds take seals too, but their pages are reserved at fault time
+ * and can fail with SIGBUS: we do not map them. F_GET_SEALS answers only for
+ * shmem and hugetlbfs files (mm/memfd.c), so once it did, one of the two is
+ * left, and st_blksize tells them apart without another call: a hugetlbfs
+ * inode's block size is its huge page size, always larger than a base page,
+ * while tmpfs says PAGE_SIZE (or HPAGE_PMD_SIZE where tmpfs itself uses huge
+ * pages). Any block size but the base page's is asked of fstatfs(), as before.
+ */
+static int verify_memfd_fs(int fd, const struct stat *st) {
         struct statfs sfs;
 
-        if ((seals & SEALS_IMMUTABLE) != SEALS_IMMUTABLE)
-                return -EBADFD;
+        if (st->st_blksize == sysconf(_SC_PAGESIZE))
+                return 0;
         if (fstatfs(fd, &sfs) < 0)
                 return verify_errno();
-        if (sfs.f_type != TMPFS_MAGIC)
-                return -EBADFD;
-        return SAFE_MMAP_SEALED_MEMFD;
+        return sfs.f_type == TMPFS_MAGIC ? 0 : -EBADFD;
 }
 
 static bool verity_filesystem(int fd) {
@@ -87,30 +98,33 @@ static int verify_verity(int fd) {
         }
         if (!verity || !verity_filesystem(fd))
                 return -EBADFD;
-        return SAFE_MMAP_FS_VERITY;
+        return 0;
 }
 
-int verify_fd(int fd, int *ret_kind, uint64_t *ret_size) {
+int verify_file(int fd, int *ret_kind, uint64_t *ret_size) {
         struct stat st;
         int r, kind, seals;
 
-        r = fd_check_readable(fd);
+        seals = fcntl(fd, F_GET_SEALS);
+        if (seals >= 0) {
+                kind = SAFE_MMAP_SEALED_MEMFD;
+                r = verify_seals(seals);
+        } else if (errno == EINVAL) { /* not a shmem file: it can only be a verity file now */
+                kind = SAFE_MMAP_FS_VERITY;
+                r = verify_verity(fd);
+        } else
+                return verify_errno();
         if (r < 0)
                 return r;
-
-        seals = fcntl(fd, F_GET_SEALS);
-        if (seals >= 0)
-                kind = verify_memfd(fd, seals);
-        else if (errno == EINVAL) /* not a shmem file: it can only be a verity file now */
-                kind = verify_verity(fd);
-        else
-                return verify_errno();
-        if (kind < 0)
-                return kind;
 
         /* Only now is the size fixed: sealed against shrink and grow, or verity. */
         if (fstat(fd, &st) < 0)
                 return verify_errno();
+        if (kind == SAFE_MMAP_SEALED_MEMFD) {
+                r = verify_memfd_fs(fd, &st);
+                if (r < 0)
+                        return r;
+        }
         if (!S_ISREG(st.st_mode) || st.st_size < 0)
                 return -EBADFD;
 
@@ -119,6 +133,15 @@ int verify_fd(int fd, int *ret_kind, uint64_t *ret_size) {
         if (ret_size)
                 *ret_size = (uint64_t) st.st_size;
         return 0;
+}
+
+int verify_fd(int fd, int *ret_kind, uint64_t *ret_size) {
+        int r;
+
+        r = fd_check_readable(fd);
+        if (r < 0)
+                return r;
+        return verify_file(fd, ret_kind, ret_size);
 }
 
 /*

@@ -4,9 +4,10 @@
 # Builds a release tree and runs the benchmarks of the "bench" suite: every
 # performance goal as a ratio against a baseline of the same run, printed as
 # a table (bench-snapshot) after the memfd fill methods (bench-copy).
-#   tools/bench.sh [--quick] [--json PATH]
+#   tools/bench.sh [--quick] [--json PATH] [--only LIST]
 #     --quick      smaller files, shorter rates, 200 clients instead of 1,000
 #     --json PATH  also write bench-snapshot's numbers as JSON
+#     --only LIST  only these goals of bench-snapshot, e.g. P1,P5
 # BUILD_DIR (default build-rel in the source tree) is the release tree; it
 # is set up when missing. Nothing is asserted: read the ratios.
 set -euo pipefail
@@ -22,7 +23,11 @@ while [ $# -gt 0 ]; do
                 *) export SAFE_MMAP_BENCH_JSON=$PWD/$2 ;;
                 esac
                 shift ;;
-        -h|--help) sed -n '4,11s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        --only)
+                [ $# -ge 2 ] || { echo "--only needs a list" >&2; exit 2; }
+                export SAFE_MMAP_BENCH_ONLY=$2
+                shift ;;
+        -h|--help) sed -n '4,12s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
         esac
         shift

@@ -5,7 +5,12 @@
  * copies the same file into a fresh memfd; the ratios are against
  * pread()+write() measured in the same run, interleaved, so that a noisy
  * machine moves all of them together. Methods that fail (copy_file_range
- * from ext4 into tmpfs: EXDEV) say so.
+ * from ext4 into tmpfs: EXDEV) say so. Measured here (Linux 6.18, shmem
+ * huge pages off): every method that writes through the memfd's file ends
+ * near 2.9 GB/s at 64 MiB, whatever its call size; allocating the pages
+ * first with fallocate() is ~9% slower, filling through a mapping 2x slower.
+ * The time is the kernel's per page (allocating and inserting shmem pages,
+ * the copy), not the method's.
  *
  * Usage: bench-copy [DIR]   (DIR: where the source files go; default /var/tmp)
  */
@@ -40,15 +45,32 @@ static int copy_rw(int src, int dst, size_t size) {
         return 0;
 }
 
-static int copy_sendfile(int src, int dst, size_t size) {
+static int sendfile_chunks(int src, int dst, size_t size, size_t chunk) {
         off_t off = 0;
 
         while ((size_t) off < size) {
-                ssize_t n = sendfile(dst, src, &off, size - (size_t) off);
+                size_t left = size - (size_t) off;
+                ssize_t n = sendfile(dst, src, &off, left < chunk ? left : chunk);
                 if (n <= 0)
                         return n < 0 ? -errno : -EIO;
         }
         return 0;
+}
+
+static int copy_sendfile(int src, int dst, size_t size) {
+        return sendfile_chunks(src, dst, size, SIZE_MAX);
+}
+
+/* What daemon/snapshot.c does: a chunk per progress call (SNAPSHOT_CHUNK). */
+static int copy_sendfile_1m(int src, int dst, size_t size) {
+        return sendfile_chunks(src, dst, size, 1u << 20);
+}
+
+/* The memfd's pages allocated in one call first, then filled. */
+static int copy_fallocate_sendfile(int src, int dst, size_t size) {
+        if (size > 0 && fallocate(dst, 0, 0, (off_t) size) < 0)
+                return -errno;
+        return sendfile_chunks(src, dst, size, 1u << 20);
 }
 
 static int copy_splice(int src, int dst, size_t size) {
@@ -123,6 +145,8 @@ static const struct method {
 } methods[] = {
         { "pread+write (baseline)", copy_rw },
         { "sendfile", copy_sendfile },
+        { "sendfile, 1 MiB calls", copy_sendfile_1m },
+        { "fallocate+sendfile 1 MiB", copy_fallocate_sendfile },
         { "splice via pipe", copy_splice },
         { "copy_file_range", copy_cfr },
         { "mmap+pread fill", copy_mmap },

@@ -12,8 +12,9 @@
  *   P5  safe_mmap_map_fd() vs fstat() + mmap()
  *   scale  1,000 concurrent clients under the daemon's default limits
  *
- * Usage: bench-snapshot [--quick] [--rounds N] [--json PATH]
- * (or SAFE_MMAP_BENCH_QUICK=1, SAFE_MMAP_BENCH_JSON=PATH). Needs SAFE_MMAPD
+ * Usage: bench-snapshot [--quick] [--rounds N] [--json PATH] [--only P1,P5,...]
+ * (or SAFE_MMAP_BENCH_QUICK=1, SAFE_MMAP_BENCH_JSON=PATH, SAFE_MMAP_BENCH_ONLY=P1,P5).
+ * Needs SAFE_MMAPD
  * or SAFE_MMAP_BUILD_ROOT, as set by `meson test --benchmark`.
  */
 
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -282,11 +284,11 @@ static void loadavg(char *buf, size_t size) {
         (void) snprintf(buf, size, "%.*s", a > 0 ? a : (int) strlen(line), line);
 }
 
-/* The active choice of /sys/kernel/mm/transparent_hugepage/shmem_enabled: "[never]" -> "never". */
-static void shmem_huge(char *buf, size_t size) {
+/* The active choice of a sysfs setting: "always [madvise] never" -> "madvise". */
+static void sysfs_choice(const char *path, char *buf, size_t size) {
         char line[256], *s, *e;
 
-        read_first_line("/sys/kernel/mm/transparent_hugepage/shmem_enabled", line, sizeof(line));
+        read_first_line(path, line, sizeof(line));
         s = strchr(line, '[');
         e = s ? strchr(s, ']') : NULL;
         if (s && e)
@@ -295,12 +297,20 @@ static void shmem_huge(char *buf, size_t size) {
                 (void) snprintf(buf, size, "unknown");
 }
 
+void huge_pages_read(HugePages *ret) {
+        *ret = (HugePages) {};
+        sysfs_choice("/sys/kernel/mm/transparent_hugepage/enabled", ret->anon, sizeof(ret->anon));
+        sysfs_choice("/sys/kernel/mm/transparent_hugepage/shmem_enabled", ret->shmem, sizeof(ret->shmem));
+        /* "advise" counts: the daemon may well madvise its copies one day. */
+        ret->shmem_on = strcmp(ret->shmem, "never") != 0 && strcmp(ret->shmem, "deny") != 0 &&
+                strcmp(ret->shmem, "unknown") != 0;
+}
+
 typedef struct Machine {
         long cpus;
         char kernel[256];
         char load_start[64];
         char load_end[64];
-        char shmem_huge[32];
         double mem_gib;
 } Machine;
 
@@ -311,18 +321,18 @@ static void machine_describe(Machine *m) {
         if (uname(&u) == 0)
                 (void) snprintf(m->kernel, sizeof(m->kernel), "%s %s %s", u.sysname, u.release, u.machine);
         loadavg(m->load_start, sizeof(m->load_start));
-        shmem_huge(m->shmem_huge, sizeof(m->shmem_huge));
         m->mem_gib = (double) sysconf(_SC_PHYS_PAGES) * (double) sysconf(_SC_PAGESIZE) / (double) (1u << 30);
 }
 
-static char *machine_json(const Machine *m, const Config *c) {
+static char *machine_json(const Machine *m, const HugePages *huge, const Config *c) {
         char *s;
 
         if (asprintf(&s,
                      "{\"cpus\": %ld, \"kernel\": \"%s\", \"memory_gib\": %.1f, \"shmem_enabled\": \"%s\", "
+                     "\"thp_enabled\": \"%s\", "
                      "\"loadavg_start\": \"%s\", \"loadavg_end\": \"%s\", \"quick\": %s, \"rounds\": %u, "
                      "\"rate_seconds\": %g}",
-                     m->cpus, m->kernel, m->mem_gib, m->shmem_huge, m->load_start, m->load_end,
+                     m->cpus, m->kernel, m->mem_gib, huge->shmem, huge->anon, m->load_start, m->load_end,
                      c->quick ? "true" : "false", c->rounds, c->rate_seconds) < 0)
                 return NULL;
         return s;
@@ -348,25 +358,46 @@ static void help(const char *argv0) {
                "  --quick        Smaller files, shorter rates, 200 clients instead of 1,000\n"
                "                 (also SAFE_MMAP_BENCH_QUICK=1)\n"
                "  --rounds N     Rounds per measurement, 3..%d (default 5, quick 3); medians are reported\n"
-               "  --json PATH    Also write the numbers as JSON (also SAFE_MMAP_BENCH_JSON=PATH)\n",
+               "  --json PATH    Also write the numbers as JSON (also SAFE_MMAP_BENCH_JSON=PATH)\n"
+               "  --only LIST    Only these goals, e.g. P1,P5 or scale (also SAFE_MMAP_BENCH_ONLY=LIST)\n",
                argv0, REPORT_ROUNDS_MAX);
 }
 
-static int parse_args(int argc, char *argv[], Config *c, const char **ret_json) {
+/* Whether @goal is in the comma-separated @list (NULL: every goal). */
+static bool goal_selected(const char *list, const char *goal) {
+        size_t n = strlen(goal);
+
+        if (!list)
+                return true;
+        for (const char *p = list; *p;) {
+                size_t k = strcspn(p, ",");
+
+                if (k == n && strncasecmp(p, goal, n) == 0)
+                        return true;
+                p += k;
+                if (*p == ',')
+                        p++;
+        }
+        return false;
+}
+
+static int parse_args(int argc, char *argv[], Config *c, const char **ret_json, const char **ret_only) {
         static const struct option options[] = {
                 { "help",   no_argument,       NULL, 'h' },
                 { "quick",  no_argument,       NULL, 'q' },
                 { "rounds", required_argument, NULL, 'r' },
                 { "json",   required_argument, NULL, 'j' },
+                { "only",   required_argument, NULL, 'o' },
                 {}
         };
         const char *e = getenv("SAFE_MMAP_BENCH_QUICK");
         const char *json = getenv("SAFE_MMAP_BENCH_JSON");
+        const char *only = getenv("SAFE_MMAP_BENCH_ONLY");
         bool quick = e && *e && strcmp(e, "0") != 0;
         long rounds = 0;
         int opt;
 
-        while ((opt = getopt_long(argc, argv, "hqr:j:", options, NULL)) >= 0)
+        while ((opt = getopt_long(argc, argv, "hqr:j:o:", options, NULL)) >= 0)
                 switch (opt) {
                 case 'h':
                         help(argv[0]);
@@ -384,6 +415,9 @@ static int parse_args(int argc, char *argv[], Config *c, const char **ret_json) 
                 case 'j':
                         json = optarg;
                         break;
+                case 'o':
+                        only = optarg;
+                        break;
                 default:
                         return -EINVAL;
                 }
@@ -393,24 +427,26 @@ static int parse_args(int argc, char *argv[], Config *c, const char **ret_json) 
         if (rounds > 0)
                 c->rounds = (unsigned) rounds;
         *ret_json = json && *json ? json : NULL;
+        *ret_only = only && *only ? only : NULL;
         return 1;
 }
 
 int main(int argc, char *argv[]) {
         Bench b = { .bare_pid = -1 };
         Machine m = {};
-        const char *json = NULL;
+        const char *json = NULL, *only = NULL;
         _cleanup_free_ char *mj = NULL;
         uint64_t t0 = now_usec();
         int r;
 
-        r = parse_args(argc, argv, &b.cfg, &json);
+        r = parse_args(argc, argv, &b.cfg, &json, &only);
         if (r <= 0)
                 return r < 0 ? 2 : 0;
         (void) signal(SIGPIPE, SIG_IGN);
         /* Big buffers always come fresh from mmap(), never recycled from the heap. */
         (void) mallopt(M_MMAP_THRESHOLD, 128 * 1024);
         machine_describe(&m);
+        huge_pages_read(&b.huge);
 
         r = bench_setup(&b);
         if (r < 0) {
@@ -421,16 +457,26 @@ int main(int argc, char *argv[]) {
                 return r == -ENOENT ? 77 : 1;
         }
 
-        goal_big_copy(&b);
-        goal_small(&b);
-        goal_cache_hit(&b);
-        goal_shared(&b);
-        goal_map(&b);
-        goal_scale(&b);
+        if (goal_selected(only, "P1"))
+                goal_big_copy(&b);
+        if (goal_selected(only, "P2"))
+                goal_small(&b);
+        if (goal_selected(only, "P3"))
+                goal_cache_hit(&b);
+        if (goal_selected(only, "P4"))
+                goal_shared(&b);
+        if (goal_selected(only, "P5"))
+                goal_map(&b);
+        if (goal_selected(only, "scale"))
+                goal_scale(&b);
 
         loadavg(m.load_end, sizeof(m.load_end));
         printf("\nsafe-mmap benchmark%s: %ld CPUs online, %s, %.1f GiB RAM, shmem huge pages: %s\n",
-               b.cfg.quick ? " (quick)" : "", m.cpus, m.kernel, m.mem_gib, m.shmem_huge);
+               b.cfg.quick ? " (quick)" : "", m.cpus, m.kernel, m.mem_gib, b.huge.shmem);
+        printf("transparent huge pages: anonymous %s, shmem %s; P1's baseline buffers are madvised %s,\n"
+               "so that %s\n",
+               b.huge.anon, b.huge.shmem, b.huge.shmem_on ? "MADV_HUGEPAGE" : "MADV_NOHUGEPAGE",
+               b.huge.shmem_on ? "both sides may use huge pages" : "neither side uses huge pages (like for like)");
         printf("load average (1, 5, 15 min) at start: %s; at end: %s; took %.0f s\n", m.load_start, m.load_end,
                (double) (now_usec() - t0) / 1e6);
         printf("medians of %u rounds (P1: the fastest of %u tries in each); a ratio is the median of the\n"
@@ -441,7 +487,7 @@ int main(int argc, char *argv[]) {
 
         r = 0;
         if (json) {
-                mj = machine_json(&m, &b.cfg);
+                mj = machine_json(&m, &b.huge, &b.cfg);
                 r = mj ? report_write_json(&b.report, mj, json) : -ENOMEM;
                 if (r < 0)
                         fprintf(stderr, "bench-snapshot: %s: %s\n", json, strerror(-r));

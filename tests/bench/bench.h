@@ -39,8 +39,16 @@ typedef enum Server {
         _SERVER_MAX,
 } Server;
 
+/* The machine's transparent huge pages: the active choice of each sysfs file ("never", "madvise", ...). */
+typedef struct HugePages {
+        char anon[32];                  /* transparent_hugepage/enabled */
+        char shmem[32];                 /* transparent_hugepage/shmem_enabled */
+        bool shmem_on;                  /* memfds may get huge pages */
+} HugePages;
+
 typedef struct Bench {
         Config cfg;
+        HugePages huge;
         Harness daemon;                 /* safe-mmapd for P1, P2, P3 */
         char *bare_socket;
         pid_t bare_pid;
@@ -101,6 +109,9 @@ void goal_cache_hit(Bench *b);     /* P3 */
 void goal_shared(Bench *b);        /* P4 */
 void goal_map(Bench *b);           /* P5 */
 void goal_scale(Bench *b);         /* 1,000 clients */
+
+/* Reads the huge page settings; P1 makes its baselines' buffers follow shmem's. */
+void huge_pages_read(HugePages *ret);
 
 /* Prints why a goal could not be measured; the run goes on without it. */
 void bench_fail(const char *goal, const char *what, int r);

@@ -436,6 +436,59 @@ START_TEST(test_range_bad_fds) {
 }
 END_TEST
 
+/*
+ * map_fd*() let the read-only mapping itself prove that the descriptor is
+ * readable. Where nothing is mapped (an empty file), or another step fails
+ * first, the access mode must still be checked, and still come first: a
+ * descriptor wrong in several ways fails with -EBADF, as with check_fd().
+ */
+START_TEST(test_access_mode_first) {
+        int sealed = memfd_new(MFD_ALLOW_SEALING, "abc", 3, SEALS_IMMUTABLE);
+        int empty = memfd_new(MFD_ALLOW_SEALING, NULL, 0, SEALS_IMMUTABLE);
+        int unsealed = memfd_new(MFD_ALLOW_SEALING, "abc", 3, F_SEAL_WRITE | F_SEAL_SHRINK);
+        /* Access mode 3: the kernel checked read and write permission, yet nothing can be read. */
+        int ioctl_only = fd_reopen(sealed, O_ACCMODE);
+        int empty_wronly = fd_reopen(empty, O_WRONLY), empty_path = fd_reopen(empty, O_PATH);
+        int unsealed_wronly = fd_reopen(unsealed, O_WRONLY), sealed_wronly = fd_reopen(sealed, O_WRONLY);
+        uint8_t digest[32] = { 0 };
+
+        ck_assert_int_ge(ioctl_only, 0);
+        ck_assert_int_ge(empty_wronly, 0);
+        ck_assert_int_ge(empty_path, 0);
+        ck_assert_int_ge(unsealed_wronly, 0);
+        ck_assert_int_ge(sealed_wronly, 0);
+
+        expect_map_fd(ioctl_only, 0, -EBADF);
+        expect_map_fd_range(ioctl_only, 0, 1, 0, -EBADF);
+        expect_map_fd(empty_wronly, 0, -EBADF);
+        expect_map_fd(empty_wronly, SAFE_MMAP_POPULATE, -EBADF);
+        expect_map_fd(empty_path, 0, -EBADF);
+        expect_map_fd_range(empty_wronly, 0, 0, 0, -EBADF);
+        /* Unsealed and write-only: the access mode is the first step that fails. */
+        expect_map_fd(unsealed_wronly, 0, -EBADF);
+        expect_map_fd_range(unsealed_wronly, 0, 1, 0, -EBADF);
+        /* Past the end and write-only; no verity and write-only. */
+        expect_map_fd_range(sealed_wronly, 100, 1, 0, -EBADF);
+        expect_map_fd_verity(sealed_wronly, SAFE_MMAP_VERITY_SHA256, digest, 32, 0, -EBADF);
+        expect_map_fd_verity(ioctl_only, SAFE_MMAP_VERITY_SHA256, digest, 32, 0, -EBADF);
+        /* The same files through readable descriptors pass (or fail for their own reason). */
+        mapping_release(expect_map_fd(sealed, 0, 0));
+        mapping_release(expect_map_fd(empty, 0, 0));
+        expect_map_fd(unsealed, 0, -EBADFD);
+        expect_map_fd_range(sealed, 100, 1, 0, -EINVAL);
+        expect_map_fd_verity(sealed, SAFE_MMAP_VERITY_SHA256, digest, 32, 0, -ENODATA);
+
+        close(sealed_wronly);
+        close(unsealed_wronly);
+        close(empty_path);
+        close(empty_wronly);
+        close(ioctl_only);
+        close(unsealed);
+        close(empty);
+        close(sealed);
+}
+END_TEST
+
 /* Host-side fs-verity API: what is not an fs-verity mapping has no digest. */
 START_TEST(test_verity_api_without_verity) {
         int sealed = memfd_new(MFD_ALLOW_SEALING, "abc", 3, SEALS_SNAPSHOT);
@@ -818,6 +871,7 @@ int main(int argc, char **argv) {
         tcase_add_test(tc, test_range_maps_only_the_range);
         tcase_add_test(tc, test_range_bad_args);
         tcase_add_test(tc, test_range_bad_fds);
+        tcase_add_test(tc, test_access_mode_first);
         tcase_add_test(tc, test_verity_api_without_verity);
         suite_add_tcase(s, tc);
 
