@@ -27,6 +27,11 @@ static int connection_timer_arm(Connection *c, uint64_t usec) {
         return sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
 }
 
+/* In its account's line for a disposal slot of the uid. */
+static bool connection_waits_to_dispose(const Connection *c) {
+        return list_is_linked(&c->dispose_link);
+}
+
 static void connection_park(Connection *c, const int *fds, unsigned n) {
         /* Room for one packet's worth and the socket: nothing is read while anything is parked. */
         assert(c->n_parked + n <= ELEMENTSOF(c->parked));
@@ -61,23 +66,18 @@ static void connection_dispose_parked(Connection *c) {
         Job *j;
         int r;
 
-        if (c->disposal || c->dispose_waiting || c->n_parked == 0) {
+        if (c->disposal || connection_waits_to_dispose(c) || c->n_parked == 0) {
                 if (!c->closing && c->io)
-                        (void) sd_event_source_set_enabled(c->io, c->disposal || c->dispose_waiting ? SD_EVENT_OFF
-                                                                                                  : SD_EVENT_ON);
+                        (void) sd_event_source_set_enabled(c->io, c->disposal || connection_waits_to_dispose(c)
+                                                                          ? SD_EVENT_OFF
+                                                                          : SD_EVENT_ON);
                 return;
         }
         if (c->io)
                 (void) sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
         if (!account_may_dispose(a)) {
                 /* The uid's closes hold their share of workers already: wait in line, reading nothing. */
-                Connection **p = &a->dispose_waiting;
-
-                while (*p)
-                        p = &(*p)->dispose_next;
-                *p = c;
-                c->dispose_next = NULL;
-                c->dispose_waiting = true;
+                list_append(&a->dispose_waiting, &c->dispose_link);
                 return;
         }
         r = job_new_dispose(a, c->parked, c->n_parked, &j);
@@ -91,18 +91,6 @@ static void connection_dispose_parked(Connection *c) {
         c->disposal = j;
         a->n_disposing++;
         job_submit(j, c->manager->pool, connection_on_disposed, c);
-}
-
-static void connection_dispose_unwait(Connection *c) {
-        if (!c->dispose_waiting)
-                return;
-        for (Connection **p = &c->account->dispose_waiting; *p; p = &(*p)->dispose_next)
-                if (*p == c) {
-                        *p = c->dispose_next;
-                        break;
-                }
-        c->dispose_next = NULL;
-        c->dispose_waiting = false;
 }
 
 /* Every account lives in the manager's table. */
@@ -120,16 +108,16 @@ static void account_on_disposed(Job *j, void *userdata) {
 
 /* A disposal of the uid ended (or more is to be closed): connections in line first, then refused sockets. */
 void connection_dispose_next(Account *a) {
-        Connection *c = a->dispose_waiting;
+        Connection *c = LIST_FIRST(&a->dispose_waiting, Connection, dispose_link);
         size_t n;
         Job *j;
 
         if (!account_may_dispose(a))
                 return;
         if (c) {
-                connection_dispose_unwait(c);
+                list_unlink(&c->dispose_link);
                 connection_dispose_parked(c);
-                if (c->closing && !c->disposal && !c->dispose_waiting && c->n_parked == 0)
+                if (c->closing && !c->disposal && !connection_waits_to_dispose(c) && c->n_parked == 0)
                         connection_free(c);
                 return;
         }
@@ -145,14 +133,7 @@ void connection_dispose_next(Account *a) {
 
 /* The last step of a connection: everything it received, and its socket, is closed now. */
 static void connection_unlink(Connection *c) {
-        Manager *m = c->manager;
-
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                m->connections = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
+        list_unlink(&c->link);
         if (!c->closing)
                 account_connection_closing(c->account);
         account_closing_done(c->account);
@@ -172,7 +153,7 @@ Connection *connection_free(Connection *c) {
                 job_cancel(c->disposal);
                 c->account->n_disposing--;
         }
-        connection_dispose_unwait(c);
+        list_unlink(&c->dispose_link);
         sd_event_source_disable_unref(c->io);
         sd_event_source_disable_unref(c->timer);
         /*
@@ -196,20 +177,20 @@ static void connection_on_disposed(Job *j, void *userdata) {
         a->n_disposing--;
         job_free(j);
         connection_dispose_parked(c);
-        if (c->closing && !c->disposal && !c->dispose_waiting && c->n_parked == 0)
+        if (c->closing && !c->disposal && !connection_waits_to_dispose(c) && c->n_parked == 0)
                 connection_free(c);
         connection_dispose_next(a);
 }
 
 static bool connection_is_idle(const Connection *c) {
-        return c->answered && !c->closing && !c->job && !c->disposal && !c->dispose_waiting && c->n_parked == 0;
+        return c->answered && !c->closing && !c->job && !c->disposal && !connection_waits_to_dispose(c) && c->n_parked == 0;
 }
 
 bool connection_drop_idle(Manager *m, Account *a) {
-        Connection *oldest = NULL;
+        Connection *c, *oldest = NULL;
 
         /* New connections go first in the list: the last idle one of the uid is its oldest. */
-        for (Connection *c = m->connections; c; c = c->next)
+        LIST_FOREACH(c, &m->connections, Connection, link)
                 if (c->account == a && connection_is_idle(c))
                         oldest = c;
         if (!oldest)
@@ -338,7 +319,7 @@ static void connection_on_job_done(Job *j, void *userdata) {
 static int connection_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Connection *c = userdata;
 
-        if (c->n_parked > 0 && !c->disposal && !c->dispose_waiting) {
+        if (c->n_parked > 0 && !c->disposal && !connection_waits_to_dispose(c)) {
                 /* A disposal that could not start before. */
                 connection_dispose_parked(c);
                 if (!c->closing && !c->job)
@@ -535,10 +516,8 @@ static Connection *connection_alloc(Manager *m, int fd, const struct ucred *cred
         c->groups = groups;
         c->n_groups = n_groups;
         c->account = account;
-        c->next = m->connections;
-        if (m->connections)
-                m->connections->prev = c;
-        m->connections = c;
+        list_init(&c->dispose_link);
+        list_prepend(&m->connections, &c->link);
         return c;
 }
 

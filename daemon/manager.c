@@ -252,8 +252,10 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
 }
 
 static bool manager_snapshots_held(Manager *m) {
+        Account *a;
+
         account_table_gc(&m->accounts);
-        for (Account *a = m->accounts.accounts; a; a = a->next)
+        LIST_FOREACH(a, &m->accounts.accounts, Account, link)
                 if (a->n_holders > 0)
                         return true;
         return false;
@@ -261,6 +263,7 @@ static bool manager_snapshots_held(Manager *m) {
 
 static int on_exit_idle(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
+        Connection *c;
 
         /*
          * A new instance would start with fresh budgets while clients still
@@ -278,7 +281,7 @@ static int on_exit_idle(sd_event_source *s, uint64_t usec, void *userdata) {
          * now and reconnect (through the socket unit, to a new instance)
          * when they need one.
          */
-        for (Connection *c = m->connections; c; c = c->next)
+        LIST_FOREACH_SAFE(c, next, &m->connections, Connection, link)
                 if (!c->closing)
                         connection_close(c);
         log_info("No request for %" PRIu64 " s, exiting.", m->config.exit_idle_usec / 1000000u);
@@ -336,6 +339,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         if (!m)
                 return -ENOMEM;
         m->config = *config;
+        list_init(&m->connections);
         account_table_init(&m->accounts, &(AccountLimits) {
                 .max_bytes_per_uid = config->max_bytes_per_uid,
                 .max_bytes = config->max_bytes,
@@ -428,10 +432,11 @@ int manager_run(Manager *m) {
  */
 static void manager_drain_jobs(Manager *m, int timeout_ms) {
         struct timespec start, now;
+        Connection *c;
 
         if (!m->pool)
                 return;
-        for (Connection *c = m->connections; c; c = c->next)
+        LIST_FOREACH(c, &m->connections, Connection, link)
                 if (c->job) {
                         job_cancel(c->job);
                         c->job = NULL;
@@ -458,8 +463,8 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         manager_drain_jobs(m, 5000);
-        while (m->connections)
-                connection_free(m->connections);
+        while (!list_is_empty(&m->connections))
+                connection_free(LIST_FIRST(&m->connections, Connection, link));
         for (unsigned i = 0; i < m->n_listen; i++) {
                 sd_event_source_disable_unref(m->listen_sources[i]);
                 safe_close(m->listen_fds[i]);

@@ -59,7 +59,7 @@ typedef struct Manager {
         sd_event_source *pool_source;
         sd_event_source *reap_source;   /* after every event: large memfds let go of are closed by a worker */
 
-        Connection *connections;        /* open ones, and those whose socket is still being closed */
+        List connections;               /* Connection.link: open ones, and those whose socket is still being closed */
         unsigned n_requests;            /* connections with a request in flight: only these keep the daemon from exiting idle */
         AccountTable accounts;
         Cache *cache;
