@@ -183,11 +183,15 @@ static int manager_add_listener(Manager *m, int fd) {
 /* Jobs the pool finished come back here, to whoever waits for them. */
 static int on_pool(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Manager *m = userdata;
+        List done = LIST_INIT(done);
+        PoolWork *w;
 
-        for (PoolWork *w = pool_take_done(m->pool), *next; w; w = next) {
+        pool_take_done(m->pool, &done);
+        LIST_FOREACH_SAFE(w, next, &done, PoolWork, link) {
                 Job *j = job_from_work(w);
 
-                next = w->next;
+                /* The job may be freed or submitted again: it leaves the list first. */
+                list_unlink(&w->link);
                 if (j->on_done)
                         j->on_done(j, j->userdata);
                 else
