@@ -54,22 +54,28 @@ int listen_unix_path(const char *path, int *ret_fd) {
         return 0;
 }
 
+/* sd_listen_fds_with_names()'s array: NULL-terminated, every name allocated. */
+static char **names_free(char **names) {
+        for (char **i = names; i && *i; i++)
+                free(*i);
+        free(names);
+        return NULL;
+}
+DEFINE_CLEANUP(char *, names_free);
+
 int listen_systemd(int **ret_fds, unsigned *ret_n) {
-        char **names = NULL;
+        _cleanup_(names_freep) char **names = NULL;
+        _cleanup_free_ int *fds = NULL;
         unsigned n_fds = 0;
-        int *fds, n;
+        int n;
 
         n = sd_listen_fds_with_names(1, &names);
         if (n < 0)
                 return n;
         fds = calloc(n > 0 ? (size_t) n : 1, sizeof(int));
         if (!fds) {
-                for (int i = 0; i < n; i++) {
+                for (int i = 0; i < n; i++)
                         safe_close(SD_LISTEN_FDS_START + i);
-                        if (names)
-                                free(names[i]);
-                }
-                free(names);
                 return -ENOMEM;
         }
         for (int i = 0; i < n; i++) {
@@ -85,11 +91,8 @@ int listen_systemd(int **ret_fds, unsigned *ret_n) {
                         safe_close(fd);
                 } else
                         fds[n_fds++] = fd;
-                if (names)
-                        free(names[i]);
         }
-        free(names);
-        *ret_fds = fds;
+        *ret_fds = TAKE_PTR(fds);
         *ret_n = n_fds;
         return 0;
 }
