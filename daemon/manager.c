@@ -335,13 +335,13 @@ static void raise_nofile(void) {
 }
 
 int manager_new(const ManagerConfig *config, Manager **ret) {
-        Manager *m;
+        _cleanup_(manager_freep) Manager *m = NULL;
         sigset_t mask;
         int r;
 
         m = calloc(1, sizeof(*m));
         if (!m)
-                return -ENOMEM;
+                return log_errno(LOG_ERR, -ENOMEM, "Cannot start: %m");
         m->config = *config;
         list_init(&m->connections);
         account_table_init(&m->accounts, &(AccountLimits) {
@@ -372,49 +372,47 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
 
         r = sd_event_new(&m->event);
         if (r < 0)
-                goto fail;
+                return log_errno(LOG_ERR, r, "Cannot set up the event loop: %m");
         (void) sd_event_now(m->event, CLOCK_MONOTONIC, &m->start_usec);
 
         if ((r = sd_event_add_signal(m->event, NULL, SIGTERM, on_exit_signal, m)) < 0 ||
             (r = sd_event_add_signal(m->event, NULL, SIGINT, on_exit_signal, m)) < 0 ||
             (r = sd_event_add_signal(m->event, NULL, SIGHUP, on_reload, m)) < 0)
-                goto fail;
+                return log_errno(LOG_ERR, r, "Cannot watch signals: %m");
 
         r = pool_new(MANAGER_WORKERS_MAX, &m->pool);
         if (r < 0)
-                goto fail;
+                return log_errno(LOG_ERR, r, "Cannot set up the workers: %m");
         r = sd_event_add_io(m->event, &m->pool_source, pool_get_fd(m->pool), EPOLLIN, on_pool, m);
         if (r < 0)
-                goto fail;
+                return log_errno(LOG_ERR, r, "Cannot watch the workers: %m");
 
         r = sd_event_add_post(m->event, &m->reap_source, on_reap, m);
         if (r < 0)
-                goto fail;
+                return log_errno(LOG_ERR, r, "Cannot set up the reaper: %m");
 
         if ((r = sd_event_add_time(m->event, &m->resume_accept, CLOCK_MONOTONIC, UINT64_MAX, 0,
                                    on_resume_accept, m)) < 0 ||
             (r = sd_event_add_time(m->event, &m->exit_idle, CLOCK_MONOTONIC, UINT64_MAX, 0, on_exit_idle, m)) < 0 ||
             (r = sd_event_add_time_relative(m->event, &m->gc_timer, CLOCK_MONOTONIC, GC_INTERVAL_USEC, 0,
                                             on_gc, m)) < 0)
-                goto fail;
+                return log_errno(LOG_ERR, r, "Cannot set up timers: %m");
         (void) sd_event_source_set_enabled(m->resume_accept, SD_EVENT_OFF);
         (void) sd_event_source_set_enabled(m->exit_idle, SD_EVENT_OFF);
 
         r = cache_new(config->cache_size, &m->cache);
         if (r < 0)
-                goto fail;
+                return log_errno(LOG_ERR, r, "Cannot set up the cache: %m");
         r = policy_load(config->policy_dir, &m->policy);
         if (r < 0)
-                goto fail;
+                return log_errno(LOG_ERR, r, "Cannot load the policy: %m");
+        /* manager_listen() says why it failed. */
         r = manager_listen(m);
         if (r < 0)
-                goto fail;
+                return r;
 
-        *ret = m;
+        *ret = TAKE_PTR(m);
         return 0;
-fail:
-        manager_free(m);
-        return r;
 }
 
 int manager_run(Manager *m) {
