@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "connection.h"
+#include "fd-util.h"
 #include "log.h"
 #include "macro.h"
 #include "proto.h"
@@ -222,33 +223,16 @@ void connection_close(Connection *c) {
 
 static int send_reply(int sock, const ProtoReply *reply, int fd) {
         uint8_t buf[PROTO_REPLY_STATUS_SIZE];
-        union {
-                struct cmsghdr h;
-                uint8_t buf[CMSG_SPACE(sizeof(int))];
-        } control = {};
-        struct iovec iov;
-        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
         int len;
 
         len = proto_reply_encode(reply, buf, sizeof(buf));
         if (len < 0)
                 return log_errno(LOG_ERR, len, "Cannot encode a reply: %m");
-        iov = (struct iovec) { .iov_base = buf, .iov_len = (size_t) len };
-        if (fd >= 0) {
-                struct cmsghdr *cmsg;
-
-                msg.msg_control = &control;
-                msg.msg_controllen = sizeof(control.buf);
-                cmsg = CMSG_FIRSTHDR(&msg);
-                cmsg->cmsg_level = SOL_SOCKET;
-                cmsg->cmsg_type = SCM_RIGHTS;
-                cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-                memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-        }
-        /* One reply per request in flight: a full queue means the client floods; it is dropped. */
-        if (sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-                return negative_errno();
-        return 0;
+        /*
+         * The socket is non-blocking: one reply per request in flight, so a
+         * full queue means the client floods; it is dropped.
+         */
+        return fd_send(sock, buf, (size_t) len, &fd, fd >= 0 ? 1 : 0);
 }
 
 static int connection_send(Connection *c, const ProtoReply *reply, int fd) {
@@ -396,67 +380,55 @@ static void connection_start_snapshot(Connection *c, const ProtoRequest *req, in
         (void) connection_timer_arm(c, MANAGER_JOB_DEADLINE_USEC);
 }
 
+/* Room for every descriptor one packet can carry: a truncated list would be closed by recvmsg(), here. */
+static_assert(CONNECTION_FDS_MAX == FD_RECEIVE_MAX, "a connection receives what fd_receive_request() can");
+
+/* fd_receive_request()'s disposal: descriptors a client sent are parked, never closed on the event loop. */
+static void connection_park_one(int fd, void *userdata) {
+        connection_park(userdata, &fd, 1);
+}
+
 static void connection_handle(Connection *c) {
         uint8_t buf[PROTO_MESSAGE_MAX + 1];
-        /* Room for the most descriptors one packet can carry: a truncated list would be closed by recvmsg(), here. */
-        union {
-                struct cmsghdr h;
-                uint8_t buf[CMSG_SPACE(sizeof(int) * CONNECTION_FDS_MAX) + CMSG_SPACE(sizeof(struct ucred))];
-        } control;
-        struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
-        struct msghdr msg = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
-                .msg_control = &control,
-                .msg_controllen = sizeof(control.buf),
-        };
         int fds[CONNECTION_FDS_MAX];
-        unsigned n_fds = 0;
-        bool odd_control = false;
+        size_t n_fds = 0;
         ProtoRequest req;
         ssize_t n;
         int r;
 
-        /* MSG_CMSG_CLOEXEC: a descriptor a client sends must never reach a child by accident. */
-        n = recvmsg(c->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-        if (n < 0) {
-                if (errno == EAGAIN || errno == EINTR)
-                        return;
-                log_errno(LOG_DEBUG, negative_errno(), "uid=%u pid=%i: receive failed: %m", c->cred.uid, c->cred.pid);
+        /*
+         * Every descriptor arrives close-on-exec (MSG_CMSG_CLOEXEC): one a
+         * client sends must never reach a child by accident. On any failure
+         * they are parked, not closed here.
+         */
+        n = fd_receive_request(c->fd, buf, sizeof(buf), fds, CONNECTION_FDS_MAX, &n_fds, connection_park_one, c);
+        if (n == -EAGAIN)
+                return;
+        /*
+         * Truncated control data means the kernel dropped descriptors we
+         * never saw, and the daemon asks for nothing but descriptors: no
+         * well-behaved client sends either.
+         */
+        if (n == -EPROTO) {
+                log_warning("uid=%u pid=%i: unexpected control data, dropping.", c->cred.uid, c->cred.pid);
                 connection_close(c);
                 return;
         }
-
-        for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
-                if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
-                        unsigned k = (unsigned) ((cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-
-                        for (unsigned i = 0; i < k && n_fds < CONNECTION_FDS_MAX; i++)
-                                memcpy(&fds[n_fds++], CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
-                } else
-                        odd_control = true;
+        if (n < 0 && n != -EBADMSG) {
+                log_errno(LOG_DEBUG, (int) n, "uid=%u pid=%i: receive failed: %m", c->cred.uid, c->cred.pid);
+                connection_close(c);
+                return;
+        }
+        if (n == 0) {
+                connection_close(c);
+                return;
         }
 
         /*
-         * Truncated control data means the kernel dropped descriptors we
-         * never saw; a truncated packet is longer than any request. Neither
-         * can be a well-behaved client.
+         * -EBADMSG: a truncated packet is longer than any request, and
+         * descriptors without one are no request either (they are parked).
          */
-        if ((msg.msg_flags & MSG_CTRUNC) || odd_control) {
-                log_warning("uid=%u pid=%i: unexpected control data, dropping.", c->cred.uid, c->cred.pid);
-                connection_park(c, fds, n_fds);
-                connection_close(c);
-                return;
-        }
-        if (n == 0 && n_fds == 0) {
-                connection_close(c);
-                return;
-        }
-
-        if (msg.msg_flags & MSG_TRUNC)
-                r = -EBADMSG;
-        else
-                r = proto_request_decode(buf, (size_t) n, &req);
+        r = n < 0 ? (int) n : proto_request_decode(buf, (size_t) n, &req);
         if (r < 0) {
                 if (r != -EPROTONOSUPPORT)
                         r = -EBADMSG;
