@@ -4,6 +4,7 @@
 
 #include "account.h"
 #include "log.h"
+#include "macro.h"
 
 void account_table_init(AccountTable *t, const AccountLimits *limits) {
         *t = (AccountTable) { .limits = *limits };
@@ -37,32 +38,41 @@ static unsigned subordinate_share(unsigned max) {
         return max / 4 > 0 ? max / 4 : 1;
 }
 
+/*
+ * Whether the table holds fewer than @max of something overall (@all), and,
+ * for a subordinate uid, fewer than the subordinate uids' share of it
+ * (@subordinate).
+ */
+static bool table_has_room(const Account *a, unsigned all, unsigned subordinate, unsigned max) {
+        return all < max && !(account_is_subordinate(a) && subordinate >= subordinate_share(max));
+}
+
+/* Counts one more (@add) or one less of something @a has: its own count, overall, and the subordinate uids'. */
+static void account_count(const Account *a, unsigned *own, unsigned *all, unsigned *subordinate, bool add) {
+        unsigned *counts[] = { own, all, account_is_subordinate(a) ? subordinate : NULL };
+
+        for (size_t i = 0; i < ELEMENTSOF(counts); i++)
+                if (counts[i])
+                        *counts[i] = add ? *counts[i] + 1 : *counts[i] - 1;
+}
+
 int account_connection_admit(Account *a) {
         const AccountTable *t = a->table;
 
         /* Connections being closed hold a socket and what it received until a worker has closed them. */
         if (a->n_connections >= t->limits.max_connections_per_uid || a->n_closing >= t->limits.max_connections_per_uid)
                 return -EMFILE;
-        if (t->n_connections >= t->limits.max_connections)
-                return -ENFILE;
-        if (account_is_subordinate(a) &&
-            t->n_connections_subordinate >= subordinate_share(t->limits.max_connections))
+        if (!table_has_room(a, t->n_connections, t->n_connections_subordinate, t->limits.max_connections))
                 return -ENFILE;
         return 0;
 }
 
 void account_connection_add(Account *a) {
-        a->n_connections++;
-        a->table->n_connections++;
-        if (account_is_subordinate(a))
-                a->table->n_connections_subordinate++;
+        account_count(a, &a->n_connections, &a->table->n_connections, &a->table->n_connections_subordinate, true);
 }
 
 void account_connection_closing(Account *a) {
-        a->n_connections--;
-        a->table->n_connections--;
-        if (account_is_subordinate(a))
-                a->table->n_connections_subordinate--;
+        account_count(a, &a->n_connections, &a->table->n_connections, &a->table->n_connections_subordinate, false);
         a->n_closing++;
 }
 
@@ -95,25 +105,17 @@ int account_job_admit(Account *a) {
 
         if (a->n_jobs >= t->limits.max_jobs_per_uid)
                 return -EAGAIN;
-        if (t->n_jobs >= t->limits.max_jobs)
-                return -ENOBUFS;
-        if (account_is_subordinate(a) && t->n_jobs_subordinate >= subordinate_share(t->limits.max_jobs))
+        if (!table_has_room(a, t->n_jobs, t->n_jobs_subordinate, t->limits.max_jobs))
                 return -ENOBUFS;
         return 0;
 }
 
 void account_job_add(Account *a) {
-        a->n_jobs++;
-        a->table->n_jobs++;
-        if (account_is_subordinate(a))
-                a->table->n_jobs_subordinate++;
+        account_count(a, &a->n_jobs, &a->table->n_jobs, &a->table->n_jobs_subordinate, true);
 }
 
 void account_job_remove(Account *a) {
-        a->n_jobs--;
-        a->table->n_jobs--;
-        if (account_is_subordinate(a))
-                a->table->n_jobs_subordinate--;
+        account_count(a, &a->n_jobs, &a->table->n_jobs, &a->table->n_jobs_subordinate, false);
 }
 
 /* Adds @delta to *@counter unless @base + *@counter + @delta would pass @max. Lock-free, never overshoots. */
