@@ -99,27 +99,24 @@ int listen_systemd(int **ret_fds, unsigned *ret_n) {
 
 int socket_peer_groups(int fd, gid_t primary, gid_t **ret, size_t *ret_n) {
         socklen_t len = 32 * sizeof(gid_t);
-        gid_t *g = NULL;
+        _cleanup_free_ gid_t *g = NULL;
+        size_t n;
 
         for (;;) {
                 gid_t *ng = realloc(g, len + sizeof(gid_t));
 
-                if (!ng) {
-                        free(g);
+                if (!ng)
                         return -ENOMEM;
-                }
                 g = ng;
                 if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) >= 0)
                         break;
                 /* The kernel said how much it needs; NGROUPS_MAX bounds it. */
-                if (errno != ERANGE || len > 65536 * sizeof(gid_t)) {
-                        int r = negative_errno();
-                        free(g);
-                        return r;
-                }
+                if (errno != ERANGE || len > 65536 * sizeof(gid_t))
+                        return negative_errno();
         }
-        *ret_n = len / sizeof(gid_t);
-        g[(*ret_n)++] = primary;
-        *ret = g;
+        n = len / sizeof(gid_t);
+        g[n++] = primary;
+        *ret = TAKE_PTR(g);
+        *ret_n = n;
         return 0;
 }

@@ -41,7 +41,7 @@ struct Pool {
 };
 
 int pool_new(unsigned max_threads, Pool **ret) {
-        Pool *p;
+        _cleanup_free_ Pool *p = NULL;
 
         if (max_threads == 0)
                 return -EINVAL;
@@ -49,18 +49,15 @@ int pool_new(unsigned max_threads, Pool **ret) {
         if (!p)
                 return -ENOMEM;
         p->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (p->event_fd < 0) {
-                int r = negative_errno();
-                free(p);
-                return r;
-        }
+        if (p->event_fd < 0)
+                return negative_errno();
         pthread_mutex_init(&p->lock, NULL);
         pthread_cond_init(&p->wakeup, NULL);
         pthread_cond_init(&p->gone, NULL);
         list_init(&p->queue);
         list_init(&p->done);
         p->max_threads = max_threads;
-        *ret = p;
+        *ret = TAKE_PTR(p);
         return 0;
 }
 
