@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,9 +12,6 @@
 
 #include "fd-util.h"
 #include "macro.h"
-
-/* The control buffer of fd_receive(): room for more descriptors than anyone accepts, so that extra ones are seen. */
-#define FD_RECEIVE_ROOM 64
 
 char *fd_proc_path(int fd, char buf[static PROC_FD_PATH_MAX]) {
         (void) snprintf(buf, PROC_FD_PATH_MAX, "/proc/self/fd/%i", fd);
@@ -119,11 +117,16 @@ static void dispose_all(const int *fds, size_t n, fd_dispose_t dispose, void *us
         }
 }
 
-ssize_t fd_receive(int sock, void *buf, size_t size, int *fds, size_t max_fds, size_t *ret_n_fds,
-                   fd_dispose_t dispose, void *userdata) {
+ssize_t fd_receive_request(int sock, void *buf, size_t size, int *fds, size_t max_fds, size_t *ret_n_fds,
+                           fd_dispose_t dispose, void *userdata) {
+        /*
+         * Room for the most descriptors a message can carry, and for
+         * credentials besides: a peer's SCM_CREDENTIALS next to a full load
+         * is then seen for what it is, and never truncates the descriptors.
+         */
         union {
                 struct cmsghdr cmsg;
-                uint8_t buf[CMSG_SPACE(sizeof(int) * FD_RECEIVE_ROOM)];
+                uint8_t buf[CMSG_SPACE(sizeof(int) * FD_RECEIVE_MAX) + CMSG_SPACE(sizeof(struct ucred))];
         } control;
         struct iovec iov = { .iov_base = buf, .iov_len = size };
         struct msghdr mh = {
@@ -132,8 +135,9 @@ ssize_t fd_receive(int sock, void *buf, size_t size, int *fds, size_t max_fds, s
                 .msg_control = &control,
                 .msg_controllen = sizeof(control),
         };
-        int got[FD_RECEIVE_ROOM];
+        int got[FD_RECEIVE_MAX];
         size_t n_got = 0;
+        bool odd = false;
         ssize_t n;
 
         do
@@ -150,19 +154,33 @@ ssize_t fd_receive(int sock, void *buf, size_t size, int *fds, size_t max_fds, s
         for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
                 size_t k;
 
-                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
+                        odd = true;
                         continue;
+                }
                 k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                for (size_t i = 0; i < k && n_got < FD_RECEIVE_ROOM; i++)
+                for (size_t i = 0; i < k && n_got < FD_RECEIVE_MAX; i++)
                         memcpy(&got[n_got++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
         }
 
-        if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || n_got > max_fds || (n == 0 && n_got > 0)) {
+        /* Truncated control data means descriptors were dropped unseen: no well-behaved peer sends that. */
+        if ((mh.msg_flags & MSG_CTRUNC) || odd || n_got > max_fds) {
                 dispose_all(got, n_got, dispose, userdata);
                 return -EPROTO;
+        }
+        if ((mh.msg_flags & MSG_TRUNC) || (n == 0 && n_got > 0)) {
+                dispose_all(got, n_got, dispose, userdata);
+                return -EBADMSG;
         }
         if (n_got > 0)
                 memcpy(fds, got, sizeof(int) * n_got);
         *ret_n_fds = n_got;
         return n;
+}
+
+ssize_t fd_receive(int sock, void *buf, size_t size, int *fds, size_t max_fds, size_t *ret_n_fds,
+                   fd_dispose_t dispose, void *userdata) {
+        ssize_t n = fd_receive_request(sock, buf, size, fds, max_fds, ret_n_fds, dispose, userdata);
+
+        return n == -EBADMSG ? -EPROTO : n;
 }

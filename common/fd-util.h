@@ -46,12 +46,21 @@ int fd_reopen_rdonly(int fd);
 int loop_write(int fd, const void *data, size_t size);
 
 /*
+ * The most descriptors one message can carry: the kernel's SCM_MAX_FD.
+ * fd_receive() always has room for that many, because descriptors that do
+ * not fit the control buffer are closed by the kernel in the receiving
+ * process, where a file on a FUSE mount or a lingering socket can block that
+ * close for as long as the sender likes.
+ */
+#define FD_RECEIVE_MAX 253
+#define FD_SEND_MAX FD_RECEIVE_MAX
+
+/*
  * Sends @size bytes of @data as one message on @sock, with the @n_fds
  * descriptors in @fds attached (SCM_RIGHTS) when @n_fds > 0, with
  * MSG_NOSIGNAL. A message sent in part is -EPROTO. At most FD_SEND_MAX
- * descriptors.
+ * descriptors (-EINVAL).
  */
-#define FD_SEND_MAX 16
 int fd_send(int sock, const void *data, size_t size, const int *fds, size_t n_fds);
 
 /*
@@ -63,15 +72,27 @@ typedef void (*fd_dispose_t)(int fd, void *userdata);
 
 /*
  * Receives one message on @sock into @buf (@size bytes) with MSG_CMSG_CLOEXEC,
- * and the descriptors that came with it into @fds (room for @max_fds).
- * Returns the message length (0: the peer hung up, and nothing came with it)
- * with *ret_n_fds set, or a negative errno with every descriptor that
- * arrived disposed of (@dispose, or close() when NULL):
+ * and the descriptors that came with it into @fds (room for @max_fds, at most
+ * FD_RECEIVE_MAX). Returns the message length (0: the peer hung up, and
+ * nothing came with it) with *ret_n_fds set, or a negative errno with every
+ * descriptor that arrived disposed of (@dispose, or close() when NULL):
  *   -EPROTO      the message or its control data was truncated (MSG_TRUNC,
- *                MSG_CTRUNC), more than @max_fds descriptors came, or
- *                descriptors came with an empty message
- *   other        recvmsg()'s errno (-EAGAIN on a timeout)
+ *                MSG_CTRUNC), control data other than SCM_RIGHTS came, more
+ *                than @max_fds descriptors came, or descriptors came with an
+ *                empty message
+ *   other        recvmsg()'s errno (-EAGAIN on a timeout, or when nothing
+ *                waits on a non-blocking socket)
  * On success the caller owns exactly fds[0 .. *ret_n_fds).
  */
 ssize_t fd_receive(int sock, void *buf, size_t size, int *fds, size_t max_fds, size_t *ret_n_fds,
                    fd_dispose_t dispose, void *userdata);
+
+/*
+ * fd_receive() for a server, which answers a malformed request before it
+ * hangs up but drops a peer whose control data it cannot trust: the same,
+ * except that a truncated message (MSG_TRUNC) or descriptors with an empty
+ * message is -EBADMSG. -EPROTO stays for control data that was truncated,
+ * was not SCM_RIGHTS, or carried more than @max_fds descriptors.
+ */
+ssize_t fd_receive_request(int sock, void *buf, size_t size, int *fds, size_t max_fds, size_t *ret_n_fds,
+                           fd_dispose_t dispose, void *userdata);

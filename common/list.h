@@ -58,6 +58,17 @@ static inline void list_unlink(List *node) {
         list_init(node);
 }
 
+/* Moves every entry of @from to the end of @to, in order; @from is left empty. */
+static inline void list_splice_tail(List *to, List *from) {
+        if (list_is_empty(from))
+                return;
+        from->next->prev = to->prev;
+        to->prev->next = from->next;
+        from->prev->next = to;
+        to->prev = from->prev;
+        list_init(from);
+}
+
 #define LIST_ENTRY(node, type, member) ((type *) (void *) ((char *) (node) - offsetof(type, member)))
 
 /* The first entry of @head, or NULL when it is empty. */

@@ -4,15 +4,17 @@
 
 #include "account.h"
 #include "log.h"
+#include "macro.h"
 
 void account_table_init(AccountTable *t, const AccountLimits *limits) {
         *t = (AccountTable) { .limits = *limits };
+        list_init(&t->accounts);
 }
 
 Account *account_get(AccountTable *t, uid_t uid) {
         Account *a;
 
-        for (a = t->accounts; a; a = a->next)
+        LIST_FOREACH(a, &t->accounts, Account, link)
                 if (a->uid == uid)
                         return a;
         a = calloc(1, sizeof(*a));
@@ -20,8 +22,9 @@ Account *account_get(AccountTable *t, uid_t uid) {
                 return NULL;
         a->table = t;
         a->uid = uid;
-        a->next = t->accounts;
-        t->accounts = a;
+        list_init(&a->dispose_waiting);
+        list_init(&a->holders);
+        list_prepend(&t->accounts, &a->link);
         t->n_accounts++;
         return a;
 }
@@ -35,32 +38,41 @@ static unsigned subordinate_share(unsigned max) {
         return max / 4 > 0 ? max / 4 : 1;
 }
 
+/*
+ * Whether the table holds fewer than @max of something overall (@all), and,
+ * for a subordinate uid, fewer than the subordinate uids' share of it
+ * (@subordinate).
+ */
+static bool table_has_room(const Account *a, unsigned all, unsigned subordinate, unsigned max) {
+        return all < max && !(account_is_subordinate(a) && subordinate >= subordinate_share(max));
+}
+
+/* Counts one more (@add) or one less of something @a has: its own count, overall, and the subordinate uids'. */
+static void account_count(const Account *a, unsigned *own, unsigned *all, unsigned *subordinate, bool add) {
+        unsigned *counts[] = { own, all, account_is_subordinate(a) ? subordinate : NULL };
+
+        for (size_t i = 0; i < ELEMENTSOF(counts); i++)
+                if (counts[i])
+                        *counts[i] = add ? *counts[i] + 1 : *counts[i] - 1;
+}
+
 int account_connection_admit(Account *a) {
         const AccountTable *t = a->table;
 
         /* Connections being closed hold a socket and what it received until a worker has closed them. */
         if (a->n_connections >= t->limits.max_connections_per_uid || a->n_closing >= t->limits.max_connections_per_uid)
                 return -EMFILE;
-        if (t->n_connections >= t->limits.max_connections)
-                return -ENFILE;
-        if (account_is_subordinate(a) &&
-            t->n_connections_subordinate >= subordinate_share(t->limits.max_connections))
+        if (!table_has_room(a, t->n_connections, t->n_connections_subordinate, t->limits.max_connections))
                 return -ENFILE;
         return 0;
 }
 
 void account_connection_add(Account *a) {
-        a->n_connections++;
-        a->table->n_connections++;
-        if (account_is_subordinate(a))
-                a->table->n_connections_subordinate++;
+        account_count(a, &a->n_connections, &a->table->n_connections, &a->table->n_connections_subordinate, true);
 }
 
 void account_connection_closing(Account *a) {
-        a->n_connections--;
-        a->table->n_connections--;
-        if (account_is_subordinate(a))
-                a->table->n_connections_subordinate--;
+        account_count(a, &a->n_connections, &a->table->n_connections, &a->table->n_connections_subordinate, false);
         a->n_closing++;
 }
 
@@ -93,25 +105,17 @@ int account_job_admit(Account *a) {
 
         if (a->n_jobs >= t->limits.max_jobs_per_uid)
                 return -EAGAIN;
-        if (t->n_jobs >= t->limits.max_jobs)
-                return -ENOBUFS;
-        if (account_is_subordinate(a) && t->n_jobs_subordinate >= subordinate_share(t->limits.max_jobs))
+        if (!table_has_room(a, t->n_jobs, t->n_jobs_subordinate, t->limits.max_jobs))
                 return -ENOBUFS;
         return 0;
 }
 
 void account_job_add(Account *a) {
-        a->n_jobs++;
-        a->table->n_jobs++;
-        if (account_is_subordinate(a))
-                a->table->n_jobs_subordinate++;
+        account_count(a, &a->n_jobs, &a->table->n_jobs, &a->table->n_jobs_subordinate, true);
 }
 
 void account_job_remove(Account *a) {
-        a->n_jobs--;
-        a->table->n_jobs--;
-        if (account_is_subordinate(a))
-                a->table->n_jobs_subordinate--;
+        account_count(a, &a->n_jobs, &a->table->n_jobs, &a->table->n_jobs_subordinate, false);
 }
 
 /* Adds @delta to *@counter unless @base + *@counter + @delta would pass @max. Lock-free, never overshoots. */
@@ -161,8 +165,9 @@ static bool account_pays(const Snapshot *s) {
 /* Recomputes what @a pays for: who else holds a snapshot, and what the cache keeps, change meanwhile. */
 static void account_recount(Account *a) {
         uint64_t bytes = 0;
+        Holder *h;
 
-        for (Holder *h = a->holders; h; h = h->next)
+        LIST_FOREACH(h, &a->holders, Holder, link)
                 if (account_pays(h->snapshot))
                         bytes += h->snapshot->cost;
         __atomic_store_n(&a->bytes, bytes, __ATOMIC_RELAXED);
@@ -178,7 +183,7 @@ static int account_charge(Account *a, Snapshot *s) {
 
         if (s->kind != PROTO_KIND_SEALED_MEMFD)
                 return 0;
-        for (h = a->holders; h; h = h->next)
+        LIST_FOREACH(h, &a->holders, Holder, link)
                 if (h->snapshot == s)
                         return 0;
 
@@ -200,8 +205,7 @@ static int account_charge(Account *a, Snapshot *s) {
                 return -ENOMEM;
         }
         h->snapshot = snapshot_ref(s);
-        h->next = a->holders;
-        a->holders = h;
+        list_prepend(&a->holders, &h->link);
         a->n_holders++;
         account_recount(a);
         return 0;
@@ -216,14 +220,22 @@ int account_settle(Account *a, uint64_t *reserved, Snapshot *s) {
         return s ? account_charge(a, s) : 0;
 }
 
-/* Probes the holder *@link: whether it was released (then *@link is the next one). */
-static bool account_probe(Account *a, Holder **link) {
+/* Lets go of @h: the uid may no longer hold its snapshot. */
+static void holder_free(Account *a, Holder *h) {
+        list_unlink(&h->link);
+        a->n_holders--;
+        h->snapshot->n_accounts--;
+        snapshot_unref(h->snapshot);
+        free(h);
+}
+
+/* Probes the holder @h: whether it was released (then it is freed). */
+static bool account_probe(Account *a, Holder *h) {
         static bool warned;
-        Holder *x = *link;
         int r;
 
         a->table->n_probes++;
-        r = snapshot_probe_unused(x->snapshot);
+        r = snapshot_probe_unused(h->snapshot);
         if (r < 0 && !warned) {
                 /* Then nothing can tell; releasing keeps the service usable, at the cost of the bound. */
                 log_errno(LOG_WARNING, r, "Cannot probe whether clients still hold a snapshot: %m");
@@ -231,25 +243,22 @@ static bool account_probe(Account *a, Holder **link) {
         }
         if (r == 0)
                 return false;
-        *link = x->next;
-        a->n_holders--;
-        x->snapshot->n_accounts--;
-        snapshot_unref(x->snapshot);
-        free(x);
+        holder_free(a, h);
         return true;
 }
 
 void account_release_unused(Account *a) {
-        for (Holder **h = &a->holders; *h;)
-                if (!account_probe(a, h))
-                        h = &(*h)->next;
+        Holder *h;
+
+        LIST_FOREACH_SAFE(h, next, &a->holders, Holder, link)
+                (void) account_probe(a, h);
         /* Holders went away: the round robin starts over. */
         a->probe_at = NULL;
         account_recount(a);
 }
 
 void account_release_some(Account *a) {
-        Holder **h = a->probe_at ? a->probe_at : &a->holders;
+        List *at = a->probe_at ? &a->probe_at->link : a->holders.next;
         bool released = false;
 
         if (a->bytes > a->table->limits.max_bytes_per_uid / 2) {
@@ -257,55 +266,48 @@ void account_release_some(Account *a) {
                 return;
         }
         /*
-         * The cursor is the link to the next holder: new holders go first
-         * in the list and never move it; only this function and
+         * The cursor is the next holder to probe: new holders go first in
+         * the list and never move it; only this function and
          * account_release_unused() remove holders, and the latter resets it.
          */
-        for (unsigned i = 0; i < ACCOUNT_PROBES_PER_REQUEST && *h; i++)
-                if (account_probe(a, h))
+        for (unsigned i = 0; i < ACCOUNT_PROBES_PER_REQUEST && at != &a->holders; i++) {
+                List *next = at->next;
+
+                if (account_probe(a, LIST_ENTRY(at, Holder, link)))
                         released = true;
-                else
-                        h = &(*h)->next;
-        a->probe_at = *h ? h : NULL;
+                at = next;
+        }
+        a->probe_at = at != &a->holders ? LIST_ENTRY(at, Holder, link) : NULL;
         if (released)
                 account_recount(a);
 }
 
 static void account_free(Account *a) {
+        Holder *h;
+
         /* At exit: sockets nobody closed yet are left to the process exit, not closed here. */
         free(a->pending_fds);
-        while (a->holders) {
-                Holder *h = a->holders;
-
-                a->holders = h->next;
-                h->snapshot->n_accounts--;
-                snapshot_unref(h->snapshot);
-                free(h);
-        }
+        LIST_FOREACH_SAFE(h, next, &a->holders, Holder, link)
+                holder_free(a, h);
+        list_unlink(&a->link);
+        a->table->n_accounts--;
         free(a);
 }
 
 void account_table_gc(AccountTable *t) {
-        for (Account **p = &t->accounts; *p;) {
-                Account *a = *p;
+        Account *a;
 
+        LIST_FOREACH_SAFE(a, next, &t->accounts, Account, link) {
                 account_release_unused(a);
                 if (a->n_connections == 0 && a->n_closing == 0 && a->n_pending_fds == 0 && a->n_disposing == 0 &&
-                    a->n_holders == 0 && a->n_jobs == 0) {
-                        *p = a->next;
-                        t->n_accounts--;
+                    a->n_holders == 0 && a->n_jobs == 0)
                         account_free(a);
-                } else
-                        p = &a->next;
         }
 }
 
 void account_table_clear(AccountTable *t) {
-        while (t->accounts) {
-                Account *a = t->accounts;
+        Account *a;
 
-                t->accounts = a->next;
+        LIST_FOREACH_SAFE(a, next, &t->accounts, Account, link)
                 account_free(a);
-        }
-        t->n_accounts = 0;
 }

@@ -28,6 +28,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "list.h"
 #include "snapshot.h"
 
 /* Live snapshots a uid may hold at once, whatever their size: each pins one descriptor in the daemon. */
@@ -46,7 +47,7 @@ typedef struct AccountLimits {
 
 typedef struct Holder {
         Snapshot *snapshot;
-        struct Holder *next;
+        List link;              /* in its account's holders */
 } Holder;
 
 typedef struct AccountTable AccountTable;
@@ -69,21 +70,21 @@ typedef struct Account {
          * at most its jobs limit of workers, however fast it churns.
          */
         unsigned n_disposing;
-        struct Connection *dispose_waiting;
+        List dispose_waiting;   /* Connection.dispose_link, first come first served */
         unsigned n_holders;
         unsigned n_jobs;        /* requests (snapshot jobs) until they are freed, cancelled ones too */
         /* Charged bytes (event loop only) and bytes reserved by running copies (atomic). */
         uint64_t bytes;
         uint64_t reserved;
-        Holder *holders;
-        /* Where the next bounded probe goes on: the link to the holder to probe next (NULL: from the start). */
-        Holder **probe_at;
-        struct Account *next;
+        List holders;           /* Holder.link, newest first */
+        /* Where the next bounded probe goes on: the holder to probe next (NULL: from the start). */
+        Holder *probe_at;
+        List link;              /* in the table's accounts */
 } Account;
 
 struct AccountTable {
         AccountLimits limits;
-        Account *accounts;
+        List accounts;          /* Account.link */
         unsigned n_accounts;
         unsigned n_connections, n_connections_subordinate;
         unsigned n_jobs, n_jobs_subordinate;

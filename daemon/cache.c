@@ -15,19 +15,19 @@ typedef struct Pending {
         bool done;
         Snapshot *result;       /* NULL when the copy failed */
         unsigned n_waiters;
-        struct Pending *next;
+        List link;              /* in the cache's pending, until the copy ends */
 } Pending;
 
 struct Cache {
         pthread_mutex_t lock;
         pthread_cond_t done;
-        Pending *pending;
+        List pending;
         uint64_t budget;
         uint64_t used;
         unsigned n_entries;
         /* Most recently used first. */
-        Snapshot *lru_head, *lru_tail;
-        Snapshot *buckets[CACHE_BUCKETS];
+        List lru;
+        List buckets[CACHE_BUCKETS];
 };
 
 int cache_new(uint64_t budget, Cache **ret) {
@@ -37,6 +37,10 @@ int cache_new(uint64_t budget, Cache **ret) {
                 return -ENOMEM;
         pthread_mutex_init(&c->lock, NULL);
         pthread_cond_init(&c->done, NULL);
+        list_init(&c->pending);
+        list_init(&c->lru);
+        for (unsigned i = 0; i < CACHE_BUCKETS; i++)
+                list_init(&c->buckets[i]);
         c->budget = budget;
         *ret = c;
         return 0;
@@ -48,38 +52,15 @@ static unsigned bucket_of(const FileVersion *key) {
         return (unsigned) (h >> 32) % CACHE_BUCKETS;
 }
 
-static void lru_unlink(Cache *c, Snapshot *s) {
-        if (s->lru_prev)
-                s->lru_prev->lru_next = s->lru_next;
-        else
-                c->lru_head = s->lru_next;
-        if (s->lru_next)
-                s->lru_next->lru_prev = s->lru_prev;
-        else
-                c->lru_tail = s->lru_prev;
-        s->lru_prev = s->lru_next = NULL;
-}
-
-static void lru_push_front(Cache *c, Snapshot *s) {
-        s->lru_prev = NULL;
-        s->lru_next = c->lru_head;
-        if (c->lru_head)
-                c->lru_head->lru_prev = s;
-        c->lru_head = s;
-        if (!c->lru_tail)
-                c->lru_tail = s;
+/* The least recently used entry, or NULL. */
+static Snapshot *lru_last(Cache *c) {
+        return list_is_empty(&c->lru) ? NULL : LIST_ENTRY(c->lru.prev, Snapshot, lru_link);
 }
 
 /* Called with the lock held; drops the cache's reference. */
 static void cache_remove(Cache *c, Snapshot *s) {
-        Snapshot **p = &c->buckets[bucket_of(&s->key)];
-
-        while (*p && *p != s)
-                p = &(*p)->hash_next;
-        if (*p)
-                *p = s->hash_next;
-        s->hash_next = NULL;
-        lru_unlink(c, s);
+        list_unlink(&s->hash_link);
+        list_unlink(&s->lru_link);
         __atomic_store_n(&s->cached, false, __ATOMIC_RELAXED);
         c->used -= s->cost;
         c->n_entries--;
@@ -89,8 +70,8 @@ static void cache_remove(Cache *c, Snapshot *s) {
 Cache *cache_free(Cache *c) {
         if (!c)
                 return NULL;
-        while (c->lru_head)
-                cache_remove(c, c->lru_head);
+        while (!list_is_empty(&c->lru))
+                cache_remove(c, LIST_FIRST(&c->lru, Snapshot, lru_link));
         pthread_cond_destroy(&c->done);
         pthread_mutex_destroy(&c->lock);
         free(c);
@@ -98,19 +79,15 @@ Cache *cache_free(Cache *c) {
 }
 
 static Snapshot *lookup_locked(Cache *c, const FileVersion *key) {
-        Snapshot *s = c->buckets[bucket_of(key)];
+        Snapshot *s;
 
-        while (s) {
-                Snapshot *next = s->hash_next;
-
+        LIST_FOREACH_SAFE(s, next, &c->buckets[bucket_of(key)], Snapshot, hash_link)
                 if (s->key.dev == key->dev && s->key.ino == key->ino) {
                         if (file_version_equal(&s->key, key))
                                 return s;
                         /* Same file, other version: it changed, the old copy is stale. */
                         cache_remove(c, s);
                 }
-                s = next;
-        }
         return NULL;
 }
 
@@ -124,12 +101,11 @@ static Snapshot *insert_locked(Cache *c, Snapshot *s) {
         existing = lookup_locked(c, &s->key);
         if (existing)
                 return snapshot_ref(existing);
-        while (c->lru_tail && (c->used + s->cost > c->budget || c->n_entries >= CACHE_ENTRIES_MAX))
-                cache_remove(c, c->lru_tail);
+        while (lru_last(c) && (c->used + s->cost > c->budget || c->n_entries >= CACHE_ENTRIES_MAX))
+                cache_remove(c, lru_last(c));
 
-        s->hash_next = c->buckets[bucket_of(&s->key)];
-        c->buckets[bucket_of(&s->key)] = s;
-        lru_push_front(c, s);
+        list_prepend(&c->buckets[bucket_of(&s->key)], &s->hash_link);
+        list_prepend(&c->lru, &s->lru_link);
         __atomic_store_n(&s->cached, true, __ATOMIC_RELAXED);
         c->used += s->cost;
         c->n_entries++;
@@ -146,6 +122,15 @@ Snapshot *cache_insert(Cache *c, Snapshot *s) {
         return r;
 }
 
+static Pending *pending_find_locked(Cache *c, const FileVersion *key) {
+        Pending *p;
+
+        LIST_FOREACH(p, &c->pending, Pending, link)
+                if (file_version_equal(&p->key, key))
+                        return p;
+        return NULL;
+}
+
 static void pending_unref_locked(Pending *p) {
         if (--p->n_waiters > 0)
                 return;
@@ -160,22 +145,20 @@ Snapshot *cache_acquire(Cache *c, const FileVersion *key) {
                 Pending *p;
 
                 if (s) {
-                        lru_unlink(c, s);
-                        lru_push_front(c, s);
+                        list_unlink(&s->lru_link);
+                        list_prepend(&c->lru, &s->lru_link);
                         snapshot_ref(s);
                         pthread_mutex_unlock(&c->lock);
                         return s;
                 }
-                for (p = c->pending; p && !file_version_equal(&p->key, key); p = p->next)
-                        ;
+                p = pending_find_locked(c, key);
                 if (!p) {
                         /* Nobody copies this version: the caller does. Without memory, it just copies alone. */
                         p = calloc(1, sizeof(*p));
                         if (p) {
                                 p->key = *key;
                                 p->n_waiters = 1; /* the copier's, dropped by cache_complete() */
-                                p->next = c->pending;
-                                c->pending = p;
+                                list_prepend(&c->pending, &p->link);
                         }
                         pthread_mutex_unlock(&c->lock);
                         return NULL;
@@ -195,16 +178,14 @@ Snapshot *cache_acquire(Cache *c, const FileVersion *key) {
 
 Snapshot *cache_complete(Cache *c, const FileVersion *key, Snapshot *s) {
         Snapshot *r = NULL;
-        Pending **pp, *p;
+        Pending *p;
 
         pthread_mutex_lock(&c->lock);
         if (s)
                 r = insert_locked(c, s);
-        for (pp = &c->pending; *pp && !file_version_equal(&(*pp)->key, key); pp = &(*pp)->next)
-                ;
-        p = *pp;
+        p = pending_find_locked(c, key);
         if (p) {
-                *pp = p->next;
+                list_unlink(&p->link);
                 p->result = snapshot_ref(r);
                 p->done = true;
                 pending_unref_locked(p);
@@ -227,9 +208,9 @@ uint64_t cache_trim(Cache *c, uint64_t bytes) {
         uint64_t dropped = 0;
 
         pthread_mutex_lock(&c->lock);
-        while (c->lru_tail && dropped < bytes) {
-                dropped += c->lru_tail->cost;
-                cache_remove(c, c->lru_tail);
+        for (Snapshot *s; (s = lru_last(c)) && dropped < bytes;) {
+                dropped += s->cost;
+                cache_remove(c, s);
         }
         pthread_mutex_unlock(&c->lock);
         return dropped;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "connection.h"
+#include "fd-util.h"
 #include "log.h"
 #include "macro.h"
 #include "proto.h"
@@ -26,6 +27,11 @@ static int connection_timer_arm(Connection *c, uint64_t usec) {
         if (r < 0)
                 return r;
         return sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
+}
+
+/* In its account's line for a disposal slot of the uid. */
+static bool connection_waits_to_dispose(const Connection *c) {
+        return list_is_linked(&c->dispose_link);
 }
 
 static void connection_park(Connection *c, const int *fds, unsigned n) {
@@ -62,23 +68,18 @@ static void connection_dispose_parked(Connection *c) {
         Job *j;
         int r;
 
-        if (c->disposal || c->dispose_waiting || c->n_parked == 0) {
+        if (c->disposal || connection_waits_to_dispose(c) || c->n_parked == 0) {
                 if (!c->closing && c->io)
-                        (void) sd_event_source_set_enabled(c->io, c->disposal || c->dispose_waiting ? SD_EVENT_OFF
-                                                                                                  : SD_EVENT_ON);
+                        (void) sd_event_source_set_enabled(c->io, c->disposal || connection_waits_to_dispose(c)
+                                                                          ? SD_EVENT_OFF
+                                                                          : SD_EVENT_ON);
                 return;
         }
         if (c->io)
                 (void) sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
         if (!account_may_dispose(a)) {
                 /* The uid's closes hold their share of workers already: wait in line, reading nothing. */
-                Connection **p = &a->dispose_waiting;
-
-                while (*p)
-                        p = &(*p)->dispose_next;
-                *p = c;
-                c->dispose_next = NULL;
-                c->dispose_waiting = true;
+                list_append(&a->dispose_waiting, &c->dispose_link);
                 return;
         }
         r = job_new_dispose(a, c->parked, c->n_parked, &j);
@@ -92,18 +93,6 @@ static void connection_dispose_parked(Connection *c) {
         c->disposal = j;
         a->n_disposing++;
         job_submit(j, c->manager->pool, connection_on_disposed, c);
-}
-
-static void connection_dispose_unwait(Connection *c) {
-        if (!c->dispose_waiting)
-                return;
-        for (Connection **p = &c->account->dispose_waiting; *p; p = &(*p)->dispose_next)
-                if (*p == c) {
-                        *p = c->dispose_next;
-                        break;
-                }
-        c->dispose_next = NULL;
-        c->dispose_waiting = false;
 }
 
 /* Every account lives in the manager's table. */
@@ -121,16 +110,16 @@ static void account_on_disposed(Job *j, void *userdata) {
 
 /* A disposal of the uid ended (or more is to be closed): connections in line first, then refused sockets. */
 void connection_dispose_next(Account *a) {
-        Connection *c = a->dispose_waiting;
+        Connection *c = LIST_FIRST(&a->dispose_waiting, Connection, dispose_link);
         size_t n;
         Job *j;
 
         if (!account_may_dispose(a))
                 return;
         if (c) {
-                connection_dispose_unwait(c);
+                list_unlink(&c->dispose_link);
                 connection_dispose_parked(c);
-                if (c->closing && !c->disposal && !c->dispose_waiting && c->n_parked == 0)
+                if (c->closing && !c->disposal && !connection_waits_to_dispose(c) && c->n_parked == 0)
                         connection_free(c);
                 return;
         }
@@ -146,14 +135,7 @@ void connection_dispose_next(Account *a) {
 
 /* The last step of a connection: everything it received, and its socket, is closed now. */
 static void connection_unlink(Connection *c) {
-        Manager *m = c->manager;
-
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                m->connections = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
+        list_unlink(&c->link);
         if (!c->closing)
                 account_connection_closing(c->account);
         account_closing_done(c->account);
@@ -173,7 +155,7 @@ Connection *connection_free(Connection *c) {
                 job_cancel(c->disposal);
                 c->account->n_disposing--;
         }
-        connection_dispose_unwait(c);
+        list_unlink(&c->dispose_link);
         sd_event_source_disable_unref(c->io);
         sd_event_source_disable_unref(c->timer);
         /*
@@ -197,20 +179,20 @@ static void connection_on_disposed(Job *j, void *userdata) {
         a->n_disposing--;
         job_free(j);
         connection_dispose_parked(c);
-        if (c->closing && !c->disposal && !c->dispose_waiting && c->n_parked == 0)
+        if (c->closing && !c->disposal && !connection_waits_to_dispose(c) && c->n_parked == 0)
                 connection_free(c);
         connection_dispose_next(a);
 }
 
 static bool connection_is_idle(const Connection *c) {
-        return c->answered && !c->closing && !c->job && !c->disposal && !c->dispose_waiting && c->n_parked == 0;
+        return c->answered && !c->closing && !c->job && !c->disposal && !connection_waits_to_dispose(c) && c->n_parked == 0;
 }
 
 bool connection_drop_idle(Manager *m, Account *a) {
-        Connection *oldest = NULL;
+        Connection *c, *oldest = NULL;
 
         /* New connections go first in the list: the last idle one of the uid is its oldest. */
-        for (Connection *c = m->connections; c; c = c->next)
+        LIST_FOREACH(c, &m->connections, Connection, link)
                 if (c->account == a && connection_is_idle(c))
                         oldest = c;
         if (!oldest)
@@ -242,33 +224,16 @@ void connection_close(Connection *c) {
 
 static int send_reply(int sock, const ProtoReply *reply, int fd) {
         uint8_t buf[PROTO_REPLY_STATUS_SIZE];
-        union {
-                struct cmsghdr h;
-                uint8_t buf[CMSG_SPACE(sizeof(int))];
-        } control = {};
-        struct iovec iov;
-        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
         int len;
 
         len = proto_reply_encode(reply, buf, sizeof(buf));
         if (len < 0)
                 return log_errno(LOG_ERR, len, "Cannot encode a reply: %m");
-        iov = (struct iovec) { .iov_base = buf, .iov_len = (size_t) len };
-        if (fd >= 0) {
-                struct cmsghdr *cmsg;
-
-                msg.msg_control = &control;
-                msg.msg_controllen = sizeof(control.buf);
-                cmsg = CMSG_FIRSTHDR(&msg);
-                cmsg->cmsg_level = SOL_SOCKET;
-                cmsg->cmsg_type = SCM_RIGHTS;
-                cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-                memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-        }
-        /* One reply per request in flight: a full queue means the client floods; it is dropped. */
-        if (sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-                return negative_errno();
-        return 0;
+        /*
+         * The socket is non-blocking: one reply per request in flight, so a
+         * full queue means the client floods; it is dropped.
+         */
+        return fd_send(sock, buf, (size_t) len, &fd, fd >= 0 ? 1 : 0);
 }
 
 static int connection_send(Connection *c, const ProtoReply *reply, int fd) {
@@ -339,7 +304,7 @@ static void connection_on_job_done(Job *j, void *userdata) {
 static int connection_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Connection *c = userdata;
 
-        if (c->n_parked > 0 && !c->disposal && !c->dispose_waiting) {
+        if (c->n_parked > 0 && !c->disposal && !connection_waits_to_dispose(c)) {
                 /* A disposal that could not start before. */
                 connection_dispose_parked(c);
                 if (!c->closing && !c->job)
@@ -416,67 +381,55 @@ static void connection_start_snapshot(Connection *c, const ProtoRequest *req, in
         (void) connection_timer_arm(c, MANAGER_JOB_DEADLINE_USEC);
 }
 
+/* Room for every descriptor one packet can carry: a truncated list would be closed by recvmsg(), here. */
+static_assert(CONNECTION_FDS_MAX == FD_RECEIVE_MAX, "a connection receives what fd_receive_request() can");
+
+/* fd_receive_request()'s disposal: descriptors a client sent are parked, never closed on the event loop. */
+static void connection_park_one(int fd, void *userdata) {
+        connection_park(userdata, &fd, 1);
+}
+
 static void connection_handle(Connection *c) {
         uint8_t buf[PROTO_MESSAGE_MAX + 1];
-        /* Room for the most descriptors one packet can carry: a truncated list would be closed by recvmsg(), here. */
-        union {
-                struct cmsghdr h;
-                uint8_t buf[CMSG_SPACE(sizeof(int) * CONNECTION_FDS_MAX) + CMSG_SPACE(sizeof(struct ucred))];
-        } control;
-        struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
-        struct msghdr msg = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
-                .msg_control = &control,
-                .msg_controllen = sizeof(control.buf),
-        };
         int fds[CONNECTION_FDS_MAX];
-        unsigned n_fds = 0;
-        bool odd_control = false;
+        size_t n_fds = 0;
         ProtoRequest req;
         ssize_t n;
         int r;
 
-        /* MSG_CMSG_CLOEXEC: a descriptor a client sends must never reach a child by accident. */
-        n = recvmsg(c->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-        if (n < 0) {
-                if (errno == EAGAIN || errno == EINTR)
-                        return;
-                log_errno(LOG_DEBUG, negative_errno(), "uid=%u pid=%i: receive failed: %m", c->cred.uid, c->cred.pid);
+        /*
+         * Every descriptor arrives close-on-exec (MSG_CMSG_CLOEXEC): one a
+         * client sends must never reach a child by accident. On any failure
+         * they are parked, not closed here.
+         */
+        n = fd_receive_request(c->fd, buf, sizeof(buf), fds, CONNECTION_FDS_MAX, &n_fds, connection_park_one, c);
+        if (n == -EAGAIN)
+                return;
+        /*
+         * Truncated control data means the kernel dropped descriptors we
+         * never saw, and the daemon asks for nothing but descriptors: no
+         * well-behaved client sends either.
+         */
+        if (n == -EPROTO) {
+                log_warning("uid=%u pid=%i: unexpected control data, dropping.", c->cred.uid, c->cred.pid);
                 connection_close(c);
                 return;
         }
-
-        for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
-                if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
-                        unsigned k = (unsigned) ((cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-
-                        for (unsigned i = 0; i < k && n_fds < CONNECTION_FDS_MAX; i++)
-                                memcpy(&fds[n_fds++], CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
-                } else
-                        odd_control = true;
+        if (n < 0 && n != -EBADMSG) {
+                log_errno(LOG_DEBUG, (int) n, "uid=%u pid=%i: receive failed: %m", c->cred.uid, c->cred.pid);
+                connection_close(c);
+                return;
+        }
+        if (n == 0) {
+                connection_close(c);
+                return;
         }
 
         /*
-         * Truncated control data means the kernel dropped descriptors we
-         * never saw; a truncated packet is longer than any request. Neither
-         * can be a well-behaved client.
+         * -EBADMSG: a truncated packet is longer than any request, and
+         * descriptors without one are no request either (they are parked).
          */
-        if ((msg.msg_flags & MSG_CTRUNC) || odd_control) {
-                log_warning("uid=%u pid=%i: unexpected control data, dropping.", c->cred.uid, c->cred.pid);
-                connection_park(c, fds, n_fds);
-                connection_close(c);
-                return;
-        }
-        if (n == 0 && n_fds == 0) {
-                connection_close(c);
-                return;
-        }
-
-        if (msg.msg_flags & MSG_TRUNC)
-                r = -EBADMSG;
-        else
-                r = proto_request_decode(buf, (size_t) n, &req);
+        r = n < 0 ? (int) n : proto_request_decode(buf, (size_t) n, &req);
         if (r < 0) {
                 if (r != -EPROTONOSUPPORT)
                         r = -EBADMSG;
@@ -536,10 +489,8 @@ static Connection *connection_alloc(Manager *m, int fd, const struct ucred *cred
         c->groups = groups;
         c->n_groups = n_groups;
         c->account = account;
-        c->next = m->connections;
-        if (m->connections)
-                m->connections->prev = c;
-        m->connections = c;
+        list_init(&c->dispose_link);
+        list_prepend(&m->connections, &c->link);
         return c;
 }
 

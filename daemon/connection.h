@@ -22,6 +22,7 @@
 
 #include "account.h"
 #include "job.h"
+#include "list.h"
 #include "manager.h"
 
 /* The kernel's SCM_MAX_FD: the most one packet can carry, so that receiving never truncates (and drops) any. */
@@ -42,9 +43,8 @@ struct Connection {
         unsigned n_parked;
         bool answered;          /* has answered a request: kept by its process, may be dropped when idle */
         bool closing;           /* gone for the client; waits for its descriptors to be closed */
-        bool dispose_waiting;   /* in its account's list, for a disposal slot of the uid */
-        Connection *dispose_next;
-        Connection *prev, *next;
+        List dispose_link;      /* linked while in its account's dispose_waiting, for a disposal slot of the uid */
+        List link;              /* in the manager's connections, newest first */
 };
 
 /* Takes over @fd and @groups, also on failure (then @fd goes to a disposal of @account, or is closed). */

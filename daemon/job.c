@@ -26,13 +26,22 @@ static Job *job_alloc(Account *a, JobKind kind) {
         return j;
 }
 
-int job_new_snapshot_fd(Account *a, Cache *cache, int client_fd, uint64_t limit, Job **ret) {
+/* A request of @a: its copy goes through @cache and stops at @limit bytes. */
+static Job *job_alloc_snapshot(Account *a, Cache *cache, uint64_t limit) {
         Job *j = job_alloc(a, JOB_SNAPSHOT);
 
         if (!j)
-                return -ENOMEM;
+                return NULL;
         j->cache = cache;
         j->limit = limit;
+        return j;
+}
+
+int job_new_snapshot_fd(Account *a, Cache *cache, int client_fd, uint64_t limit, Job **ret) {
+        Job *j = job_alloc_snapshot(a, cache, limit);
+
+        if (!j)
+                return -ENOMEM;
         j->client_fd = client_fd;
         *ret = j;
         return 0;
@@ -40,32 +49,26 @@ int job_new_snapshot_fd(Account *a, Cache *cache, int client_fd, uint64_t limit,
 
 int job_new_snapshot_path(Account *a, Cache *cache, int root_fd, const char *relative, uint64_t resolve_flags,
                           const uid_t *owners, size_t n_owners, uint64_t limit, Job **ret) {
-        Job *j = job_alloc(a, JOB_SNAPSHOT);
+        _cleanup_(job_freep) Job *j = job_alloc_snapshot(a, cache, limit);
 
         if (!j)
                 return -ENOMEM;
-        j->cache = cache;
-        j->limit = limit;
         j->resolve_flags = resolve_flags;
         j->relative = strdup(relative);
+        if (!j->relative)
+                return -ENOMEM;
         /* Copies: a policy reload may free the grant while the job runs. */
         if (n_owners > 0) {
                 j->owners = calloc(n_owners, sizeof(*owners));
-                if (!j->owners) {
-                        job_free(j);
+                if (!j->owners)
                         return -ENOMEM;
-                }
                 memcpy(j->owners, owners, n_owners * sizeof(*owners));
                 j->n_owners = n_owners;
         }
         j->root_fd = fcntl(root_fd, F_DUPFD_CLOEXEC, 3);
-        if (!j->relative || j->root_fd < 0) {
-                int r = j->relative ? negative_errno() : -ENOMEM;
-
-                job_free(j);
-                return r;
-        }
-        *ret = j;
+        if (j->root_fd < 0)
+                return negative_errno();
+        *ret = TAKE_PTR(j);
         return 0;
 }
 

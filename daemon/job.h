@@ -27,6 +27,7 @@
 
 #include "account.h"
 #include "cache.h"
+#include "macro.h"
 #include "pool.h"
 #include "snapshot.h"
 
@@ -104,3 +105,4 @@ void job_cancel(Job *j);
 int job_settle(Job *j);
 
 Job *job_free(Job *j);
+DEFINE_CLEANUP(Job, job_free);

@@ -54,22 +54,28 @@ int listen_unix_path(const char *path, int *ret_fd) {
         return 0;
 }
 
+/* sd_listen_fds_with_names()'s array: NULL-terminated, every name allocated. */
+static char **names_free(char **names) {
+        for (char **i = names; i && *i; i++)
+                free(*i);
+        free(names);
+        return NULL;
+}
+DEFINE_CLEANUP(char *, names_free);
+
 int listen_systemd(int **ret_fds, unsigned *ret_n) {
-        char **names = NULL;
+        _cleanup_(names_freep) char **names = NULL;
+        _cleanup_free_ int *fds = NULL;
         unsigned n_fds = 0;
-        int *fds, n;
+        int n;
 
         n = sd_listen_fds_with_names(1, &names);
         if (n < 0)
                 return n;
         fds = calloc(n > 0 ? (size_t) n : 1, sizeof(int));
         if (!fds) {
-                for (int i = 0; i < n; i++) {
+                for (int i = 0; i < n; i++)
                         safe_close(SD_LISTEN_FDS_START + i);
-                        if (names)
-                                free(names[i]);
-                }
-                free(names);
                 return -ENOMEM;
         }
         for (int i = 0; i < n; i++) {
@@ -85,38 +91,32 @@ int listen_systemd(int **ret_fds, unsigned *ret_n) {
                         safe_close(fd);
                 } else
                         fds[n_fds++] = fd;
-                if (names)
-                        free(names[i]);
         }
-        free(names);
-        *ret_fds = fds;
+        *ret_fds = TAKE_PTR(fds);
         *ret_n = n_fds;
         return 0;
 }
 
 int socket_peer_groups(int fd, gid_t primary, gid_t **ret, size_t *ret_n) {
         socklen_t len = 32 * sizeof(gid_t);
-        gid_t *g = NULL;
+        _cleanup_free_ gid_t *g = NULL;
+        size_t n;
 
         for (;;) {
                 gid_t *ng = realloc(g, len + sizeof(gid_t));
 
-                if (!ng) {
-                        free(g);
+                if (!ng)
                         return -ENOMEM;
-                }
                 g = ng;
                 if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) >= 0)
                         break;
                 /* The kernel said how much it needs; NGROUPS_MAX bounds it. */
-                if (errno != ERANGE || len > 65536 * sizeof(gid_t)) {
-                        int r = negative_errno();
-                        free(g);
-                        return r;
-                }
+                if (errno != ERANGE || len > 65536 * sizeof(gid_t))
+                        return negative_errno();
         }
-        *ret_n = len / sizeof(gid_t);
-        g[(*ret_n)++] = primary;
-        *ret = g;
+        n = len / sizeof(gid_t);
+        g[n++] = primary;
+        *ret = TAKE_PTR(g);
+        *ret_n = n;
         return 0;
 }

@@ -24,7 +24,7 @@ static bool arg_check_policy;
  * force, and fails if any file or grant was refused.
  */
 static int check_policy(const char *dir) {
-        Policy *p = NULL;
+        _cleanup_(policy_freep) Policy *p = NULL;
         int r;
 
         r = policy_load(dir, &p);
@@ -32,9 +32,7 @@ static int check_policy(const char *dir) {
                 return log_errno(LOG_ERR, r, "Cannot load the policy: %m");
         policy_dump(p, stdout);
         printf("%u grant(s), %u error(s).\n", p->n_grants, p->n_errors);
-        r = p->n_errors > 0 ? -EBADMSG : 0;
-        policy_free(p);
-        return r;
+        return p->n_errors > 0 ? -EBADMSG : 0;
 }
 
 /*
@@ -224,7 +222,7 @@ int main(int argc, char *argv[]) {
                 .max_connections_per_uid = 16,
                 .idle_timeout_usec = 30 * USEC_PER_SEC,
         };
-        Manager *m = NULL;
+        _cleanup_(manager_freep) Manager *m = NULL;
         int r;
 
         log_setup();
@@ -236,18 +234,13 @@ int main(int argc, char *argv[]) {
 
         log_shmem_huge_pages();
         r = manager_new(&config, &m);
-        if (r < 0) {
-                log_errno(LOG_ERR, r, "Failed to start: %m");
-                return EXIT_FAILURE;
-        }
+        if (r < 0)
+                return EXIT_FAILURE; /* manager_new() said why. */
         r = sandbox_apply(config.listen_path);
-        if (r < 0) {
-                /* sandbox_apply() said why. */
-                manager_free(m);
-                return EXIT_FAILURE;
-        }
+        if (r < 0)
+                return EXIT_FAILURE; /* sandbox_apply() said why. */
         r = manager_run(m);
-        manager_free(m);
+        m = manager_free(m);
         if (r < 0) {
                 log_errno(LOG_ERR, r, "Exiting on error: %m");
                 return EXIT_FAILURE;

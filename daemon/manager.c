@@ -180,11 +180,15 @@ static int manager_add_listener(Manager *m, int fd) {
 /* Jobs the pool finished come back here, to whoever waits for them. */
 static int on_pool(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Manager *m = userdata;
+        List done = LIST_INIT(done);
+        PoolWork *w;
 
-        for (PoolWork *w = pool_take_done(m->pool), *next; w; w = next) {
+        pool_take_done(m->pool, &done);
+        LIST_FOREACH_SAFE(w, next, &done, PoolWork, link) {
                 Job *j = job_from_work(w);
 
-                next = w->next;
+                /* The job may be freed or submitted again: it leaves the list first. */
+                list_unlink(&w->link);
                 if (j->on_done)
                         j->on_done(j, j->userdata);
                 else
@@ -249,8 +253,10 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
 }
 
 static bool manager_snapshots_held(Manager *m) {
+        Account *a;
+
         account_table_gc(&m->accounts);
-        for (Account *a = m->accounts.accounts; a; a = a->next)
+        LIST_FOREACH(a, &m->accounts.accounts, Account, link)
                 if (a->n_holders > 0)
                         return true;
         return false;
@@ -258,6 +264,7 @@ static bool manager_snapshots_held(Manager *m) {
 
 static int on_exit_idle(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
+        Connection *c;
 
         /*
          * A new instance would start with fresh budgets while clients still
@@ -275,7 +282,7 @@ static int on_exit_idle(sd_event_source *s, uint64_t usec, void *userdata) {
          * now and reconnect (through the socket unit, to a new instance)
          * when they need one.
          */
-        for (Connection *c = m->connections; c; c = c->next)
+        LIST_FOREACH_SAFE(c, next, &m->connections, Connection, link)
                 if (!c->closing)
                         connection_close(c);
         log_info("No request for %" PRIu64 " s, exiting.", m->config.exit_idle_usec / 1000000u);
@@ -325,14 +332,15 @@ static void raise_nofile(void) {
 }
 
 int manager_new(const ManagerConfig *config, Manager **ret) {
-        Manager *m;
+        _cleanup_(manager_freep) Manager *m = NULL;
         sigset_t mask;
         int r;
 
         m = calloc(1, sizeof(*m));
         if (!m)
-                return -ENOMEM;
+                return log_errno(LOG_ERR, -ENOMEM, "Cannot start: %m");
         m->config = *config;
+        list_init(&m->connections);
         account_table_init(&m->accounts, &(AccountLimits) {
                 .max_bytes_per_uid = config->max_bytes_per_uid,
                 .max_bytes = config->max_bytes,
@@ -366,49 +374,47 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
 
         r = sd_event_new(&m->event);
         if (r < 0)
-                goto fail;
+                return log_errno(LOG_ERR, r, "Cannot set up the event loop: %m");
         (void) sd_event_now(m->event, CLOCK_MONOTONIC, &m->start_usec);
 
         if ((r = sd_event_add_signal(m->event, NULL, SIGTERM, on_exit_signal, m)) < 0 ||
             (r = sd_event_add_signal(m->event, NULL, SIGINT, on_exit_signal, m)) < 0 ||
             (r = sd_event_add_signal(m->event, NULL, SIGHUP, on_reload, m)) < 0)
-                goto fail;
+                return log_errno(LOG_ERR, r, "Cannot watch signals: %m");
 
         r = pool_new(MANAGER_WORKERS_MAX, &m->pool);
         if (r < 0)
-                goto fail;
+                return log_errno(LOG_ERR, r, "Cannot set up the workers: %m");
         r = sd_event_add_io(m->event, &m->pool_source, pool_get_fd(m->pool), EPOLLIN, on_pool, m);
         if (r < 0)
-                goto fail;
+                return log_errno(LOG_ERR, r, "Cannot watch the workers: %m");
 
         r = sd_event_add_post(m->event, &m->reap_source, on_reap, m);
         if (r < 0)
-                goto fail;
+                return log_errno(LOG_ERR, r, "Cannot set up the reaper: %m");
 
         if ((r = sd_event_add_time(m->event, &m->resume_accept, CLOCK_MONOTONIC, UINT64_MAX, 0,
                                    on_resume_accept, m)) < 0 ||
             (r = sd_event_add_time(m->event, &m->exit_idle, CLOCK_MONOTONIC, UINT64_MAX, 0, on_exit_idle, m)) < 0 ||
             (r = sd_event_add_time_relative(m->event, &m->gc_timer, CLOCK_MONOTONIC, GC_INTERVAL_USEC, 0,
                                             on_gc, m)) < 0)
-                goto fail;
+                return log_errno(LOG_ERR, r, "Cannot set up timers: %m");
         (void) sd_event_source_set_enabled(m->resume_accept, SD_EVENT_OFF);
         (void) sd_event_source_set_enabled(m->exit_idle, SD_EVENT_OFF);
 
         r = cache_new(config->cache_size, &m->cache);
         if (r < 0)
-                goto fail;
+                return log_errno(LOG_ERR, r, "Cannot set up the cache: %m");
         r = policy_load(config->policy_dir, &m->policy);
         if (r < 0)
-                goto fail;
+                return log_errno(LOG_ERR, r, "Cannot load the policy: %m");
+        /* manager_listen() says why it failed. */
         r = manager_listen(m);
         if (r < 0)
-                goto fail;
+                return r;
 
-        *ret = m;
+        *ret = TAKE_PTR(m);
         return 0;
-fail:
-        manager_free(m);
-        return r;
 }
 
 int manager_run(Manager *m) {
@@ -430,10 +436,11 @@ int manager_run(Manager *m) {
  */
 static void manager_drain_jobs(Manager *m, int timeout_ms) {
         struct timespec start, now;
+        Connection *c;
 
         if (!m->pool)
                 return;
-        for (Connection *c = m->connections; c; c = c->next)
+        LIST_FOREACH(c, &m->connections, Connection, link)
                 if (c->job) {
                         job_cancel(c->job);
                         c->job = NULL;
@@ -460,8 +467,8 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         manager_drain_jobs(m, 5000);
-        while (m->connections)
-                connection_free(m->connections);
+        while (!list_is_empty(&m->connections))
+                connection_free(LIST_FIRST(&m->connections, Connection, link));
         for (unsigned i = 0; i < m->n_listen; i++) {
                 sd_event_source_disable_unref(m->listen_sources[i]);
                 safe_close(m->listen_fds[i]);

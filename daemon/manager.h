@@ -13,6 +13,7 @@
 
 #include "account.h"
 #include "cache.h"
+#include "macro.h"
 #include "policy.h"
 #include "pool.h"
 
@@ -59,7 +60,7 @@ typedef struct Manager {
         sd_event_source *pool_source;
         sd_event_source *reap_source;   /* after every event: large memfds let go of are closed by a worker */
 
-        Connection *connections;        /* open ones, and those whose socket is still being closed */
+        List connections;               /* Connection.link: open ones, and those whose socket is still being closed */
         unsigned n_requests;            /* connections with a request in flight: only these keep the daemon from exiting idle */
         AccountTable accounts;
         Cache *cache;
@@ -69,8 +70,10 @@ typedef struct Manager {
         uint64_t start_usec;
 } Manager;
 
+/* Logs why it fails: its caller only decides to exit. */
 int manager_new(const ManagerConfig *config, Manager **ret);
 Manager *manager_free(Manager *m);
+DEFINE_CLEANUP(Manager, manager_free);
 /* Runs until SIGTERM/SIGINT or the idle exit; returns 0 or a negative errno. */
 int manager_run(Manager *m);
 

@@ -31,7 +31,7 @@ typedef struct ParseState {
         unsigned error_line;
         Grant *current;
         unsigned current_keys;  /* the keys the current section has set, as KEY_* bits */
-        Grant *grants, **tail;
+        List grants;
 } ParseState;
 
 enum {
@@ -58,6 +58,7 @@ static const struct {
 Grant *grant_free(Grant *g) {
         if (!g)
                 return NULL;
+        list_unlink(&g->link);
         safe_close(g->root_fd);
         free(g->path);
         free(g->file_name);
@@ -68,12 +69,11 @@ Grant *grant_free(Grant *g) {
         return NULL;
 }
 
-void grants_free(Grant *g) {
-        while (g) {
-                Grant *next = g->next;
+void grants_free(List *grants) {
+        Grant *g;
+
+        LIST_FOREACH_SAFE(g, next, grants, Grant, link)
                 grant_free(g);
-                g = next;
-        }
 }
 
 
@@ -276,8 +276,7 @@ static int policy_handler(void *user, const char *section, const char *name, con
                 }
                 g->root_fd = -EBADF;
                 g->line = st->section_line ? st->section_line : st->line;
-                *st->tail = g;
-                st->tail = &g->next;
+                list_append(&st->grants, &g->link);
                 st->current = g;
                 st->current_keys = 0;
                 st->grant_section = st->section;
@@ -342,17 +341,19 @@ static int policy_handler(void *user, const char *section, const char *name, con
         return 1;
 }
 
-int policy_parse(FILE *f, Grant **ret_grants, unsigned *ret_error_line, char *error, size_t error_size) {
-        ParseState st = { .f = f };
+int policy_parse(FILE *f, List *grants, unsigned *ret_error_line, char *error, size_t error_size) {
+        ParseState st = { .f = f, .grants = LIST_INIT(st.grants) };
+        Grant *g;
         int r;
 
-        st.tail = &st.grants;
         r = ini_parse_stream(policy_reader, &st, policy_handler, &st);
         if (r != 0 && !st.error_line) {
                 st.error_line = r > 0 ? (unsigned) r : st.line;
                 snprintf(st.error, sizeof(st.error), "syntax error");
         }
-        for (Grant *g = st.grants; g && !st.error_line; g = g->next) {
+        LIST_FOREACH(g, &st.grants, Grant, link) {
+                if (st.error_line)
+                        break;
                 if (!g->path)
                         snprintf(st.error, sizeof(st.error), "[Grant] without Path=");
                 else if (g->n_uids == 0 && g->n_gids == 0)
@@ -362,11 +363,11 @@ int policy_parse(FILE *f, Grant **ret_grants, unsigned *ret_error_line, char *er
                 st.error_line = g->line;
         }
         if (st.error_line) {
-                grants_free(st.grants);
+                grants_free(&st.grants);
                 *ret_error_line = st.error_line;
                 snprintf(error, error_size, "%s", st.error);
                 return -EBADMSG;
         }
-        *ret_grants = st.grants;
+        list_splice_tail(grants, &st.grants);
         return 0;
 }

@@ -9,11 +9,13 @@
 #include "policy.h"
 
 /*
- * Parses @f. Returns 0 and the grants in file order (roots not opened yet),
- * or -EBADMSG with the line and text of the first error: a file with any
- * error yields no grant at all.
+ * Parses @f. Returns 0 and appends the grants to @grants in file order (roots
+ * not opened yet), or -EBADMSG with the line and text of the first error: a
+ * file with any error yields no grant at all.
  */
-int policy_parse(FILE *f, Grant **ret_grants, unsigned *ret_error_line, char *error, size_t error_size);
+int policy_parse(FILE *f, List *grants, unsigned *ret_error_line, char *error, size_t error_size);
 
+/* Frees @g, and takes it out of the list that holds it. */
 Grant *grant_free(Grant *g);
-void grants_free(Grant *g);
+/* Frees every grant of @grants. */
+void grants_free(List *grants);

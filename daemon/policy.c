@@ -22,7 +22,7 @@
 Policy *policy_free(Policy *p) {
         if (!p)
                 return NULL;
-        grants_free(p->grants);
+        grants_free(&p->grants);
         free(p);
         return NULL;
 }
@@ -157,7 +157,8 @@ static int policy_file_check(int fd) {
 
 static void policy_load_file(Policy *p, int dir_fd, const char *dir, const char *name) {
         _cleanup_close_ int fd = -EBADF;
-        Grant *grants = NULL, *g;
+        List grants = LIST_INIT(grants);
+        Grant *g;
         char error[256], why[PATH_MAX + 64];
         unsigned n = 0, line = 0;
         FILE *f;
@@ -190,9 +191,7 @@ static void policy_load_file(Policy *p, int dir_fd, const char *dir, const char 
                 return;
         }
 
-        while ((g = grants)) {
-                grants = g->next;
-                g->next = NULL;
+        LIST_FOREACH_SAFE(g, next, &grants, Grant, link) {
                 g->source = strdup(name);
                 r = g->source ? grant_open_root(g, why, sizeof(why)) : -ENOMEM;
                 if (r < 0) {
@@ -206,10 +205,8 @@ static void policy_load_file(Policy *p, int dir_fd, const char *dir, const char 
                         continue;
                 }
                 /* Appended in order: the first grant that covers a path is the one that applies. */
-                Grant **t = &p->grants;
-                while (*t)
-                        t = &(*t)->next;
-                *t = g;
+                list_unlink(&g->link);
+                list_append(&p->grants, &g->link);
                 p->n_grants++;
                 n++;
         }
@@ -220,16 +217,30 @@ static int name_compare(const void *a, const void *b) {
         return strcmp(*(char * const *) a, *(char * const *) b);
 }
 
+DEFINE_CLEANUP(DIR, closedir);
+
+/* The policy files' names, sorted: an array of @n strings. */
+typedef struct Names {
+        char **names;
+        size_t n;
+} Names;
+
+static void names_clear(Names *n) {
+        for (size_t i = 0; i < n->n; i++)
+                free(n->names[i]);
+        free(n->names);
+}
+
 int policy_load(const char *dir, Policy **ret) {
-        Policy *p;
-        DIR *d;
+        _cleanup_(policy_freep) Policy *p = NULL;
+        _cleanup_(closedirp) DIR *d = NULL;
+        _cleanup_(names_clear) Names names = {};
         struct dirent *de;
-        char **names = NULL;
-        size_t n_names = 0;
 
         p = calloc(1, sizeof(*p));
         if (!p)
                 return -ENOMEM;
+        list_init(&p->grants);
 
         d = opendir(dir);
         if (!d) {
@@ -239,7 +250,7 @@ int policy_load(const char *dir, Policy **ret) {
                         log_errno(LOG_ERR, negative_errno(), "Cannot open policy directory %s, no path grants: %m", dir);
                         p->n_errors++;
                 }
-                *ret = p;
+                *ret = TAKE_PTR(p);
                 return 0;
         }
         while ((de = readdir(d))) {
@@ -248,35 +259,31 @@ int policy_load(const char *dir, Policy **ret) {
 
                 if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".conf") != 0)
                         continue;
-                if (n_names >= POLICY_FILES_MAX) {
+                if (names.n >= POLICY_FILES_MAX) {
                         log_warning("More than %u policy files in %s, ignoring the rest.", POLICY_FILES_MAX, dir);
                         p->n_errors++;
                         break;
                 }
-                a = realloc(names, (n_names + 1) * sizeof(char *));
+                a = realloc(names.names, (names.n + 1) * sizeof(char *));
                 if (!a) {
                         p->n_errors++;
                         break;
                 }
-                names = a;
-                names[n_names] = strdup(de->d_name);
-                if (names[n_names])
-                        n_names++;
+                names.names = a;
+                names.names[names.n] = strdup(de->d_name);
+                if (names.names[names.n])
+                        names.n++;
                 else
                         p->n_errors++;
         }
-        if (n_names > 0)
-                qsort(names, n_names, sizeof(char *), name_compare);
-        for (size_t i = 0; i < n_names; i++) {
-                policy_load_file(p, dirfd(d), dir, names[i]);
-                free(names[i]);
-        }
-        free(names);
-        closedir(d);
+        if (names.n > 0)
+                qsort(names.names, names.n, sizeof(char *), name_compare);
+        for (size_t i = 0; i < names.n; i++)
+                policy_load_file(p, dirfd(d), dir, names.names[i]);
 
         log_info("Policy loaded from %s: %u grant(s)%s.", dir, p->n_grants,
                  p->n_errors > 0 ? ", with errors (see above)" : "");
-        *ret = p;
+        *ret = TAKE_PTR(p);
         return 0;
 }
 
@@ -327,9 +334,11 @@ static bool grant_covers_peer(const Grant *g, uid_t uid, const gid_t *groups, si
 
 const Grant *policy_lookup(const Policy *p, uid_t uid, const gid_t *groups, size_t n_groups,
                            const char *path, const char **ret_relative) {
+        const Grant *g;
+
         if (!p || path[0] != '/')
                 return NULL;
-        for (const Grant *g = p->grants; g; g = g->next) {
+        LIST_FOREACH(g, &p->grants, Grant, link) {
                 const char *rest;
 
                 if (!grant_covers_peer(g, uid, groups, n_groups))
@@ -360,7 +369,9 @@ static void ids_dump(FILE *f, const char *what, const uint32_t *ids, size_t n) {
 }
 
 void policy_dump(const Policy *p, FILE *f) {
-        for (const Grant *g = p->grants; g; g = g->next) {
+        const Grant *g;
+
+        LIST_FOREACH(g, &p->grants, Grant, link) {
                 fprintf(f, "%s:%u: %s %s", g->source ? g->source : "?", g->line,
                         g->file_name ? "file" : "tree", g->path);
                 ids_dump(f, "uids", g->uids, g->n_uids);

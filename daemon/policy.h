@@ -16,6 +16,9 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "list.h"
+#include "macro.h"
+
 typedef struct Grant {
         char *path;             /* normalised, absolute */
         int root_fd;            /* the granted directory, or the parent of the granted file */
@@ -28,11 +31,11 @@ typedef struct Grant {
         uint64_t resolve_flags; /* RESOLVE_NO_SYMLINKS / RESOLVE_NO_XDEV */
         char *source;           /* the policy file's name, for log lines and --check-policy */
         unsigned line;          /* its "[Grant]" line, for log lines */
-        struct Grant *next;
+        List link;              /* in its policy (or the parser's list), in file order */
 } Grant;
 
 typedef struct Policy {
-        Grant *grants;
+        List grants;            /* Grant.link: the first that covers a path applies */
         unsigned n_grants;
         unsigned n_errors;      /* files skipped and grants refused while loading (all logged) */
 } Policy;
@@ -40,6 +43,7 @@ typedef struct Policy {
 /* A missing directory is an empty policy. Fails only on allocation failure. */
 int policy_load(const char *dir, Policy **ret);
 Policy *policy_free(Policy *p);
+DEFINE_CLEANUP(Policy, policy_free);
 
 /* Writes each grant as the daemon understood it, one per line, for --check-policy. */
 void policy_dump(const Policy *p, FILE *f);

@@ -36,12 +36,12 @@ struct Pool {
         unsigned n_threads, n_spare;
         unsigned n_queued, n_in_flight;
         bool stopping;
-        PoolWork *queue_head, *queue_tail;
-        PoolWork *done_head, *done_tail;
+        List queue;             /* PoolWork.link, oldest first */
+        List done;
 };
 
 int pool_new(unsigned max_threads, Pool **ret) {
-        Pool *p;
+        _cleanup_free_ Pool *p = NULL;
 
         if (max_threads == 0)
                 return -EINVAL;
@@ -49,26 +49,16 @@ int pool_new(unsigned max_threads, Pool **ret) {
         if (!p)
                 return -ENOMEM;
         p->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (p->event_fd < 0) {
-                int r = negative_errno();
-                free(p);
-                return r;
-        }
+        if (p->event_fd < 0)
+                return negative_errno();
         pthread_mutex_init(&p->lock, NULL);
         pthread_cond_init(&p->wakeup, NULL);
         pthread_cond_init(&p->gone, NULL);
+        list_init(&p->queue);
+        list_init(&p->done);
         p->max_threads = max_threads;
-        *ret = p;
+        *ret = TAKE_PTR(p);
         return 0;
-}
-
-static void list_append(PoolWork **head, PoolWork **tail, PoolWork *w) {
-        w->next = NULL;
-        if (*tail)
-                (*tail)->next = w;
-        else
-                *head = w;
-        *tail = w;
 }
 
 static void *pool_worker(void *userdata) {
@@ -79,20 +69,19 @@ static void *pool_worker(void *userdata) {
                 PoolWork *w;
 
                 /* n_spare already counts this thread: from its creation, or from the end of its last work. */
-                while (!p->queue_head && !p->stopping) {
+                while (list_is_empty(&p->queue) && !p->stopping) {
                         struct timespec deadline;
 
                         (void) clock_gettime(CLOCK_REALTIME, &deadline);
                         deadline.tv_sec += POOL_IDLE_SEC;
-                        if (pthread_cond_timedwait(&p->wakeup, &p->lock, &deadline) == ETIMEDOUT && !p->queue_head)
+                        if (pthread_cond_timedwait(&p->wakeup, &p->lock, &deadline) == ETIMEDOUT &&
+                            list_is_empty(&p->queue))
                                 break;
                 }
-                if (!p->queue_head)
+                w = LIST_FIRST(&p->queue, PoolWork, link);
+                if (!w)
                         break;
-                w = p->queue_head;
-                p->queue_head = w->next;
-                if (!p->queue_head)
-                        p->queue_tail = NULL;
+                list_unlink(&w->link);
                 p->n_queued--;
                 p->n_spare--;
                 pthread_mutex_unlock(&p->lock);
@@ -100,7 +89,7 @@ static void *pool_worker(void *userdata) {
                 w->run(w);
 
                 pthread_mutex_lock(&p->lock);
-                list_append(&p->done_head, &p->done_tail, w);
+                list_append(&p->done, &w->link);
                 p->n_spare++;
                 /* An eventfd counter never blocks a writer short of 2^64 - 1 wakeups. */
                 (void) eventfd_write(p->event_fd, 1);
@@ -139,7 +128,7 @@ int pool_submit(Pool *p, PoolWork *w) {
         int r = 0;
 
         pthread_mutex_lock(&p->lock);
-        list_append(&p->queue_head, &p->queue_tail, w);
+        list_append(&p->queue, &w->link);
         p->n_queued++;
         p->n_in_flight++;
         if (p->n_queued > p->n_spare && p->n_threads < p->max_threads)
@@ -150,18 +139,15 @@ int pool_submit(Pool *p, PoolWork *w) {
         return r;
 }
 
-PoolWork *pool_take_done(Pool *p) {
-        PoolWork *w;
+void pool_take_done(Pool *p, List *done) {
         eventfd_t v;
 
         (void) eventfd_read(p->event_fd, &v);
         pthread_mutex_lock(&p->lock);
-        w = p->done_head;
-        p->done_head = p->done_tail = NULL;
-        for (PoolWork *i = w; i; i = i->next)
+        for (List *i = p->done.next; i != &p->done; i = i->next)
                 p->n_in_flight--;
+        list_splice_tail(done, &p->done);
         pthread_mutex_unlock(&p->lock);
-        return w;
 }
 
 int pool_get_fd(Pool *p) {

@@ -17,12 +17,14 @@
 
 #include <stdint.h>
 
+#include "list.h"
+
 typedef struct PoolWork PoolWork;
 typedef void (*pool_run_fn)(PoolWork *w);
 
 struct PoolWork {
         pool_run_fn run;        /* runs on a worker thread */
-        PoolWork *next;         /* the pool's, while it owns the work */
+        List link;              /* the pool's, while it owns the work */
 };
 
 typedef struct Pool Pool;
@@ -44,8 +46,11 @@ int pool_get_fd(Pool *p);
  */
 int pool_submit(Pool *p, PoolWork *w);
 
-/* Takes back all finished work, oldest first (NULL-terminated through ->next). */
-PoolWork *pool_take_done(Pool *p);
+/*
+ * Takes back all finished work: appends it to @done, oldest first. Each
+ * item is the caller's again once unlinked from @done.
+ */
+void pool_take_done(Pool *p, List *done);
 
 /* Threads that exist right now, and the bound. */
 unsigned pool_threads(Pool *p);

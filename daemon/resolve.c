@@ -74,16 +74,23 @@ static int statx_regular(int fd, struct statx *ret) {
         return 0;
 }
 
+/* What is checked on the handle before anything is opened for real: a regular file, not on a synthetic file system. */
+static int check_regular(int fd, Source *s, struct statfs *ret_sfs) {
+        int r;
+
+        r = statx_regular(fd, &s->stx);
+        if (r < 0)
+                return r;
+        return refuse_synthetic(fd, ret_sfs);
+}
+
 /* Checks the type on the handle first, then reopens: a FIFO or device is never opened for real. */
 static int reopen_regular(int fd, Source *ret) {
         Source s = SOURCE_NULL;
         struct statfs sfs;
         int r;
 
-        r = statx_regular(fd, &s.stx);
-        if (r < 0)
-                return r;
-        r = refuse_synthetic(fd, &sfs);
+        r = check_regular(fd, &s, &sfs);
         if (r < 0)
                 return r;
         r = resolve_reopen(fd, &s.fd);
@@ -108,10 +115,7 @@ int resolve_fd(int client_fd, Source *ret) {
         if (r < 0)
                 return r;
 
-        r = statx_regular(client_fd, &s.stx);
-        if (r < 0)
-                return r;
-        r = refuse_synthetic(client_fd, &sfs);
+        r = check_regular(client_fd, &s, &sfs);
         if (r < 0)
                 return r;
         r = resolve_reopen(client_fd, &s.fd);

@@ -134,8 +134,8 @@ static int sandbox_landlock(const char *socket_path) {
                 return log_errno(LOG_ERR, negative_errno(), "Cannot create a Landlock ruleset: %m");
 
         if (socket_path) {
-                struct landlock_path_beneath_attr rule = { .allowed_access = LANDLOCK_ACCESS_FS_REMOVE_FILE };
                 _cleanup_free_ char *dir = strdup(socket_path);
+                _cleanup_close_ int parent = -EBADF;
                 char *slash = dir ? strrchr(dir, '/') : NULL;
 
                 if (!dir)
@@ -144,15 +144,15 @@ static int sandbox_landlock(const char *socket_path) {
                         slash[1] = '\0';
                 else if (slash)
                         *slash = '\0';
-                rule.parent_fd = open(slash ? dir : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-                if (rule.parent_fd < 0)
+                parent = open(slash ? dir : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (parent < 0)
                         return log_errno(LOG_ERR, negative_errno(), "Cannot open the socket's directory: %m");
-                if (syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &rule, 0) < 0) {
-                        int r = negative_errno();
-                        safe_close(rule.parent_fd);
-                        return log_errno(LOG_ERR, r, "Cannot add a Landlock rule: %m");
-                }
-                safe_close(rule.parent_fd);
+                if (syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH,
+                            &(struct landlock_path_beneath_attr) {
+                                    .allowed_access = LANDLOCK_ACCESS_FS_REMOVE_FILE,
+                                    .parent_fd = parent,
+                            }, 0) < 0)
+                        return log_errno(LOG_ERR, negative_errno(), "Cannot add a Landlock rule: %m");
         }
 
         if (syscall(SYS_landlock_restrict_self, ruleset, 0) < 0)

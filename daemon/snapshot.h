@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "file-version.h"
+#include "list.h"
 #include "proto.h"
 #include "resolve.h"
 
@@ -35,8 +36,8 @@ typedef struct Snapshot {
 
         /* Owned by cache.c, under its lock (read atomically elsewhere). */
         bool cached;
-        struct Snapshot *hash_next;
-        struct Snapshot *lru_prev, *lru_next;
+        List hash_link;         /* in its bucket */
+        List lru_link;          /* in the cache's LRU list */
 } Snapshot;
 
 /* Bounded retries of a copy that a writer disturbed. */

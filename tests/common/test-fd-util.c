@@ -8,6 +8,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,22 +244,27 @@ static void dispose_count(int fd, void *userdata) {
 /*
  * Every way a message can come with descriptors the caller does not take:
  * none of them may stay open (the client once kept those past its maximum).
+ * A server's receive tells a bad message (-EBADMSG, answered) from bad
+ * control data (-EPROTO, dropped); the client's does not need to.
  */
 START_TEST(test_receive_closes_all) {
         static const struct {
                 const char *what;
                 size_t len, n, buf_size, max_fds;
-                ssize_t want;
+                ssize_t want, want_request;
         } cases[] = {
-                { "more than the caller's maximum", 4, 3, 16, 1, -EPROTO },
-                { "more than the maximum, many", 4, FD_SEND_MAX, 16, 4, -EPROTO },
-                { "a caller that takes none", 4, 1, 16, 0, -EPROTO },
-                { "a truncated message (MSG_TRUNC)", 32, 2, 8, 4, -EPROTO },
-                { "no message, only descriptors", 0, 2, 16, 4, -EPROTO },
-                { "within the maximum", 4, 2, 16, 2, 4 },
+                { "more than the caller's maximum", 4, 3, 16, 1, -EPROTO, -EPROTO },
+                { "more than the maximum, many", 4, FD_SEND_MAX, 16, 4, -EPROTO, -EPROTO },
+                { "a caller that takes none", 4, 1, 16, 0, -EPROTO, -EPROTO },
+                { "a truncated message (MSG_TRUNC)", 32, 2, 8, 4, -EPROTO, -EBADMSG },
+                { "no message, only descriptors", 0, 2, 16, 4, -EPROTO, -EBADMSG },
+                { "within the maximum", 4, 2, 16, 2, 4, 4 },
         };
 
-        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        for (size_t i = 0; i < 2 * ELEMENTSOF(cases); i++) {
+                bool request = i >= ELEMENTSOF(cases);
+                size_t c = i % ELEMENTSOF(cases);
+                ssize_t want = request ? cases[c].want_request : cases[c].want;
                 int sv[2], fds[FD_SEND_MAX];
                 int lowest, before;
                 size_t n_fds = 77;
@@ -268,22 +274,22 @@ START_TEST(test_receive_closes_all) {
                 ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
                 lowest = fd_lowest_free();
                 before = fd_open_count();
-                send_many(sv[0], cases[i].len, cases[i].n);
+                send_many(sv[0], cases[c].len, cases[c].n);
                 n_disposed = 0;
-                r = fd_receive(sv[1], buf, cases[i].buf_size, fds, cases[i].max_fds, &n_fds, dispose_count,
-                               &n_disposed);
-                ck_assert_msg(r == cases[i].want, "%s: %zd, not %zd", cases[i].what, r, cases[i].want);
+                r = (request ? fd_receive_request : fd_receive)(sv[1], buf, cases[c].buf_size, fds, cases[c].max_fds,
+                                                                &n_fds, dispose_count, &n_disposed);
+                ck_assert_msg(r == want, "%s%s: %zd, not %zd", request ? "request: " : "", cases[c].what, r, want);
                 if (r < 0) {
-                        ck_assert_msg(n_disposed == (int) cases[i].n, "%s: %d of %zu disposed of",
-                                      cases[i].what, n_disposed, cases[i].n);
+                        ck_assert_msg(n_disposed == (int) cases[c].n, "%s: %d of %zu disposed of",
+                                      cases[c].what, n_disposed, cases[c].n);
                         ck_assert_uint_eq(n_fds, 77);
                 } else {
-                        ck_assert_uint_eq(n_fds, cases[i].n);
+                        ck_assert_uint_eq(n_fds, cases[c].n);
                         ck_assert_int_eq(n_disposed, 0);
                         for (size_t k = 0; k < n_fds; k++)
                                 close(fds[k]);
                 }
-                ck_assert_msg(fd_open_count() == before, "%s: %d descriptors open, %d before", cases[i].what,
+                ck_assert_msg(fd_open_count() == before, "%s: %d descriptors open, %d before", cases[c].what,
                               fd_open_count(), before);
                 ck_assert_int_eq(fd_lowest_free(), lowest);
                 close(sv[0]);
@@ -292,38 +298,89 @@ START_TEST(test_receive_closes_all) {
 }
 END_TEST
 
-/* MSG_CTRUNC: more descriptors than the receive buffer holds; the default disposal is close(). */
-START_TEST(test_receive_ctrunc) {
-        int sv[2], fds[4], before;
+/* Sends one message of one byte with @n copies of /dev/null (up to the kernel's SCM_MAX_FD). */
+static void send_raw(int sock, size_t n) {
+        union {
+                struct cmsghdr cmsg;
+                uint8_t buf[CMSG_SPACE(sizeof(int) * FD_RECEIVE_MAX)];
+        } control = {};
+        int null = open("/dev/null", O_RDONLY | O_CLOEXEC), many[FD_RECEIVE_MAX];
+        struct iovec iov = { .iov_base = (void *) "m", .iov_len = 1 };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
+                             .msg_controllen = CMSG_SPACE(sizeof(int) * n) };
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+        ck_assert_int_ge(null, 0);
+        ck_assert_uint_le(n, FD_RECEIVE_MAX);
+        for (size_t i = 0; i < n; i++)
+                many[i] = null;
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * n);
+        memcpy(CMSG_DATA(c), many, sizeof(int) * n);
+        ck_assert_int_eq(sendmsg(sock, &mh, MSG_NOSIGNAL), 1);
+        close(null);
+}
+
+/*
+ * The most a message can carry arrives whole: the kernel never truncates the
+ * control data (MSG_CTRUNC) and closes the rest in the receiver, where the
+ * daemon must never close a client's descriptor. Beyond the caller's
+ * maximum, all are disposed of; the default disposal is close().
+ */
+START_TEST(test_receive_kernel_maximum) {
+        static int fds[FD_RECEIVE_MAX];
+        int sv[2], before;
         size_t n_fds = 5;
         char buf[8];
 
         ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
         before = fd_open_count();
-        /* 5 x 16 descriptors in 5 messages would not be truncated; one message with more than the buffer would. */
-        {
-                union {
-                        struct cmsghdr cmsg;
-                        uint8_t buf[CMSG_SPACE(sizeof(int) * 200)];
-                } control = {};
-                int null = open("/dev/null", O_RDONLY | O_CLOEXEC), many[200];
-                struct iovec iov = { .iov_base = (void *) "m", .iov_len = 1 };
-                struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
-                                     .msg_controllen = sizeof(control) };
-                struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 
-                for (size_t i = 0; i < ELEMENTSOF(many); i++)
-                        many[i] = null;
-                c->cmsg_level = SOL_SOCKET;
-                c->cmsg_type = SCM_RIGHTS;
-                c->cmsg_len = CMSG_LEN(sizeof(many));
-                memcpy(CMSG_DATA(c), many, sizeof(many));
-                ck_assert_int_eq(sendmsg(sv[0], &mh, MSG_NOSIGNAL), 1);
-                close(null);
-        }
+        send_raw(sv[0], FD_RECEIVE_MAX);
+        n_disposed = 0;
+        ck_assert_int_eq(fd_receive_request(sv[1], buf, sizeof(buf), fds, FD_RECEIVE_MAX, &n_fds, dispose_count,
+                                            &n_disposed), 1);
+        ck_assert_uint_eq(n_fds, FD_RECEIVE_MAX);
+        ck_assert_int_eq(n_disposed, 0);
+        ck_assert_int_eq(fd_open_count(), before + FD_RECEIVE_MAX);
+        for (size_t i = 0; i < n_fds; i++)
+                close(fds[i]);
+
+        n_fds = 5;
+        send_raw(sv[0], FD_RECEIVE_MAX);
         ck_assert_int_eq(fd_receive(sv[1], buf, sizeof(buf), fds, 4, &n_fds, NULL, NULL), -EPROTO);
         ck_assert_uint_eq(n_fds, 5);
         ck_assert_int_eq(fd_open_count(), before);
+        close(sv[0]);
+        close(sv[1]);
+}
+END_TEST
+
+/*
+ * Control data other than descriptors (here credentials, which the kernel
+ * adds where the receiver set SO_PASSCRED) is no peer's business: -EPROTO,
+ * and the descriptors that came with it are disposed of.
+ */
+START_TEST(test_receive_odd_control) {
+        int sv[2], fds[4], before, one = 1;
+        size_t n_fds = 5;
+        char buf[8];
+
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+        ck_assert_int_eq(setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)), 0);
+        before = fd_open_count();
+        send_many(sv[0], 4, 2);
+        n_disposed = 0;
+        ck_assert_int_eq(fd_receive_request(sv[1], buf, sizeof(buf), fds, 4, &n_fds, dispose_count, &n_disposed),
+                         -EPROTO);
+        ck_assert_int_eq(n_disposed, 2);
+        ck_assert_uint_eq(n_fds, 5);
+        ck_assert_int_eq(fd_open_count(), before);
+
+        /* Without descriptors too. */
+        ck_assert_int_eq(fd_send(sv[0], "x", 1, NULL, 0), 0);
+        ck_assert_int_eq(fd_receive(sv[1], buf, sizeof(buf), fds, 4, &n_fds, NULL, NULL), -EPROTO);
         close(sv[0]);
         close(sv[1]);
 }
@@ -339,6 +396,7 @@ int main(void) {
         tcase_add_test(tc, test_loop_write);
         tcase_add_test(tc, test_send_receive);
         tcase_add_test(tc, test_receive_closes_all);
-        tcase_add_test(tc, test_receive_ctrunc);
+        tcase_add_test(tc, test_receive_kernel_maximum);
+        tcase_add_test(tc, test_receive_odd_control);
         return suite_run(s, NULL);
 }

@@ -77,6 +77,39 @@ START_TEST(test_order_and_unlink) {
 }
 END_TEST
 
+START_TEST(test_splice) {
+        List a = LIST_INIT(a), b = LIST_INIT(b);
+        Item *x = item_new(1), *y = item_new(2), *z = item_new(3);
+        Item *i;
+        int count;
+
+        /* An empty list moves nothing. */
+        list_splice_tail(&a, &b);
+        ck_assert(list_is_empty(&a) && list_is_empty(&b));
+
+        list_append(&a, &x->link);
+        list_append(&b, &y->link);
+        list_append(&b, &z->link);
+        list_splice_tail(&a, &b);
+        ck_assert(list_is_empty(&b));
+        ck_assert_int_eq(sum(&a, &count), 123);
+        ck_assert_int_eq(count, 3);
+        /* Into an empty list: the entries keep their order, and still unlink themselves. */
+        list_splice_tail(&b, &a);
+        ck_assert(list_is_empty(&a));
+        ck_assert_int_eq(sum(&b, &count), 123);
+        list_unlink(&y->link);
+        ck_assert_int_eq(sum(&b, &count), 13);
+
+        n_freed = 0;
+        item_free(y);
+        LIST_FOREACH_SAFE(i, next, &b, Item, link)
+                item_free(i);
+        ck_assert(list_is_empty(&b));
+        ck_assert_int_eq(n_freed, 3);
+}
+END_TEST
+
 START_TEST(test_cleanup) {
         List head = LIST_INIT(head);
 
@@ -105,6 +138,7 @@ int main(void) {
         Suite *s = test_suite("list", 0, NULL, NULL, &tc);
 
         tcase_add_test(tc, test_order_and_unlink);
+        tcase_add_test(tc, test_splice);
         tcase_add_test(tc, test_cleanup);
         return suite_run(s, NULL);
 }

@@ -199,9 +199,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (int i = 0; i < ROUNDS_MAX && !drain_replies(pair[0]); i++)
                 (void) sd_event_run(manager->event, 5000);
         safe_close(pair[0]);
-        for (int i = 0; i < ROUNDS_MAX && manager->connections; i++)
+        for (int i = 0; i < ROUNDS_MAX && !list_is_empty(&manager->connections); i++)
                 (void) sd_event_run(manager->event, 5000);
-        if (manager->connections)
+        if (!list_is_empty(&manager->connections))
                 abort();
         /* What only the cache keeps is not a leak: dropped before counting. */
         (void) cache_trim(manager->cache, UINT64_MAX);

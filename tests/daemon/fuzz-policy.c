@@ -50,10 +50,11 @@ static int id_stated(const uint8_t *data, size_t size, uint32_t id, int group) {
         return name && contains(data, size, name, strlen(name));
 }
 
-static void check(const uint8_t *data, size_t size, const Grant *grants) {
+static void check(const uint8_t *data, size_t size, List *grants) {
         size_t n = 0, with_max = 0;
+        const Grant *g;
 
-        for (const Grant *g = grants; g; g = g->next) {
+        LIST_FOREACH(g, grants, Grant, link) {
                 const char *p;
 
                 n++;
@@ -98,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static const char empty[] = "\n";
         char error[256];
         unsigned line = 0;
-        Grant *grants = NULL;
+        List grants = LIST_INIT(grants);
         FILE *f;
         int r;
 
@@ -109,11 +110,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         r = policy_parse(f, &grants, &line, error, sizeof(error));
         fclose(f);
         if (r < 0) {
-                if (r != -EBADMSG || grants || line == 0 || !memchr(error, '\0', sizeof(error)))
+                if (r != -EBADMSG || !list_is_empty(&grants) || line == 0 || !memchr(error, '\0', sizeof(error)))
                         abort();
                 return 0;
         }
-        check(data, size, grants);
-        grants_free(grants);
+        check(data, size, &grants);
+        grants_free(&grants);
         return 0;
 }

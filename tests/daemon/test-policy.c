@@ -19,36 +19,41 @@
 #include "policy-parse.h"
 #include "test-util.h"
 
-/* Parses @text; returns policy_parse()'s result, the grants in *ret (or NULL) and the error line. */
-static int parse(const char *text, Grant **ret, unsigned *ret_line, char *error, size_t error_size) {
+/* Parses @text; returns policy_parse()'s result, the grants appended to @grants and the error line. */
+static int parse(const char *text, List *grants, unsigned *ret_line, char *error, size_t error_size) {
         FILE *f = fmemopen((void *) text, strlen(text), "r");
         int r;
 
         ck_assert_ptr_nonnull(f);
-        *ret = NULL;
         *ret_line = 0;
         error[0] = '\0';
-        r = policy_parse(f, ret, ret_line, error, error_size);
+        r = policy_parse(f, grants, ret_line, error, error_size);
         fclose(f);
         return r;
 }
 
+/* The grant after @g in @grants, or NULL. */
+static Grant *grant_next(List *grants, Grant *g) {
+        return g->link.next == grants ? NULL : LIST_ENTRY(g->link.next, Grant, link);
+}
+
 /* @text must be refused at @line with an error containing @what. */
 static void check_refused(const char *text, unsigned line, const char *what) {
+        List grants = LIST_INIT(grants);
         char error[256];
         unsigned l;
-        Grant *g;
 
-        ck_assert_msg(parse(text, &g, &l, error, sizeof(error)) == -EBADMSG, "accepted: %s", text);
-        ck_assert_ptr_null(g);
+        ck_assert_msg(parse(text, &grants, &l, error, sizeof(error)) == -EBADMSG, "accepted: %s", text);
+        ck_assert(list_is_empty(&grants));
         ck_assert_msg(l == line, "line %u, not %u, for: %s (%s)", l, line, text, error);
         ck_assert_msg(strstr(error, what), "error \"%s\" lacks \"%s\"", error, what);
 }
 
 START_TEST(test_parse_valid) {
+        List grants = LIST_INIT(grants);
         char error[256];
         unsigned line;
-        Grant *g;
+        Grant *g, *n;
 
         ck_assert_int_eq(parse("# comment\n"
                                "[Grant]\n"
@@ -61,7 +66,8 @@ START_TEST(test_parse_valid) {
                                "  Path=/etc/app/key.pub  # trailing comment\n"
                                "Groups=4242\n"
                                "NoXDev=on\n",
-                               &g, &line, error, sizeof(error)), 0);
+                               &grants, &line, error, sizeof(error)), 0);
+        g = LIST_FIRST(&grants, Grant, link);
         ck_assert_ptr_nonnull(g);
         ck_assert_str_eq(g->path, "/srv/app/config");
         ck_assert_uint_eq(g->line, 2);
@@ -71,14 +77,16 @@ START_TEST(test_parse_valid) {
         ck_assert_uint_eq(g->uids[2], 12);
         ck_assert_uint_eq(g->n_gids, 0);
         ck_assert_uint_eq(g->max_size, UINT64_C(64) << 20);
-        ck_assert(g->next);
-        ck_assert_str_eq(g->next->path, "/etc/app/key.pub");
-        ck_assert_uint_eq(g->next->n_uids, 0);
-        ck_assert_uint_eq(g->next->n_gids, 1);
-        ck_assert_uint_eq(g->next->gids[0], 4242);
-        ck_assert_uint_eq(g->next->max_size, 0);
-        ck_assert_ptr_null(g->next->next);
-        grants_free(g);
+        n = grant_next(&grants, g);
+        ck_assert_ptr_nonnull(n);
+        ck_assert_str_eq(n->path, "/etc/app/key.pub");
+        ck_assert_uint_eq(n->n_uids, 0);
+        ck_assert_uint_eq(n->n_gids, 1);
+        ck_assert_uint_eq(n->gids[0], 4242);
+        ck_assert_uint_eq(n->max_size, 0);
+        ck_assert_ptr_null(grant_next(&grants, n));
+        grants_free(&grants);
+        ck_assert(list_is_empty(&grants));
 }
 END_TEST
 
@@ -100,15 +108,17 @@ START_TEST(test_parse_doubled_key) {
 END_TEST
 
 START_TEST(test_parse_same_key_in_two_sections) {
+        List grants = LIST_INIT(grants);
         char error[256];
         unsigned line;
         Grant *g;
 
         ck_assert_int_eq(parse("[Grant]\nPath=/a\nUsers=0\n[Grant]\nPath=/b\nUsers=0\n",
-                               &g, &line, error, sizeof(error)), 0);
+                               &grants, &line, error, sizeof(error)), 0);
+        g = LIST_FIRST(&grants, Grant, link);
         ck_assert_str_eq(g->path, "/a");
-        ck_assert_str_eq(g->next->path, "/b");
-        grants_free(g);
+        ck_assert_str_eq(grant_next(&grants, g)->path, "/b");
+        grants_free(&grants);
 }
 END_TEST
 

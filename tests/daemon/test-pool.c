@@ -51,8 +51,13 @@ static unsigned take_back(Pool *p, unsigned n, int timeout_ms) {
 
                 if (poll(&pfd, 1, timeout_ms) <= 0)
                         break;
-                for (PoolWork *w = pool_take_done(p); w; w = w->next) {
+                List done = LIST_INIT(done);
+                PoolWork *w;
+
+                pool_take_done(p, &done);
+                LIST_FOREACH_SAFE(w, next, &done, PoolWork, link) {
                         ck_assert(((Item *) w)->ran);
+                        list_unlink(&w->link);
                         got++;
                 }
         }

@@ -340,6 +340,12 @@ int harness_stop(Harness *h) {
         return r;
 }
 
+int harness_wait_exit(Harness *h, unsigned timeout_ms) {
+        if (h->pid <= 0)
+                return -ESRCH;
+        return reap(h, timeout_ms);
+}
+
 int harness_kill(Harness *h) {
         if (h->pid <= 0)
                 return -ESRCH;

@@ -46,6 +46,8 @@ int harness_start(Harness *h, HarnessMode mode, const char *const *args);
 int harness_stop(Harness *h);
 /* SIGKILL and reap. */
 int harness_kill(Harness *h);
+/* Waits up to @timeout_ms for the daemon to exit by itself: its exit status (128 + signal), or -ETIMEDOUT. */
+int harness_wait_exit(Harness *h, unsigned timeout_ms);
 /* Kills a running daemon, prints the tail of its log to stderr, removes the directory. */
 void harness_teardown(Harness *h);
 /*

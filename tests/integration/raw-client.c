@@ -25,16 +25,7 @@ int raw_connect(const char *path, int *ret_fd) {
         return 0;
 }
 
-static int send_msg(int sock, const struct msghdr *mh, size_t len) {
-        for (;;) {
-                ssize_t n = sendmsg(sock, mh, MSG_NOSIGNAL);
-                if (n >= 0)
-                        return (size_t) n == len ? 0 : -EIO;
-                if (errno != EINTR)
-                        return negative_errno();
-        }
-}
-
+/* Built by hand: fd_send() attaches descriptors only. */
 int raw_send_credentials(int sock, const void *buf, size_t len) {
         union {
                 struct cmsghdr align;
@@ -47,50 +38,28 @@ int raw_send_credentials(int sock, const void *buf, size_t len) {
         };
         struct ucred cred = { .pid = getpid(), .uid = getuid(), .gid = getgid() };
         struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        ssize_t n;
 
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_CREDENTIALS;
         c->cmsg_len = CMSG_LEN(sizeof(cred));
         memcpy(CMSG_DATA(c), &cred, sizeof(cred));
-        return send_msg(sock, &mh, len);
+        do
+                n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return negative_errno();
+        return (size_t) n == len ? 0 : -EIO;
 }
 
 int raw_send(int sock, const void *buf, size_t len, const int *fds, size_t n_fds) {
-        union {
-                struct cmsghdr align;
-                uint8_t buf[CMSG_SPACE(sizeof(int) * RAW_SEND_MAX_FDS)];
-        } control = {};
-        struct iovec iov = { .iov_base = (void *) buf, .iov_len = len };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-        if (n_fds > RAW_SEND_MAX_FDS)
-                return -EINVAL;
-        if (n_fds > 0) {
-                struct cmsghdr *c;
-
-                mh.msg_control = control.buf;
-                mh.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
-                c = CMSG_FIRSTHDR(&mh);
-                c->cmsg_level = SOL_SOCKET;
-                c->cmsg_type = SCM_RIGHTS;
-                c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
-                memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
-        }
-        return send_msg(sock, &mh, len);
+        return fd_send(sock, buf, len, fds, n_fds);
 }
 
 ssize_t raw_recv(int sock, void *buf, size_t size, int timeout_ms,
                  int ret_fds[RAW_MAX_FDS], size_t *ret_n_fds) {
-        union {
-                struct cmsghdr align;
-                uint8_t buf[CMSG_SPACE(sizeof(int) * RAW_MAX_FDS)];
-        } control;
-        struct iovec iov = { .iov_base = buf, .iov_len = size };
-        struct msghdr mh = {
-                .msg_iov = &iov, .msg_iovlen = 1,
-                .msg_control = control.buf, .msg_controllen = sizeof(control.buf),
-        };
         struct pollfd p = { .fd = sock, .events = POLLIN };
+        int fds[RAW_MAX_FDS];
         size_t n_fds = 0;
         ssize_t n;
         int r;
@@ -103,35 +72,17 @@ ssize_t raw_recv(int sock, void *buf, size_t size, int timeout_ms,
         if (r == 0)
                 return -ETIMEDOUT;
 
-        do
-                n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-        while (n < 0 && errno == EINTR);
+        n = fd_receive(sock, buf, size, fds, RAW_MAX_FDS, &n_fds, NULL, NULL);
+        if (n == -ECONNRESET)
+                return 0;
         if (n < 0)
-                return errno == ECONNRESET ? 0 : negative_errno();
-
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-                        continue;
-                size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                int fds[RAW_MAX_FDS];
-                memcpy(fds, CMSG_DATA(c), k * sizeof(int));
-                for (size_t i = 0; i < k; i++) {
-                        if (ret_fds && n_fds < RAW_MAX_FDS)
-                                ret_fds[n_fds++] = fds[i];
-                        else
-                                safe_close(fds[i]);
-                }
-        }
-        if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
-                for (size_t i = 0; i < n_fds; i++)
-                        safe_close(ret_fds[i]);
-                return -EMSGSIZE;
-        }
-        if (ret_n_fds)
+                return n;
+        if (ret_fds && ret_n_fds) {
+                memcpy(ret_fds, fds, n_fds * sizeof(int));
                 *ret_n_fds = n_fds;
-        else
+        } else
                 for (size_t i = 0; i < n_fds; i++)
-                        safe_close(ret_fds[i]);
+                        safe_close(fds[i]);
         return n;
 }
 
@@ -146,7 +97,7 @@ static int recv_reply(int sock, int timeout_ms, ProtoReply *ret_reply, int *ret_
 
         n = raw_recv(sock, buf, sizeof(buf), timeout_ms, fds, &n_fds);
         if (n < 0)
-                return (int) n == -EMSGSIZE ? -EPROTO : (int) n;
+                return (int) n;
         if (n == 0)
                 return -ECONNRESET;
 

@@ -11,14 +11,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "fd-util.h"
 #include "proto.h"
 
 /* Room for any reply plus one byte, so that an oversized one shows as such. */
 #define RAW_BUFFER_SIZE (PROTO_MESSAGE_MAX + 1)
-/* At most this many descriptors are taken from one packet; more is MSG_CTRUNC. */
+/* At most this many descriptors are taken from one packet; more is -EPROTO. */
 #define RAW_MAX_FDS 8
 /* Most descriptors one packet may carry (the kernel's SCM_MAX_FD). */
-#define RAW_SEND_MAX_FDS 253
+#define RAW_SEND_MAX_FDS FD_SEND_MAX
 
 /* A close-on-exec SOCK_SEQPACKET socket connected to @path, without any peer check. */
 int raw_connect(const char *path, int *ret_fd);
@@ -29,8 +30,9 @@ int raw_send_credentials(int sock, const void *buf, size_t len);
 /*
  * Waits up to @timeout_ms for one packet. Returns its length (0 at EOF,
  * which also covers ECONNRESET) and the descriptors that came with it
- * (close-on-exec; the caller closes them), or -ETIMEDOUT, -EMSGSIZE if
- * truncated, -errno.
+ * (close-on-exec; the caller closes them, or they are closed when
+ * @ret_fds is NULL), or -ETIMEDOUT, -EPROTO if truncated or with more than
+ * RAW_MAX_FDS descriptors (all closed), -errno.
  */
 ssize_t raw_recv(int sock, void *buf, size_t size, int timeout_ms,
                  int ret_fds[RAW_MAX_FDS], size_t *ret_n_fds);

@@ -333,7 +333,7 @@ START_TEST(test_stray_descriptors) {
         attack_with_pipes("snapshot-fd with 2 descriptors", &fd, 2, (const int[]) { EBADF, 0 });
         attack_with_pipes("snapshot-fd with 8 descriptors", &fd, 8, (const int[]) { EBADF, 0 });
         attack_with_pipes("snapshot-fd without descriptor", &fd, 0, (const int[]) { EBADF, 0 });
-        /* More than the daemon's control buffer holds: MSG_CTRUNC, and the kernel closes the rest. */
+        /* Many more than a request takes: the daemon has room for every one (SCM_MAX_FD), and closes them all. */
         attack_with_pipes("snapshot-fd with 200 descriptors", &fd, 200, (const int[]) { EBADF, 0 });
 
         /* Credentials are no request's business either. */

@@ -88,22 +88,14 @@ END_TEST
  * --idle-timeout, then counts no connection.
  */
 START_TEST(test_idle_exit) {
-        uint64_t deadline;
         int status;
-        pid_t p;
 
         ck_assert_int_eq(harness_start(&h, HARNESS_LISTEN, (const char *const[]) {
                                 "--exit-idle", "1", "--idle-timeout", "1", NULL }),
                          0);
         snapshot_by_daemon();
-        deadline = harness_now_usec() + 20u * 1000u * 1000u;
-        while ((p = waitpid(h.pid, &status, WNOHANG)) == 0) {
-                ck_assert_msg(harness_now_usec() < deadline, "the daemon did not exit idle within 20 s");
-                (void) usleep(50 * 1000);
-        }
-        ck_assert_int_eq(p, h.pid);
-        h.pid = 0;
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "daemon status %#x", status);
+        status = harness_wait_exit(&h, 20000);
+        ck_assert_msg(status == 0, "the daemon did not exit idle within 20 s, or not cleanly: %d", status);
 
         /* And once it is back, the kept (dead) connection is replaced without a word. */
         ck_assert_int_eq(harness_start(&h, HARNESS_LISTEN, NULL), 0);
@@ -117,24 +109,16 @@ END_TEST
  * the daemon running; the daemon ends the connection as it exits.
  */
 START_TEST(test_idle_exit_kept_connection) {
-        uint64_t deadline;
         int status;
-        pid_t p;
 
         ck_assert_int_eq(harness_start(&h, HARNESS_LISTEN, (const char *const[]) {
                                 "--exit-idle", "1", "--idle-timeout", "0", NULL }),
                          0);
         snapshot_by_daemon();
         ck_assert_uint_eq(daemon_connections(), 2); /* ours is kept */
-        deadline = harness_now_usec() + 20u * 1000u * 1000u;
-        while ((p = waitpid(h.pid, &status, WNOHANG)) == 0) {
-                ck_assert_msg(harness_now_usec() < deadline,
-                              "the daemon did not exit idle within 20 s while a connection was kept");
-                (void) usleep(50 * 1000);
-        }
-        ck_assert_int_eq(p, h.pid);
-        h.pid = 0;
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "daemon status %#x", status);
+        status = harness_wait_exit(&h, 20000);
+        ck_assert_msg(status == 0, "the daemon did not exit idle within 20 s while a connection was kept, "
+                      "or not cleanly: %d", status);
 
         ck_assert_int_eq(harness_start(&h, HARNESS_LISTEN, NULL), 0);
         snapshot_by_daemon();

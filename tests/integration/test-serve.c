@@ -297,27 +297,37 @@ START_TEST(test_exit_idle) {
         }
         /* ...and once they stop, the daemon exits cleanly by itself. */
         t0 = harness_now_usec();
-        for (;;) {
-                pid_t p = waitpid(h.pid, &status, WNOHANG);
-                if (p == h.pid)
-                        break;
-                ck_assert_int_eq(p, 0);
-                ck_assert_msg(harness_now_usec() - t0 < 20u * 1000u * 1000u, "still running after 20 s idle");
-                usleep(20 * 1000);
-        }
-        h.pid = 0;
-        ck_assert(WIFEXITED(status));
-        ck_assert_int_eq(WEXITSTATUS(status), 0);
+        status = harness_wait_exit(&h, 20000);
+        ck_assert_msg(status == 0, "exit status %d after 20 s idle (-ETIMEDOUT: still running)", status);
         ck_assert_uint_ge(harness_now_usec() - t0, 500u * 1000u);
 }
 END_TEST
+
+/* Waits for @pid (a daemon run with @what) to exit by itself: its exit status. Killed, and a failure, after 20 s. */
+static int wait_exit(pid_t pid, const char *what) {
+        uint64_t t0 = harness_now_usec();
+        int status;
+
+        for (;;) {
+                pid_t p = waitpid(pid, &status, WNOHANG);
+                if (p == pid)
+                        break;
+                if (harness_now_usec() - t0 > 20u * 1000u * 1000u) {
+                        (void) kill(pid, SIGKILL);
+                        (void) waitpid(pid, NULL, 0);
+                        ck_abort_msg("the daemon kept running with %s", what);
+                }
+                usleep(20 * 1000);
+        }
+        ck_assert(WIFEXITED(status));
+        return WEXITSTATUS(status);
+}
 
 /* Runs the daemon with @args (NULL-terminated, after argv[0]); returns its exit status; it must exit within 20 s. */
 static int run_daemon(const char *const *args) {
         const char *daemon = getenv("SAFE_MMAPD");
         const char *argv[16] = {};
         _cleanup_close_ int null = -EBADF;
-        uint64_t t0;
         int status;
         pid_t pid;
 
@@ -337,21 +347,9 @@ static int run_daemon(const char *const *args) {
                 execv(daemon, (char *const *) argv);
                 _exit(127);
         }
-        t0 = harness_now_usec();
-        for (;;) {
-                pid_t p = waitpid(pid, &status, WNOHANG);
-                if (p == pid)
-                        break;
-                if (harness_now_usec() - t0 > 20u * 1000u * 1000u) {
-                        (void) kill(pid, SIGKILL);
-                        (void) waitpid(pid, NULL, 0);
-                        ck_abort_msg("the daemon kept running with %s", args[0]);
-                }
-                usleep(20 * 1000);
-        }
-        ck_assert(WIFEXITED(status));
-        ck_assert_int_ne(WEXITSTATUS(status), 127);
-        return WEXITSTATUS(status);
+        status = wait_exit(pid, args[0]);
+        ck_assert_int_ne(status, 127);
+        return status;
 }
 
 static int run_second_daemon(const char *socket_path) {
@@ -393,7 +391,6 @@ END_TEST
 START_TEST(test_exit_idle_waits_for_held_snapshots) {
         const char *const args[] = { "--exit-idle", "1", NULL };
         _cleanup_close_ int held = -EBADF;
-        uint64_t t0;
         int status;
 
         ck_assert_int_eq(harness_stop(&h), 0);
@@ -403,19 +400,9 @@ START_TEST(test_exit_idle_waits_for_held_snapshots) {
         usleep(3 * 1000 * 1000);
         ck_assert_msg(waitpid(h.pid, &status, WNOHANG) == 0, "exited idle while a client held a snapshot");
         held = safe_close(held);
-        t0 = harness_now_usec();
-        for (;;) {
-                pid_t p = waitpid(h.pid, &status, WNOHANG);
-                if (p == h.pid)
-                        break;
-                ck_assert_int_eq(p, 0);
-                ck_assert_msg(harness_now_usec() - t0 < 20u * 1000u * 1000u,
-                              "still running 20 s after the last snapshot was released");
-                usleep(20 * 1000);
-        }
-        h.pid = 0;
-        ck_assert(WIFEXITED(status));
-        ck_assert_int_eq(WEXITSTATUS(status), 0);
+        status = harness_wait_exit(&h, 20000);
+        ck_assert_msg(status == 0, "exit status %d 20 s after the last snapshot was released (-ETIMEDOUT: still running)",
+                      status);
 }
 END_TEST
 
@@ -504,20 +491,9 @@ START_TEST(test_activation_stream_socket_refused) {
                 ck_assert_msg(harness_now_usec() - t0 < 20u * 1000u * 1000u, "no stream socket: %m");
                 usleep(20 * 1000);
         }
-        for (;;) {
-                pid_t p = waitpid(pid, &status, WNOHANG);
-                if (p == pid)
-                        break;
-                if (harness_now_usec() - t0 > 20u * 1000u * 1000u) {
-                        (void) kill(pid, SIGKILL);
-                        (void) waitpid(pid, NULL, 0);
-                        ck_abort_msg("the daemon kept running on a stream socket");
-                }
-                usleep(20 * 1000);
-        }
-        ck_assert(WIFEXITED(status));
-        ck_assert_int_ne(WEXITSTATUS(status), 0);
-        ck_assert_int_ne(WEXITSTATUS(status), 127);
+        status = wait_exit(pid, "a stream socket");
+        ck_assert_int_ne(status, 0);
+        ck_assert_int_ne(status, 127);
 }
 END_TEST
 

@@ -166,4 +166,11 @@ run "cat --no-fallback without daemon" 1 "$tool" cat --no-fallback "$tmp/foobar"
         expect_grep "cat --no-fallback without daemon" "$tmp/err" "^safe-mmap: $tmp/foobar: no daemon answers at $tmp/socket" &&
         pass "cat --no-fallback after the daemon stopped"
 
+# A failure is logged once, by the function that decides it is fatal: main() does not say it again.
+run "start-up failure" 1 "$daemon" --listen "$tmp/missing/socket" --policy-dir "$tmp/policy.d" &&
+        grep '^<[0-3]>' "$tmp/err" >"$tmp/errors" &&
+        expect_lines "start-up failure" "$tmp/errors" 1 &&
+        expect_grep "start-up failure" "$tmp/errors" "^<3>Cannot listen on $tmp/missing/socket: No such file or directory\$" &&
+        pass "a daemon that cannot start says why in one line"
+
 tap_finish
