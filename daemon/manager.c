@@ -370,7 +370,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         /* The loop's bounded close of a client's socket: its timer is made before the sandbox. */
         r = socket_close_init();
         if (r < 0)
-                goto fail;
+                return log_errno(LOG_ERR, r, "Cannot set up the timer for closing sockets: %m");
 
         r = sd_event_new(&m->event);
         if (r < 0)
