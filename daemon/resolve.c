@@ -41,9 +41,13 @@ void source_done(Source *s) {
  * fs-verity: it is the client's own, and the daemon would keep it open (and
  * close it) long after the request.
  */
-static void source_classify(Source *s, const struct statfs *sfs) {
-        s->verity = !s->borrowed && (s->stx.stx_attributes_mask & STATX_ATTR_VERITY) &&
-                (s->stx.stx_attributes & STATX_ATTR_VERITY) && fs_is_verity_capable(sfs);
+static void source_classify(Source *s) {
+        s->verity = !s->borrowed && source_may_be_verity(s);
+}
+
+bool source_may_be_verity(const Source *s) {
+        return (s->stx.stx_attributes_mask & STATX_ATTR_VERITY) && (s->stx.stx_attributes & STATX_ATTR_VERITY) &&
+                s->verity_capable;
 }
 
 int resolve_reopen(int fd, int *ret_fd) {
@@ -74,8 +78,8 @@ static int statx_regular(int fd, struct statx *ret) {
         return 0;
 }
 
-/* Checks the type on the handle first, then reopens: a FIFO or device is never opened for real. */
-static int reopen_regular(int fd, Source *ret) {
+/* Type and file system, on the handle: a FIFO or device is never opened for real. */
+static int check_regular(int fd, Source *ret) {
         Source s = SOURCE_NULL;
         struct statfs sfs;
         int r;
@@ -86,17 +90,13 @@ static int reopen_regular(int fd, Source *ret) {
         r = refuse_synthetic(fd, &sfs);
         if (r < 0)
                 return r;
-        r = resolve_reopen(fd, &s.fd);
-        if (r < 0)
-                return r;
-        source_classify(&s, &sfs);
+        s.verity_capable = fs_is_verity_capable(&sfs);
+        s.checked = true;
         *ret = s;
         return 0;
 }
 
-int resolve_fd(int client_fd, Source *ret) {
-        Source s = SOURCE_NULL;
-        struct statfs sfs;
+int resolve_fd_check(int client_fd, Source *ret) {
         int r;
 
         /*
@@ -107,17 +107,15 @@ int resolve_fd(int client_fd, Source *ret) {
         r = fd_check_readable(client_fd);
         if (r < 0)
                 return r;
+        return check_regular(client_fd, ret);
+}
 
-        r = statx_regular(client_fd, &s.stx);
-        if (r < 0)
-                return r;
-        r = refuse_synthetic(client_fd, &sfs);
-        if (r < 0)
-                return r;
-        r = resolve_reopen(client_fd, &s.fd);
+int resolve_fd_open(int client_fd, Source *s) {
+        int r;
+
+        r = resolve_reopen(client_fd, &s->fd);
         if (r >= 0) {
-                source_classify(&s, &sfs);
-                *ret = s;
+                source_classify(s);
                 return 0;
         }
         /*
@@ -127,11 +125,24 @@ int resolve_fd(int client_fd, Source *ret) {
          */
         if (r != -EACCES && r != -EPERM)
                 return r;
-        s.fd = fcntl(client_fd, F_DUPFD_CLOEXEC, 3);
-        if (s.fd < 0)
+        s->fd = fcntl(client_fd, F_DUPFD_CLOEXEC, 3);
+        if (s->fd < 0)
                 return negative_errno();
-        s.borrowed = true;
-        source_classify(&s, &sfs);
+        s->borrowed = true;
+        source_classify(s);
+        return 0;
+}
+
+int resolve_fd(int client_fd, Source *ret) {
+        Source s;
+        int r;
+
+        r = resolve_fd_check(client_fd, &s);
+        if (r < 0)
+                return r;
+        r = resolve_fd_open(client_fd, &s);
+        if (r < 0)
+                return r;
         *ret = s;
         return 0;
 }
@@ -148,9 +159,10 @@ static int check_links(const struct statx *stx, const uid_t *owners, size_t n_ow
         return -EPERM;
 }
 
-int resolve_path(int root_fd, const char *relative, uint64_t resolve_flags, const uid_t *owners, size_t n_owners,
-                 Source *ret) {
+int resolve_path_check(int root_fd, const char *relative, uint64_t resolve_flags, const uid_t *owners,
+                       size_t n_owners, int *ret_path_fd, Source *ret) {
         _cleanup_close_ int fd = -EBADF;
+        Source s;
         int r;
         struct open_how how = {
                 /*
@@ -166,11 +178,39 @@ int resolve_path(int root_fd, const char *relative, uint64_t resolve_flags, cons
         if (fd < 0)
                 return negative_errno();
 
-        r = reopen_regular(fd, ret);
+        r = check_regular(fd, &s);
         if (r < 0)
                 return r;
-        r = check_links(&ret->stx, owners, n_owners);
+        r = check_links(&s.stx, owners, n_owners);
         if (r < 0)
-                source_done(ret);
-        return r;
+                return r;
+        *ret_path_fd = TAKE_FD(fd);
+        *ret = s;
+        return 0;
+}
+
+int resolve_path_open(int path_fd, Source *s) {
+        int r;
+
+        r = resolve_reopen(path_fd, &s->fd);
+        if (r < 0)
+                return r;
+        source_classify(s);
+        return 0;
+}
+
+int resolve_path(int root_fd, const char *relative, uint64_t resolve_flags, const uid_t *owners, size_t n_owners,
+                 Source *ret) {
+        _cleanup_close_ int path_fd = -EBADF;
+        Source s;
+        int r;
+
+        r = resolve_path_check(root_fd, relative, resolve_flags, owners, n_owners, &path_fd, &s);
+        if (r < 0)
+                return r;
+        r = resolve_path_open(path_fd, &s);
+        if (r < 0)
+                return r;
+        *ret = s;
+        return 0;
 }
