@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "connection.h"
+#include "fastpath.h"
 #include "listen.h"
 #include "log.h"
 #include "macro.h"
@@ -395,6 +396,10 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         r = cache_new(config->cache_size, &m->cache);
         if (r < 0)
                 goto fail;
+        /* Opens /proc/self/mountinfo now, before the sandbox. */
+        r = fastpath_new(m->event, &m->accounts, &m->fastpath);
+        if (r < 0)
+                goto fail;
         r = policy_load(config->policy_dir, &m->policy);
         if (r < 0)
                 goto fail;
@@ -474,6 +479,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->pool_source);
         sd_event_source_disable_unref(m->reap_source);
         policy_free(m->policy);
+        m->fastpath = fastpath_free(m->fastpath);
         /*
          * Job threads still running (a file that never answers) use the
          * cache, the accounts and the pool: those are left to the process
