@@ -59,12 +59,12 @@ typedef struct Account {
         /*
          * Sockets refused for a limit, waiting for a worker to close them
          * (they may hold descriptors the client queued before the refusal),
-         * and descriptors of cache hits answered on the event loop
-         * (fastpath.c), at most ACCOUNT_PENDING_PER_CONNECTION per allowed
-         * connection.
+         * at most ACCOUNT_PENDING_PER_CONNECTION per allowed connection.
          */
         int *pending_fds;
         size_t n_pending_fds, n_pending_alloc;
+        /* Descriptors of cache hits answered on the event loop, waiting in fastpath.c for a batch to be closed. */
+        unsigned n_fastpath_fds;
         /*
          * Disposals (closing what clients sent) running for this uid, and
          * its connections waiting for one: a uid's closes that stall hold
@@ -113,7 +113,7 @@ void account_connection_closing(Account *a);
 #define ACCOUNT_PENDING_PER_CONNECTION 16u
 
 /*
- * Keeps the refused socket (or other client descriptor) @fd until a worker of @a closes it: 0, -ENOBUFS
+ * Keeps the refused socket @fd until a worker of @a closes it: 0, -ENOBUFS
  * when the uid has too many waiting already, or -ENOMEM (then @fd is still
  * the caller's).
  */

@@ -28,10 +28,15 @@
  * over in the job so that they are not made twice.
  *
  * The client's descriptor is still never closed on the event loop: it waits
- * in its uid's list of descriptors to close, and a disposal job of that uid
- * closes a batch of them, after at most FASTPATH_DISPOSE_DELAY_USEC or once
- * FASTPATH_DISPOSE_BATCH are waiting, so that a hit does not cost a worker's
- * wake-up each. The reply never waits for that close.
+ * here, and a disposal job of its uid (holding one of the uid's disposal
+ * slots, like any other close of what a client sent) closes a batch of
+ * them, after at most FASTPATH_DISPOSE_DELAY_USEC or once
+ * FASTPATH_DISPOSE_BATCH of the uid are waiting, so that a hit does not
+ * cost a worker's wake-up each. The reply never waits for that close. A
+ * uid whose closes are stuck keeps at most as many waiting as it may have
+ * refused sockets waiting; beyond that, and beyond FASTPATH_PENDING_MAX for
+ * all uids, a hit's descriptor is parked on its connection, which then reads
+ * nothing more until it is closed, as for any other request.
  */
 
 #include <stdbool.h>
@@ -41,10 +46,19 @@
 #include "account.h"
 #include "job.h"
 #include "mounts.h"
+#include "pool.h"
 
 /* How long a descriptor of a hit may wait to be closed, and how many wait before a disposal starts at once. */
 #define FASTPATH_DISPOSE_DELAY_USEC (2u * 1000u)
 #define FASTPATH_DISPOSE_BATCH 32u
+/*
+ * The fdinfo files the mount table keeps open (mounts_fd_mount_id()) are
+ * closed after requests paused this long: an idle daemon holds no more
+ * descriptors than before it served anybody.
+ */
+#define FASTPATH_FORGET_USEC (100u * 1000u)
+/* Descriptors of all uids waiting so; beyond it (closes stuck), a hit's descriptor is parked on its connection. */
+#define FASTPATH_PENDING_MAX 4096u
 
 typedef struct FastPath FastPath;
 
@@ -53,7 +67,7 @@ typedef struct FastPath FastPath;
  * and the disposal timer on @event. Without a mount table (no /proc) it
  * still succeeds: every request then goes to the pool.
  */
-int fastpath_new(sd_event *event, AccountTable *accounts, FastPath **ret);
+int fastpath_new(sd_event *event, Pool *pool, FastPath **ret);
 FastPath *fastpath_free(FastPath *f);
 
 /*

@@ -19,6 +19,7 @@
 #include "manager.h"
 #include "notify.h"
 #include "reap.h"
+#include "resolve.h"
 
 /* How long accepting pauses when the daemon is out of descriptors, instead of spinning on EMFILE. */
 #define ACCEPT_PAUSE_USEC (250u * 1000u)
@@ -396,8 +397,11 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         r = cache_new(config->cache_size, &m->cache);
         if (r < 0)
                 goto fail;
+        r = resolve_setup();
+        if (r < 0)
+                log_errno(LOG_WARNING, r, "Cannot open /proc/self/fd, reopening the slower way: %m");
         /* Opens /proc/self/mountinfo now, before the sandbox. */
-        r = fastpath_new(m->event, &m->accounts, &m->fastpath);
+        r = fastpath_new(m->event, m->pool, &m->fastpath);
         if (r < 0)
                 goto fail;
         r = policy_load(config->policy_dir, &m->policy);

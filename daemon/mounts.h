@@ -107,3 +107,9 @@ int mounts_parse(char *text, const char *sysfs, MountEntry **ret, size_t *ret_n)
 
 /* The mount id of the file open as @fd, from /proc/self/fdinfo: the VFS answers, not the file system. */
 int mounts_fd_mount_id(Mounts *m, int fd);
+/*
+ * mounts_fd_mount_id() keeps /proc/self/fdinfo/N open for low numbers N;
+ * this closes them (the manager does when the last client is gone, so that
+ * an idle daemon holds what it held before).
+ */
+void mounts_forget_fds(Mounts *m);

@@ -46,6 +46,8 @@ bool source_may_be_verity(const Source *s);
 
 /* Fresh O_RDONLY|O_NONBLOCK|O_NOCTTY|O_CLOEXEC description of the file behind @fd, via /proc/self/fd. */
 int resolve_reopen(int fd, int *ret_fd);
+/* Opens /proc/self/fd for resolve_reopen() (before the sandbox, before any thread); without it, it still works. */
+int resolve_setup(void);
 
 /*
  * Validates a descriptor a client sent: -EBADF for O_PATH or write-only

@@ -290,6 +290,21 @@ START_TEST(test_real_mounts) {
                 ck_assert_int_ge(id, 0);
                 ck_assert(mounts_cannot_stall(m, id));
         }
+        /* A number asked about again is read through the fdinfo file kept for it: it shows what is open there now. */
+        if (shm >= 0) {
+                int number = shm, again;
+
+                ck_assert_int_lt(number, 64);
+                ck_assert_int_ge(mounts_fd_mount_id(m, number), 0);
+                shm = safe_close(shm);
+                again = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+                ck_assert_int_ge(again, 0);
+                if (again == number)
+                        ck_assert_int_eq(mounts_fd_mount_id(m, again), mounts_fd_mount_id(m, proc));
+                safe_close(again);
+                ck_assert_int_eq(mounts_fd_mount_id(m, number) < 0 || again != number, true);
+                mounts_forget_fds(m);
+        }
         /* Not a mount of this namespace. */
         ck_assert(!mounts_cannot_stall(m, 1 << 30));
         ck_assert_int_eq(mounts_fd_mount_id(m, 12345), -ENOENT);
