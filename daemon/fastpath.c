@@ -253,6 +253,13 @@ int fastpath_dispose(FastPath *f, Account *a, int fd) {
         return 0;
 }
 
+void fastpath_flush(FastPath *f) {
+        if (!f)
+                return;
+        mounts_forget_fds(f->mounts);
+        (void) on_dispose_timer(f->dispose_timer, 0, f);
+}
+
 uint64_t fastpath_answered(const FastPath *f) {
         return f ? f->answered : 0;
 }

@@ -86,6 +86,13 @@ bool fastpath_try(FastPath *f, Job *j, int *ret_client_fd);
  */
 int fastpath_dispose(FastPath *f, Account *a, int fd);
 
+/*
+ * Lets go of what is kept for the next requests now rather than later: the
+ * fdinfo files are closed, and waiting descriptors handed to disposals (for
+ * tests that count the daemon's descriptors).
+ */
+void fastpath_flush(FastPath *f);
+
 /* Hits answered on the event loop so far. */
 uint64_t fastpath_answered(const FastPath *f);
 
