@@ -158,9 +158,24 @@ START_TEST(test_hits_on_the_loop) {
                 served_path(data_path, 'f', true);
         }
         ck_assert_uint_eq(loop_answers_settled(before + 20), before + 20);
-        /* The descriptors of hits are closed (by a worker) soon after. */
-        file = safe_close(file);
-        data = safe_close(data);
+
+        /* A mount made after the start (and the sandbox) is known once the daemon read the table again. */
+        {
+                _cleanup_free_ char *later = harness_path(&h, "later"), *later_file = NULL;
+                _cleanup_close_ int fd = -EBADF;
+
+                ck_assert_int_eq(mkdir(later, 0755), 0);
+                ck_assert_int_eq(mount("none", later, "tmpfs", 0, "size=1m,mode=0755"), 0);
+                ck_assert_int_ge(asprintf(&later_file, "%s/file", later), 0);
+                ck_assert_int_eq(harness_fill_file(later_file, 0644, 'l', 4096), 0);
+                fd = open(later_file, O_RDONLY | O_CLOEXEC);
+                ck_assert_int_ge(fd, 0);
+                served_fd(fd, 'l', false);
+                served_fd(fd, 'l', true);
+                ck_assert_uint_eq(loop_answers_settled(before + 21), before + 21);
+                fd = safe_close(fd);
+                (void) umount2(later, MNT_DETACH);
+        }
 }
 END_TEST
 
