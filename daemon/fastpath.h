@@ -14,9 +14,12 @@
  *   descriptor  the mount id of the client's open file, from
  *               /proc/self/fdinfo (written by the VFS);
  *   path        the mount of the grant root (the same way), then a look-up
- *               with RESOLVE_CACHED (only what is in the dentry cache; EAGAIN
- *               rather than asking the file system) and RESOLVE_NO_XDEV (the
- *               file is on the root's mount);
+ *               with RESOLVE_CACHED and RESOLVE_NO_XDEV: the file is on the
+ *               root's mount, and the whole walk stays in RCU mode, which
+ *               calls no file system method that may sleep (EAGAIN wherever
+ *               it would have to leave it: a name not in the dentry cache, a
+ *               symlink or an ACL not in memory, an automount point or any
+ *               other managed dentry);
  *
  * and the mount table (mounts.h) says whether that mount cannot stall. Then
  * the same checks as on a worker run (resolve.c: resolve_fd_check(),
