@@ -300,7 +300,7 @@ void account_table_gc(AccountTable *t) {
         LIST_FOREACH_SAFE(a, next, &t->accounts, Account, link) {
                 account_release_unused(a);
                 if (a->n_connections == 0 && a->n_closing == 0 && a->n_pending_fds == 0 && a->n_disposing == 0 &&
-                    a->n_holders == 0 && a->n_jobs == 0)
+                    a->n_fastpath_fds == 0 && a->n_holders == 0 && a->n_jobs == 0)
                         account_free(a);
         }
 }

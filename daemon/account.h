@@ -64,6 +64,8 @@ typedef struct Account {
          */
         int *pending_fds;
         size_t n_pending_fds, n_pending_alloc;
+        /* Descriptors of cache hits answered on the event loop, waiting in fastpath.c for a batch to be closed. */
+        unsigned n_fastpath_fds;
         /*
          * Disposals (closing what clients sent) running for this uid, and
          * its connections waiting for one: a uid's closes that stall hold
@@ -85,7 +87,7 @@ typedef struct Account {
 struct AccountTable {
         AccountLimits limits;
         List accounts;          /* Account.link */
-        unsigned n_accounts;
+        unsigned n_accounts;    /* for tests: accounts are freed once unused */
         unsigned n_connections, n_connections_subordinate;
         unsigned n_jobs, n_jobs_subordinate;
         uint64_t reserved;      /* atomic: all copies' reservations */

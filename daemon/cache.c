@@ -176,6 +176,20 @@ Snapshot *cache_acquire(Cache *c, const FileVersion *key) {
         }
 }
 
+Snapshot *cache_lookup(Cache *c, const FileVersion *key) {
+        Snapshot *s;
+
+        pthread_mutex_lock(&c->lock);
+        s = lookup_locked(c, key);
+        if (s) {
+                list_unlink(&s->lru_link);
+                list_prepend(&c->lru, &s->lru_link);
+                snapshot_ref(s);
+        }
+        pthread_mutex_unlock(&c->lock);
+        return s;
+}
+
 Snapshot *cache_complete(Cache *c, const FileVersion *key, Snapshot *s) {
         Snapshot *r = NULL;
         Pending *p;

@@ -34,6 +34,15 @@ Snapshot *cache_insert(Cache *c, Snapshot *s);
 Snapshot *cache_acquire(Cache *c, const FileVersion *key);
 
 /*
+ * cache_acquire() that never waits, for the event loop: a new reference to
+ * the entry for @key, or NULL when there is none yet (a copy of that version
+ * may be in progress: the caller hands the request to a worker, which waits
+ * for it in cache_acquire()). Drops an entry of another version of the file,
+ * as cache_acquire() does.
+ */
+Snapshot *cache_lookup(Cache *c, const FileVersion *key);
+
+/*
  * Ends the copy claimed by cache_acquire(): @s is the snapshot made, or NULL
  * if the copy failed. Returns what to serve, as cache_insert() (NULL for a
  * NULL @s), and hands it to the jobs that waited.

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "connection.h"
+#include "fastpath.h"
 #include "fd-util.h"
 #include "log.h"
 #include "macro.h"
@@ -323,6 +324,27 @@ static int connection_on_timer(sd_event_source *s, uint64_t usec, void *userdata
         return 0;
 }
 
+/*
+ * A cache hit on a file that cannot stall, answered here on the event loop
+ * (fastpath.h says how that is decided): the same settle, open and reply as
+ * for a job a worker finished. The client's descriptor is left to a
+ * disposal of its uid after the reply. Whether @j was answered (and freed).
+ */
+static bool connection_answer_on_loop(Connection *c, Job *j) {
+        FastPath *f = c->manager->fastpath;
+        Account *a = c->account;
+        int client_fd = -EBADF;
+
+        if (!fastpath_try(f, j, &client_fd))
+                return false;
+        log_debug("uid=%u pid=%i: cache hit answered on the event loop.", c->cred.uid, c->cred.pid);
+        connection_on_job_done(j, c);
+        /* Still allocated even if the reply failed: a closing connection waits for its disposal. */
+        if (client_fd >= 0 && fastpath_dispose(f, a, client_fd) < 0)
+                connection_park(c, &client_fd, 1);
+        return true;
+}
+
 /* Starts the snapshot request @req; the descriptors are the job's now, or parked. */
 static void connection_start_snapshot(Connection *c, const ProtoRequest *req, int *fds, unsigned n_fds) {
         Manager *m = c->manager;
@@ -376,6 +398,8 @@ static void connection_start_snapshot(Connection *c, const ProtoRequest *req, in
         }
         /* What the uid let go of since is not held against the copy's reservation, a few at a time. */
         account_release_some(c->account);
+        if (connection_answer_on_loop(c, j))
+                return;
         connection_set_job(c, j);
         job_submit(j, m->pool, connection_on_job_done, c);
         (void) connection_timer_arm(c, MANAGER_JOB_DEADLINE_USEC);

@@ -20,6 +20,8 @@ static Job *job_alloc(Account *a, JobKind kind) {
         j->account = a;
         j->client_fd = -EBADF;
         j->root_fd = -EBADF;
+        j->path_fd = -EBADF;
+        j->src = SOURCE_NULL;
         /* Requests count against the uid's jobs; disposals have their own bound (account_may_dispose()). */
         if (kind == JOB_SNAPSHOT)
                 account_job_add(a);
@@ -102,21 +104,41 @@ static int job_progress(void *userdata, uint64_t total) {
         return r;
 }
 
+/* The checks (unless the event loop made them already), then the open: resolve.c, one way for both. */
+static int job_resolve(Job *j) {
+        int r;
+
+        if (!j->src.checked) {
+                if (j->client_fd >= 0)
+                        r = resolve_fd_check(j->client_fd, &j->src);
+                else
+                        r = resolve_path_check(j->root_fd, j->relative, j->resolve_flags, j->owners, j->n_owners,
+                                               &j->path_fd, &j->src);
+                if (r < 0)
+                        return r;
+        }
+        if (j->client_fd >= 0)
+                return resolve_fd_open(j->client_fd, &j->src);
+        return resolve_path_open(j->path_fd, &j->src);
+}
+
 static int job_run_snapshot(Job *j) {
         _cleanup_snapshot_ Snapshot *s = NULL;
-        Source src = SOURCE_NULL;
+        Source src;
         FileVersion key;
         int r;
 
-        if (j->client_fd >= 0)
-                r = resolve_fd(j->client_fd, &src);
-        else
-                r = resolve_path(j->root_fd, j->relative, j->resolve_flags, j->owners, j->n_owners, &src);
+        r = job_resolve(j);
+        src = j->src;
+        j->src = SOURCE_NULL;
         /* The client's descriptor is not needed any more (the daemon has its own), and this is the thread to close it. */
         j->client_fd = safe_close(j->client_fd);
         j->root_fd = safe_close(j->root_fd);
-        if (r < 0)
+        j->path_fd = safe_close(j->path_fd);
+        if (r < 0) {
+                source_done(&src);
                 return r;
+        }
 
         if (src.verity) {
                 if (src.stx.stx_size > j->limit) {
@@ -211,6 +233,9 @@ Job *job_free(Job *j) {
         if (j->kind == JOB_SNAPSHOT)
                 account_job_remove(j->account);
         safe_close(j->root_fd);
+        /* The daemon's own O_PATH descriptor (fastpath.c): closing it never calls into the file system. */
+        safe_close(j->path_fd);
+        source_done(&j->src);
         free(j->relative);
         free(j->owners);
         free(j->fds);

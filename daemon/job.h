@@ -60,6 +60,13 @@ struct Job {
         Cache *cache;
         int client_fd;
         int root_fd;
+        /*
+         * What the event loop checked already (fastpath.c), for a file on a
+         * mount that cannot stall: the worker only opens it. For a path,
+         * path_fd is the O_PATH descriptor the checks were made on.
+         */
+        Source src;
+        int path_fd;
         char *relative;
         uint64_t resolve_flags;
         /* The grant's Users=: who besides root may own a hard-linked file it serves. */

@@ -12,12 +12,14 @@
 #include <unistd.h>
 
 #include "connection.h"
+#include "fastpath.h"
 #include "listen.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
 #include "notify.h"
 #include "reap.h"
+#include "resolve.h"
 #include "socket-close.h"
 
 /* How long accepting pauses when the daemon is out of descriptors, instead of spinning on EMFILE. */
@@ -405,6 +407,13 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         r = cache_new(config->cache_size, &m->cache);
         if (r < 0)
                 return log_errno(LOG_ERR, r, "Cannot set up the cache: %m");
+        r = resolve_setup();
+        if (r < 0)
+                log_errno(LOG_WARNING, r, "Cannot open /proc/self/fd, reopening the slower way: %m");
+        /* Opens /proc/self/mountinfo now, before the sandbox. */
+        r = fastpath_new(m->event, m->pool, &m->fastpath);
+        if (r < 0)
+                return log_errno(LOG_ERR, r, "Cannot set up the fast path: %m");
         r = policy_load(config->policy_dir, &m->policy);
         if (r < 0)
                 return log_errno(LOG_ERR, r, "Cannot load the policy: %m");
@@ -483,6 +492,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->pool_source);
         sd_event_source_disable_unref(m->reap_source);
         policy_free(m->policy);
+        m->fastpath = fastpath_free(m->fastpath);
         /*
          * Job threads still running (a file that never answers) use the
          * cache, the accounts and the pool: those are left to the process

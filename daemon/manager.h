@@ -18,6 +18,7 @@
 #include "pool.h"
 
 typedef struct Connection Connection;
+typedef struct FastPath FastPath;
 
 typedef struct ManagerConfig {
         const char *listen_path;        /* NULL: sockets come from systemd */
@@ -65,6 +66,7 @@ typedef struct Manager {
         AccountTable accounts;
         Cache *cache;
         Policy *policy;
+        FastPath *fastpath;             /* cache hits on files that cannot stall, answered on the event loop */
 
         uint64_t served;
         uint64_t start_usec;

@@ -41,14 +41,47 @@ void source_done(Source *s) {
  * fs-verity: it is the client's own, and the daemon would keep it open (and
  * close it) long after the request.
  */
-static void source_classify(Source *s, const struct statfs *sfs) {
-        s->verity = !s->borrowed && (s->stx.stx_attributes_mask & STATX_ATTR_VERITY) &&
-                (s->stx.stx_attributes & STATX_ATTR_VERITY) && fs_is_verity_capable(sfs);
+static void source_classify(Source *s) {
+        s->verity = !s->borrowed && source_may_be_verity(s);
+}
+
+bool source_may_be_verity(const Source *s) {
+        return (s->stx.stx_attributes_mask & STATX_ATTR_VERITY) && (s->stx.stx_attributes & STATX_ATTR_VERITY) &&
+                s->verity_capable;
+}
+
+/*
+ * /proc/self/fd, opened once at start-up: a reopen is then a look-up of one
+ * name in it rather than of "/proc/self/fd/N" from the root (2.6 against
+ * 3.7 us, on every cache hit). Written before any worker thread exists.
+ */
+static int proc_fd_dir = -EBADF;
+
+int resolve_setup(void) {
+        int fd;
+
+        if (proc_fd_dir >= 0)
+                return 0;
+        fd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        proc_fd_dir = fd;
+        return 0;
 }
 
 int resolve_reopen(int fd, int *ret_fd) {
-        int r = fd_reopen_rdonly(fd);
+        char name[sizeof("-2147483648")];
+        int r;
 
+        if (proc_fd_dir < 0 || fd < 0)
+                r = fd_reopen_rdonly(fd);
+        else {
+                /* The same flags as fd_reopen_rdonly(). */
+                (void) snprintf(name, sizeof(name), "%i", fd);
+                r = openat(proc_fd_dir, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+                if (r < 0)
+                        r = negative_errno();
+        }
         if (r < 0)
                 return r;
         *ret_fd = r;
@@ -74,36 +107,25 @@ static int statx_regular(int fd, struct statx *ret) {
         return 0;
 }
 
-/* What is checked on the handle before anything is opened for real: a regular file, not on a synthetic file system. */
-static int check_regular(int fd, Source *s, struct statfs *ret_sfs) {
-        int r;
-
-        r = statx_regular(fd, &s->stx);
-        if (r < 0)
-                return r;
-        return refuse_synthetic(fd, ret_sfs);
-}
-
-/* Checks the type on the handle first, then reopens: a FIFO or device is never opened for real. */
-static int reopen_regular(int fd, Source *ret) {
+/* Type and file system, on the handle: a FIFO or device is never opened for real. */
+static int check_regular(int fd, Source *ret) {
         Source s = SOURCE_NULL;
         struct statfs sfs;
         int r;
 
-        r = check_regular(fd, &s, &sfs);
+        r = statx_regular(fd, &s.stx);
         if (r < 0)
                 return r;
-        r = resolve_reopen(fd, &s.fd);
+        r = refuse_synthetic(fd, &sfs);
         if (r < 0)
                 return r;
-        source_classify(&s, &sfs);
+        s.verity_capable = fs_is_verity_capable(&sfs);
+        s.checked = true;
         *ret = s;
         return 0;
 }
 
-int resolve_fd(int client_fd, Source *ret) {
-        Source s = SOURCE_NULL;
-        struct statfs sfs;
+int resolve_fd_check(int client_fd, Source *ret) {
         int r;
 
         /*
@@ -114,14 +136,15 @@ int resolve_fd(int client_fd, Source *ret) {
         r = fd_check_readable(client_fd);
         if (r < 0)
                 return r;
+        return check_regular(client_fd, ret);
+}
 
-        r = check_regular(client_fd, &s, &sfs);
-        if (r < 0)
-                return r;
-        r = resolve_reopen(client_fd, &s.fd);
+int resolve_fd_open(int client_fd, Source *s) {
+        int r;
+
+        r = resolve_reopen(client_fd, &s->fd);
         if (r >= 0) {
-                source_classify(&s, &sfs);
-                *ret = s;
+                source_classify(s);
                 return 0;
         }
         /*
@@ -131,11 +154,24 @@ int resolve_fd(int client_fd, Source *ret) {
          */
         if (r != -EACCES && r != -EPERM)
                 return r;
-        s.fd = fcntl(client_fd, F_DUPFD_CLOEXEC, 3);
-        if (s.fd < 0)
+        s->fd = fcntl(client_fd, F_DUPFD_CLOEXEC, 3);
+        if (s->fd < 0)
                 return negative_errno();
-        s.borrowed = true;
-        source_classify(&s, &sfs);
+        s->borrowed = true;
+        source_classify(s);
+        return 0;
+}
+
+int resolve_fd(int client_fd, Source *ret) {
+        Source s;
+        int r;
+
+        r = resolve_fd_check(client_fd, &s);
+        if (r < 0)
+                return r;
+        r = resolve_fd_open(client_fd, &s);
+        if (r < 0)
+                return r;
         *ret = s;
         return 0;
 }
@@ -152,9 +188,10 @@ static int check_links(const struct statx *stx, const uid_t *owners, size_t n_ow
         return -EPERM;
 }
 
-int resolve_path(int root_fd, const char *relative, uint64_t resolve_flags, const uid_t *owners, size_t n_owners,
-                 Source *ret) {
+int resolve_path_check(int root_fd, const char *relative, uint64_t resolve_flags, const uid_t *owners,
+                       size_t n_owners, int *ret_path_fd, Source *ret) {
         _cleanup_close_ int fd = -EBADF;
+        Source s;
         int r;
         struct open_how how = {
                 /*
@@ -170,11 +207,39 @@ int resolve_path(int root_fd, const char *relative, uint64_t resolve_flags, cons
         if (fd < 0)
                 return negative_errno();
 
-        r = reopen_regular(fd, ret);
+        r = check_regular(fd, &s);
         if (r < 0)
                 return r;
-        r = check_links(&ret->stx, owners, n_owners);
+        r = check_links(&s.stx, owners, n_owners);
         if (r < 0)
-                source_done(ret);
-        return r;
+                return r;
+        *ret_path_fd = TAKE_FD(fd);
+        *ret = s;
+        return 0;
+}
+
+int resolve_path_open(int path_fd, Source *s) {
+        int r;
+
+        r = resolve_reopen(path_fd, &s->fd);
+        if (r < 0)
+                return r;
+        source_classify(s);
+        return 0;
+}
+
+int resolve_path(int root_fd, const char *relative, uint64_t resolve_flags, const uid_t *owners, size_t n_owners,
+                 Source *ret) {
+        _cleanup_close_ int path_fd = -EBADF;
+        Source s;
+        int r;
+
+        r = resolve_path_check(root_fd, relative, resolve_flags, owners, n_owners, &path_fd, &s);
+        if (r < 0)
+                return r;
+        r = resolve_path_open(path_fd, &s);
+        if (r < 0)
+                return r;
+        *ret = s;
+        return 0;
 }

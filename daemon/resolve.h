@@ -17,14 +17,22 @@
 
 /*
  * A file resolved once, classified once: everything the copy step needs to
- * know about it. Owned by the worker that resolved it.
+ * know about it. Resolving is two steps: the checks (type, file system, who
+ * may ask), which leave @fd closed, then the open for reading. The event loop
+ * may make the checks for a file that cannot stall (fastpath.c) and hand the
+ * checked source to a worker, which then only opens it. Owned by whoever
+ * holds the job it belongs to.
  */
 typedef struct Source {
-        /* The daemon's own O_RDONLY description, or (borrowed) a duplicate of the client's. */
+        /* The daemon's own O_RDONLY description, or (borrowed) a duplicate of the client's; -EBADF until opened. */
         int fd;
         struct statx stx;
+        /* The checks passed: stx is the file's, and it may be served. */
+        bool checked;
+        /* Its file system is one whose fs-verity the client library accepts. */
+        bool verity_capable;
         bool borrowed;
-        /* Protected by fs-verity on a filesystem the client library accepts it from: served as is. */
+        /* Protected by fs-verity on a filesystem the client library accepts it from: served as is (set when opened). */
         bool verity;
 } Source;
 
@@ -33,8 +41,13 @@ typedef struct Source {
 /* Closes the source's descriptor (on a worker: it may be the client's description). */
 void source_done(Source *s);
 
+/* Whether a checked source would be served as fs-verity (unless it ends up borrowed). */
+bool source_may_be_verity(const Source *s);
+
 /* Fresh O_RDONLY|O_NONBLOCK|O_NOCTTY|O_CLOEXEC description of the file behind @fd, via /proc/self/fd. */
 int resolve_reopen(int fd, int *ret_fd);
+/* Opens /proc/self/fd for resolve_reopen() (before the sandbox, before any thread); without it, it still works. */
+int resolve_setup(void);
 
 /*
  * Validates a descriptor a client sent: -EBADF for O_PATH or write-only
@@ -46,6 +59,9 @@ int resolve_reopen(int fd, int *ret_fd);
  * of @client_fd instead, and ret->borrowed is then true.
  */
 int resolve_fd(int client_fd, Source *ret);
+/* resolve_fd() in its two steps: the checks only (ret->fd stays closed), then the open (or the borrow). */
+int resolve_fd_check(int client_fd, Source *ret);
+int resolve_fd_open(int client_fd, Source *s);
 
 /*
  * Opens @relative (may be empty: the root itself) beneath @root_fd with
@@ -60,3 +76,11 @@ int resolve_fd(int client_fd, Source *ret);
  */
 int resolve_path(int root_fd, const char *relative, uint64_t resolve_flags, const uid_t *owners, size_t n_owners,
                  Source *ret);
+/*
+ * resolve_path() in its two steps: the look-up and the checks, which return
+ * the O_PATH descriptor of the file in *@ret_path_fd (ret->fd stays closed),
+ * then the open for reading through that descriptor.
+ */
+int resolve_path_check(int root_fd, const char *relative, uint64_t resolve_flags, const uid_t *owners,
+                       size_t n_owners, int *ret_path_fd, Source *ret);
+int resolve_path_open(int path_fd, Source *s);

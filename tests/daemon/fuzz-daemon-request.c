@@ -23,6 +23,7 @@
 
 #include "../proto/fuzz.h"
 #include "connection.h"
+#include "fastpath.h"
 #include "macro.h"
 #include "manager.h"
 
@@ -205,6 +206,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 abort();
         /* What only the cache keeps is not a leak: dropped before counting. */
         (void) cache_trim(manager->cache, UINT64_MAX);
+        /* Nor what the fast path keeps for the next request, or holds back to close in a batch. */
+        fastpath_flush(manager->fastpath);
+        for (int i = 0; i < ROUNDS_MAX && pool_in_flight(manager->pool) > 0; i++)
+                (void) sd_event_run(manager->event, 5000);
         if (fd_count() != baseline) {
                 fprintf(stderr, "descriptors: %d after the input, %d before\n", fd_count(), baseline);
                 abort();

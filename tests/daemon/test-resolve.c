@@ -112,8 +112,54 @@ START_TEST(test_path_stays_beneath) {
 }
 END_TEST
 
+/*
+ * The two steps the event loop and a worker share: the checks open nothing
+ * for reading, the open finishes the same source; the fast path's flags
+ * (RESOLVE_CACHED, RESOLVE_NO_XDEV) find a file whose names are cached.
+ */
+START_TEST(test_check_then_open) {
+        _cleanup_close_ int path_fd = -EBADF, fd = -EBADF;
+        char p[256];
+        Source s = SOURCE_NULL;
+
+        make_tree();
+        ck_assert_int_eq(resolve_path_check(root_fd, "file", 0, NULL, 0, &path_fd, &s), 0);
+        ck_assert(s.checked);
+        ck_assert_int_eq(s.fd, -EBADF);
+        ck_assert_int_eq(fcntl(path_fd, F_GETFL) & O_PATH, O_PATH);
+        ck_assert(S_ISREG(s.stx.stx_mode));
+        ck_assert_int_eq(resolve_path_open(path_fd, &s), 0);
+        ck_assert_int_ge(s.fd, 0);
+        ck_assert_int_eq(fcntl(s.fd, F_GETFL) & O_ACCMODE, O_RDONLY);
+        source_done(&s);
+        path_fd = safe_close(path_fd);
+
+        /* Looked up once: the names are in the dentry cache now. */
+        ck_assert_int_eq(resolve_path_check(root_fd, "file", RESOLVE_CACHED | RESOLVE_NO_XDEV, NULL, 0, &path_fd, &s),
+                         0);
+        path_fd = safe_close(path_fd);
+        ck_assert_int_eq(resolve_path_check(root_fd, "fifo", RESOLVE_CACHED, NULL, 0, &path_fd, &s), -EINVAL);
+        ck_assert_int_eq(path_fd, -EBADF);
+
+        snprintf(p, sizeof(p), "%s/root/file", dir);
+        fd = open(p, O_RDONLY | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        s = SOURCE_NULL;
+        ck_assert_int_eq(resolve_fd_check(fd, &s), 0);
+        ck_assert(s.checked);
+        ck_assert_int_eq(s.fd, -EBADF);
+        ck_assert(!source_may_be_verity(&s));
+        ck_assert_int_eq(resolve_fd_open(fd, &s), 0);
+        ck_assert_int_ge(s.fd, 0);
+        ck_assert_int_ne(s.fd, fd);
+        source_done(&s);
+        remove_tree();
+}
+END_TEST
+
 int main(void) {
-        const TTest *const tests[] = { test_fd_checks, test_synthetic_is_refused, test_path_stays_beneath };
+        const TTest *const tests[] = { test_fd_checks, test_synthetic_is_refused, test_path_stays_beneath,
+                                       test_check_then_open };
 
         return run_tests("resolve", tests, ELEMENTSOF(tests));
 }
