@@ -283,9 +283,17 @@ static void connection_on_job_done(Job *j, void *userdata) {
                 reply.size = j->snapshot->size;
                 reply.flags = (j->cached ? PROTO_REPLY_CACHED : 0) |
                         (j->snapshot->consistent ? PROTO_REPLY_CONSISTENT : 0);
-                log_info("uid=%u pid=%i: snapshot of %" PRIu64 " bytes (%s%s%s).", c->cred.uid, c->cred.pid,
-                         reply.size, reply.kind == PROTO_KIND_FS_VERITY ? "fs-verity" : "sealed memfd",
-                         j->cached ? ", cached" : "", j->snapshot->consistent ? ", consistent" : "");
+                /*
+                 * A read through a grant is a privileged read: who read what
+                 * stays in the log. A descriptor the client sent is a file it
+                 * could read itself; a line for each would cost more than the
+                 * cache hit it reports (and floods the journal of a busy host).
+                 */
+                log_internal(j->relative ? LOG_INFO : LOG_DEBUG, 0,
+                             "uid=%u pid=%i: snapshot of %" PRIu64 " bytes%s%s (%s%s%s).", c->cred.uid, c->cred.pid,
+                             reply.size, j->relative ? " of " : "", j->relative ? LOG_ESCAPE(j->relative) : "",
+                             reply.kind == PROTO_KIND_FS_VERITY ? "fs-verity" : "sealed memfd",
+                             j->cached ? ", cached" : "", j->snapshot->consistent ? ", consistent" : "");
         }
         job_free(j);
 

@@ -422,8 +422,8 @@ check_journal() {
         # journald strips the "<N>" prefix it understood; one left in the
         # text means the daemon wrote it where journald does not look.
         ! grep -E '^. <[0-7]>' "$tmp/journal" || return 1
-        grep -qE '^6 uid=[0-9]+ pid=[0-9]+: snapshot of [0-9]+ bytes' "$tmp/journal" ||
-                { echo "no snapshot served at info"; return 1; }
+        grep -qE '^6 uid=[0-9]+ pid=[0-9]+: snapshot of [0-9]+ bytes of blob ' "$tmp/journal" ||
+                { echo "no snapshot served through a grant at info"; return 1; }
         grep -qE '^6 No request for [0-9]+ s, exiting' "$tmp/journal" ||
                 { echo "no idle exit at info"; return 1; }
         grep -qE '^4 uid=[0-9]+ pid=[0-9]+: bad request' "$tmp/journal" ||
