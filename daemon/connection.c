@@ -19,11 +19,22 @@
 /* How soon a disposal that could not be started (out of memory) is tried again. */
 #define CONNECTION_RETRY_USEC (1000u * 1000u)
 
+/*
+ * Arms the connection's one timer @usec from the loop's current time. Every
+ * answered request re-arms it, sometimes twice in one loop iteration: a
+ * deadline already set to the same point is left alone (the loop's time is
+ * cached per iteration, so that is the common case of a cache hit).
+ */
 static int connection_timer_arm(Connection *c, uint64_t usec) {
-        int r;
+        uint64_t now, deadline;
+        int enabled, r;
 
         if (usec == 0)
                 return sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
+        if (sd_event_source_get_enabled(c->timer, &enabled) >= 0 && enabled == SD_EVENT_ONESHOT &&
+            sd_event_now(c->manager->event, CLOCK_MONOTONIC, &now) >= 0 && now <= UINT64_MAX - usec &&
+            sd_event_source_get_time(c->timer, &deadline) >= 0 && deadline == now + usec)
+                return 0;
         r = sd_event_source_set_time_relative(c->timer, usec);
         if (r < 0)
                 return r;
@@ -488,7 +499,7 @@ static void connection_handle(Connection *c) {
                 connection_park(c, fds, n_fds);
                 r = connection_reply_status(c, PROTO_REPLY_SNAPSHOT, -EBUSY);
         } else {
-                (void) sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
+                /* No need to stop the idle timer: every way out of here re-arms or stops it. */
                 connection_start_snapshot(c, &req, fds, n_fds);
                 r = 0;
         }
