@@ -270,12 +270,21 @@ static int daemon_snapshot(int fd, const char *path, int *ret_fd, int *ret_kind,
  * be reopened (no /proc, a file the caller may not open by itself), the
  * caller's description is mapped, immutable all the same. -EBADFD: not
  * immutable, to be copied.
+ *
+ * The proof is made on a duplicate, as another thread may close and reuse
+ * @src's number meanwhile. Most files are not immutable, and a verdict of
+ * "copy it" needs no such care (whatever is copied is proven in turn): @src
+ * is tested as it is first, and only a file that passes is duplicated and
+ * proven again, which spares the common case a dup() and a close().
  */
 static int snapshot_as_given(int src, unsigned flags, safe_mmap **ret) {
         _cleanup_close_ int copy = -EBADF, own = -EBADF;
         uint64_t size, own_size;
         int r, kind, own_kind;
 
+        r = verify_fd(src, &kind, &size);
+        if (r < 0)
+                return r;
         copy = map_dup(src);
         if (copy < 0)
                 return copy;
