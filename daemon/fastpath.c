@@ -30,38 +30,8 @@ struct FastPath {
          */
         PendingFd *pending;
         size_t n_pending;
-        /* The fdinfo files the mount table keeps open are let go of once requests pause. */
-        sd_event_source *forget_timer;
-        bool forget_armed;
-        bool fdinfo_used;
         uint64_t answered;
 };
-
-static int on_forget_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        FastPath *f = userdata;
-
-        if (f->fdinfo_used) {
-                f->fdinfo_used = false;
-                if (sd_event_source_set_time_relative(s, FASTPATH_FORGET_USEC) >= 0 &&
-                    sd_event_source_set_enabled(s, SD_EVENT_ONESHOT) >= 0)
-                        return 0;
-        }
-        mounts_forget_fds(f->mounts);
-        f->forget_armed = false;
-        return 0;
-}
-
-/* A kept fdinfo file was (or may have been) opened: it goes once requests pause for FASTPATH_FORGET_USEC. */
-static void fastpath_fdinfo_used(FastPath *f) {
-        f->fdinfo_used = true;
-        if (f->forget_armed)
-                return;
-        if (sd_event_source_set_time_relative(f->forget_timer, FASTPATH_FORGET_USEC) >= 0 &&
-            sd_event_source_set_enabled(f->forget_timer, SD_EVENT_ONESHOT) >= 0)
-                f->forget_armed = true;
-        else
-                mounts_forget_fds(f->mounts);
-}
 
 static void fastpath_arm(FastPath *f) {
         if (f->dispose_armed)
@@ -143,11 +113,6 @@ int fastpath_new(sd_event *event, Pool *pool, FastPath **ret) {
                               on_dispose_timer, f);
         if (r >= 0)
                 r = sd_event_source_set_enabled(f->dispose_timer, SD_EVENT_OFF);
-        if (r >= 0)
-                r = sd_event_add_time(event, &f->forget_timer, CLOCK_MONOTONIC, UINT64_MAX,
-                                      FASTPATH_FORGET_USEC / 4, on_forget_timer, f);
-        if (r >= 0)
-                r = sd_event_source_set_enabled(f->forget_timer, SD_EVENT_OFF);
         if (r < 0) {
                 fastpath_free(f);
                 return r;
@@ -160,7 +125,6 @@ FastPath *fastpath_free(FastPath *f) {
         if (!f)
                 return NULL;
         sd_event_source_disable_unref(f->dispose_timer);
-        sd_event_source_disable_unref(f->forget_timer);
         mounts_free(f->mounts);
         /* Descriptors still waiting are left to the process exit: closing them here could block it. */
         for (size_t i = 0; i < f->n_pending; i++)
@@ -172,9 +136,8 @@ FastPath *fastpath_free(FastPath *f) {
 
 /* Whether the file open as @fd is on a mount that cannot stall: asked of the VFS and the table only. */
 static bool fd_cannot_stall(FastPath *f, int fd) {
-        int id = mounts_fd_mount_id(f->mounts, fd);
+        int id = mounts_fd_mount_id(fd);
 
-        fastpath_fdinfo_used(f);
         return id >= 0 && mounts_cannot_stall(f->mounts, id);
 }
 
@@ -256,7 +219,6 @@ int fastpath_dispose(FastPath *f, Account *a, int fd) {
 void fastpath_flush(FastPath *f) {
         if (!f)
                 return;
-        mounts_forget_fds(f->mounts);
         (void) on_dispose_timer(f->dispose_timer, 0, f);
 }
 

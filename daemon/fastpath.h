@@ -12,7 +12,8 @@
  * decides that without calling into the file system:
  *
  *   descriptor  the mount id of the client's open file, from
- *               /proc/self/fdinfo (written by the VFS);
+ *               name_to_handle_at() without room for a
+ *               handle (filled in by the VFS; see mounts_fd_mount_id());
  *   path        the mount of the grant root (the same way), then a look-up
  *               with RESOLVE_CACHED and RESOLVE_NO_XDEV: the file is on the
  *               root's mount, and the whole walk stays in RCU mode, which
@@ -54,12 +55,6 @@
 /* How long a descriptor of a hit may wait to be closed, and how many wait before a disposal starts at once. */
 #define FASTPATH_DISPOSE_DELAY_USEC (2u * 1000u)
 #define FASTPATH_DISPOSE_BATCH 32u
-/*
- * The fdinfo files the mount table keeps open (mounts_fd_mount_id()) are
- * closed after requests paused this long: an idle daemon holds no more
- * descriptors than before it served anybody.
- */
-#define FASTPATH_FORGET_USEC (100u * 1000u)
 /* Descriptors of all uids waiting so; beyond it (closes stuck), a hit's descriptor is parked on its connection. */
 #define FASTPATH_PENDING_MAX 4096u
 
@@ -90,9 +85,8 @@ bool fastpath_try(FastPath *f, Job *j, int *ret_client_fd);
 int fastpath_dispose(FastPath *f, Account *a, int fd);
 
 /*
- * Lets go of what is kept for the next requests now rather than later: the
- * fdinfo files are closed, and waiting descriptors handed to disposals (for
- * tests that count the daemon's descriptors).
+ * Hands the waiting descriptors to disposals now rather than after the
+ * delay (for tests that count the daemon's descriptors).
  */
 void fastpath_flush(FastPath *f);
 

@@ -105,11 +105,8 @@ bool mounts_block_device_local(const char *sysfs, unsigned major, unsigned minor
  */
 int mounts_parse(char *text, const char *sysfs, MountEntry **ret, size_t *ret_n);
 
-/* The mount id of the file open as @fd, from /proc/self/fdinfo: the VFS answers, not the file system. */
-int mounts_fd_mount_id(Mounts *m, int fd);
 /*
- * mounts_fd_mount_id() keeps /proc/self/fdinfo/N open for low numbers N;
- * this closes them (the manager does when the last client is gone, so that
- * an idle daemon holds what it held before).
+ * The mount id of the file open as @fd, from name_to_handle_at() without
+ * room for a handle: the VFS answers, at a cost no client can raise.
  */
-void mounts_forget_fds(Mounts *m);
+int mounts_fd_mount_id(int fd);

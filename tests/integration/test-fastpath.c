@@ -262,6 +262,58 @@ START_TEST(test_stalled_file_never_on_the_loop) {
 }
 END_TEST
 
+/*
+ * What the loop asks about a client's descriptor costs the same whatever
+ * the client did to it. /proc/self/fdinfo, for one, lists every lock held
+ * through the description, and its kernel side starts over with a buffer
+ * twice as large whenever the list does not fit: with 20,000 OFD locks each
+ * read took 60 ms, on the event loop. Here 14 connections queue 8 requests
+ * each for such a descriptor (a cache hit after the first), and a status
+ * request on a fresh connection made meanwhile must be answered within
+ * half a second (the loop would take a round over all of them first).
+ */
+#define LOCKS 25000
+#define FLOOD_CONNECTIONS 14
+#define FLOOD_REQUESTS 8
+#define FLOOD_FAST_USEC (500u * 1000u)
+
+START_TEST(test_locks_cost_the_loop_nothing) {
+        _cleanup_close_ int fd = open(tmp_file, O_RDONLY | O_CLOEXEC), status = -EBADF;
+        int socks[FLOOD_CONNECTIONS];
+        ProtoRequest req = { .type = PROTO_REQUEST_SNAPSHOT_FD };
+        uint8_t buf[RAW_BUFFER_SIZE];
+        ProtoReply reply;
+        uint64_t t0, dt;
+        int len;
+
+        ck_assert_int_ge(fd, 0);
+        for (off_t i = 0; i < LOCKS; i++) {
+                struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 2 * i, .l_len = 1 };
+
+                ck_assert_int_eq(fcntl(fd, F_OFD_SETLK, &fl), 0);
+        }
+        served_fd(fd, 't', false);
+        len = proto_request_encode(&req, buf, sizeof(buf));
+        ck_assert_int_gt(len, 0);
+        for (int i = 0; i < FLOOD_CONNECTIONS; i++) {
+                ck_assert_int_eq(raw_connect(h.socket_path, &socks[i]), 0);
+                for (int k = 0; k < FLOOD_REQUESTS; k++)
+                        ck_assert_int_eq(raw_send(socks[i], buf, (size_t) len, &fd, 1), 0);
+        }
+        /* The loop is busy with the flood by now. */
+        usleep(100 * 1000);
+        t0 = harness_now_usec();
+        ck_assert_int_eq(raw_connect(h.socket_path, &status), 0);
+        ck_assert_int_eq(raw_status(status, 30000, &reply), 0);
+        dt = harness_now_usec() - t0;
+        ck_assert_int_eq(reply.status, 0);
+        fprintf(stderr, "status answered after %llu us during the flood\n", (unsigned long long) dt);
+        ck_assert_msg(dt < FLOOD_FAST_USEC, "status answered only after %llu us", (unsigned long long) dt);
+        for (int i = 0; i < FLOOD_CONNECTIONS; i++)
+                safe_close(socks[i]);
+}
+END_TEST
+
 int main(void) {
         TCase *tc;
         Suite *s;
@@ -272,5 +324,6 @@ int main(void) {
         s = harness_suite("fastpath", 240, setup, teardown, &tc);
         tcase_add_test(tc, test_hits_on_the_loop);
         tcase_add_test(tc, test_stalled_file_never_on_the_loop);
+        tcase_add_test(tc, test_locks_cost_the_loop_nothing);
         return harness_run_suite(s);
 }
