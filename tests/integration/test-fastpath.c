@@ -37,6 +37,7 @@
 
 static Harness h;
 static StallFs fs;
+static bool have_fuse;
 static char *mnt, *tmp, *tmp_file;
 
 static void setup(void) {
@@ -52,7 +53,8 @@ static void setup(void) {
         ck_assert_int_eq(mkdir(tmp, 0755), 0);
         ck_assert_int_eq(mount("none", tmp, "tmpfs", 0, "size=1m,mode=0755"), 0);
         ck_assert_int_eq(harness_fill_file(tmp_file, 0644, 't', 4096), 0);
-        ck_assert_int_eq(stallfs_mount(&fs, mnt), 0);
+        if (have_fuse)
+                ck_assert_int_eq(stallfs_mount(&fs, mnt), 0);
         ck_assert_int_ge(asprintf(&grants, "[Grant]\nPath=%s\nUsers=0\n\n[Grant]\nPath=%s\nUsers=0\n", mnt, tmp), 0);
         ck_assert_int_eq(harness_write_policy(&h, "grants.conf", grants), 0);
         ck_assert_int_eq(setenv("SAFE_MMAPD_DEBUG", "1", 1), 0);
@@ -62,7 +64,8 @@ static void setup(void) {
 static void teardown(void) {
         if (fs.pid > 0)
                 (void) kill(fs.pid, SIGCONT);
-        stallfs_unmount(&fs);
+        if (have_fuse)
+                stallfs_unmount(&fs);
         ck_assert_int_eq(harness_finish(&h), 0);
         (void) umount2(tmp, MNT_DETACH);
         free(mnt);
@@ -318,12 +321,20 @@ int main(void) {
         TCase *tc;
         Suite *s;
 
-        if (harness_skip_without_fuse(NULL) != 0)
+        if (geteuid() != 0) {
+                fprintf(stderr, "SKIP: needs root (mounts tmpfs and a FUSE file system)\n");
                 return 77;
+        }
+        /* Without /dev/fuse (a container), what needs no stalling file system still runs. */
+        have_fuse = access("/dev/fuse", R_OK | W_OK) == 0;
+        if (!have_fuse)
+                fprintf(stderr, "SKIP part: no /dev/fuse for the cases with a file system that stalls\n");
 
         s = harness_suite("fastpath", 240, setup, teardown, &tc);
-        tcase_add_test(tc, test_hits_on_the_loop);
-        tcase_add_test(tc, test_stalled_file_never_on_the_loop);
+        if (have_fuse) {
+                tcase_add_test(tc, test_hits_on_the_loop);
+                tcase_add_test(tc, test_stalled_file_never_on_the_loop);
+        }
         tcase_add_test(tc, test_locks_cost_the_loop_nothing);
         return harness_run_suite(s);
 }
