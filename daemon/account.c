@@ -60,7 +60,8 @@ int account_connection_admit(Account *a) {
         const AccountTable *t = a->table;
 
         /* Connections being closed hold a socket and what it received until a worker has closed them. */
-        if (a->n_connections >= t->limits.max_connections_per_uid || a->n_closing >= t->limits.max_connections_per_uid)
+        if (a->n_connections >= t->limits.max_connections_per_uid ||
+            a->n_closing >= ACCOUNT_CLOSING_PER_CONNECTION * t->limits.max_connections_per_uid)
                 return -EMFILE;
         if (!table_has_room(a, t->n_connections, t->n_connections_subordinate, t->limits.max_connections))
                 return -ENFILE;

@@ -112,6 +112,12 @@ void account_connection_add(Account *a);
 void account_connection_closing(Account *a);
 /* Refused sockets a uid may have waiting to be closed, per connection it may have open. */
 #define ACCOUNT_PENDING_PER_CONNECTION 16u
+/*
+ * Connections of a uid still being closed (their sockets wait for a worker)
+ * per allowed connection: room for closes that lag behind on a busy machine,
+ * a bound for closes that are stuck.
+ */
+#define ACCOUNT_CLOSING_PER_CONNECTION 4u
 
 /*
  * Keeps the refused socket @fd until a worker of @a closes it: 0, -ENOBUFS
