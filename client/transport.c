@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 OR MIT */
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -95,33 +96,33 @@ static int transport_errno(int r) {
         return r;
 }
 
-int transport_call(int sock, const ProtoRequest *req, int send_fd, ProtoReply *ret_reply, int *ret_fd) {
+/*
+ * Receives the daemon's reply to a request of @type. A refusal for a limit
+ * is decided when the daemon accepts the connection, before it knows what
+ * will be asked: it is a snapshot reply with an error status, whatever the
+ * request.
+ */
+static int transport_receive(int sock, enum proto_type type, ProtoReply *ret_reply, int *ret_fd) {
         uint8_t buf[PROTO_MESSAGE_MAX + 1];
         int fds[TRANSPORT_FDS_MAX];
-        size_t len, nfds = 0;
+        size_t nfds = 0;
         ssize_t n;
         ProtoReply reply;
         enum proto_type expect;
+        bool refusal;
         int r;
-
-        r = proto_request_encode(req, buf, sizeof(buf));
-        if (r < 0)
-                return r;
-        r = fd_send(sock, buf, (size_t) r, &send_fd, send_fd >= 0 ? 1 : 0);
-        if (r < 0)
-                return transport_errno(r);
 
         n = fd_receive(sock, buf, sizeof(buf), fds, TRANSPORT_FDS_MAX, &nfds, NULL, NULL);
         if (n < 0)
                 return transport_errno((int) n);
         if (n == 0) /* the daemon hung up without answering */
                 return -ECONNRESET;
-        len = (size_t) n;
 
-        expect = req->type == PROTO_REQUEST_STATUS ? PROTO_REPLY_STATUS : PROTO_REPLY_SNAPSHOT;
-        r = proto_reply_decode(buf, len, &reply);
-        if (r < 0 || reply.type != expect ||
-            nfds != (reply.type == PROTO_REPLY_SNAPSHOT && reply.status == 0 ? 1u : 0u)) {
+        expect = type == PROTO_REQUEST_STATUS ? PROTO_REPLY_STATUS : PROTO_REPLY_SNAPSHOT;
+        r = proto_reply_decode(buf, (size_t) n, &reply);
+        refusal = r >= 0 && reply.type == PROTO_REPLY_SNAPSHOT && reply.status < 0 && nfds == 0;
+        if (!refusal && (r < 0 || reply.type != expect ||
+                         nfds != (reply.type == PROTO_REPLY_SNAPSHOT && reply.status == 0 ? 1u : 0u))) {
                 if (nfds > 0)
                         safe_close(fds[0]);
                 return -EPROTO;
@@ -133,4 +134,33 @@ int transport_call(int sock, const ProtoRequest *req, int send_fd, ProtoReply *r
         else if (nfds > 0)
                 safe_close(fds[0]);
         return 0;
+}
+
+int transport_call(int sock, const ProtoRequest *req, int send_fd, ProtoReply *ret_reply, int *ret_fd) {
+        uint8_t buf[PROTO_MESSAGE_MAX + 1];
+        int r;
+
+        r = proto_request_encode(req, buf, sizeof(buf));
+        if (r < 0)
+                return r;
+        r = fd_send(sock, buf, (size_t) r, &send_fd, send_fd >= 0 ? 1 : 0);
+        if (r == -EPIPE || r == -ECONNRESET) {
+                /*
+                 * Refused before the request went out: the daemon replied
+                 * first, then shut the socket down. The reply is still
+                 * queued, and says which limit; without one, the daemon
+                 * hung up.
+                 */
+                ProtoReply reply;
+
+                if (transport_receive(sock, req->type, &reply, NULL) == 0 && reply.status < 0) {
+                        *ret_reply = reply;
+                        if (ret_fd)
+                                *ret_fd = -EBADF;
+                        return 0;
+                }
+        }
+        if (r < 0)
+                return transport_errno(r);
+        return transport_receive(sock, req->type, ret_reply, ret_fd);
 }

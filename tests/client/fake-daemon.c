@@ -228,11 +228,33 @@ static bool fake_serve_request(int conn, unsigned id, int report, enum fake_mode
         return mode != FAKE_HANG_UP;
 }
 
+/*
+ * The real daemon's refusal for a limit: decided at accept, answered before
+ * the request is read (the client may not have sent it yet), then the
+ * socket is shut down, so that a request sent after fails with EPIPE.
+ */
+static void fake_refuse(int conn) {
+        uint8_t buf[PROTO_REPLY_STATUS_SIZE];
+        ProtoReply reply = { .type = PROTO_REPLY_SNAPSHOT, .status = -EMFILE };
+        int len = proto_reply_encode(&reply, buf, sizeof(buf));
+
+        if (len < 0 || send(conn, buf, (size_t) len, MSG_NOSIGNAL) != len)
+                fake_die("refusal");
+        (void) shutdown(conn, SHUT_RDWR);
+        /* Closed only once the client had time to read: the reply stays queued for it either way. */
+        (void) usleep(20 * 1000);
+}
+
 static void fake_serve_one(int listener, unsigned id, int report, enum fake_mode mode) {
         int conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
 
         if (conn < 0)
                 fake_die("accept4");
+        if (mode == FAKE_REFUSE) {
+                fake_refuse(conn);
+                close(conn);
+                return;
+        }
         (void) fake_serve_request(conn, id, report, mode);
         close(conn);
 }

@@ -34,6 +34,7 @@ enum fake_mode {
         FAKE_EDQUOT,            /* status -EDQUOT: over the uid's budget */
         FAKE_EOPNOTSUPP,        /* status -EOPNOTSUPP: a file on a synthetic file system */
         FAKE_ODD_ERRNO,         /* status FAKE_UNDOCUMENTED_ERRNO, which no library function documents */
+        FAKE_REFUSE,            /* as the daemon at a connection limit: -EMFILE at once, shut down, nothing read */
         _FAKE_MODE_MAX,
 };
 

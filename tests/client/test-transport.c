@@ -210,6 +210,28 @@ START_TEST(test_daemon_bad_reply) {
 END_TEST
 
 /* A daemon that hangs up without answering counts as no daemon. */
+/*
+ * Refused for a limit as the daemon accepts: the refusal's errno comes out,
+ * whether the request went out before the daemon shut the socket down or
+ * failed with EPIPE because it came after (then the queued reply is read).
+ */
+START_TEST(test_daemon_refusal) {
+        char *path = scratch_file(LOCAL_CONTENT, strlen(LOCAL_CONTENT), 0644);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        struct fake_daemon d;
+
+        ck_assert_int_ge(fd, 0);
+        fake_daemon_start(&d, FAKE_REFUSE, 40, 0);
+        ck_assert_int_eq(setenv("SAFE_MMAP_SOCKET", d.socket_path, 1), 0);
+        for (int i = 0; i < 40; i++)
+                expect_snapshot_fd(fd, SAFE_MMAP_NO_FALLBACK, -EMFILE);
+        fake_daemon_stop(&d);
+        ck_assert_int_eq(setenv("SAFE_MMAP_SOCKET", no_daemon_socket, 1), 0);
+        close(fd);
+        free(path);
+}
+END_TEST
+
 START_TEST(test_daemon_hang_up) {
         char *path = scratch_file(LOCAL_CONTENT, strlen(LOCAL_CONTENT), 0644);
         int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -667,6 +689,7 @@ int main(int argc, char **argv) {
         tcase_add_test(tc, test_daemon_not_asked_for_immutable);
         tcase_add_loop_test(tc, test_daemon_bad_reply, 0, (int) (sizeof(bad_replies) / sizeof(bad_replies[0])));
         tcase_add_test(tc, test_daemon_hang_up);
+        tcase_add_test(tc, test_daemon_refusal);
         tcase_add_loop_test(tc, test_daemon_path_request, 0, 2);
         tcase_add_loop_test(tc, test_refusal_local, 0, (int) (sizeof(local_refusals) / sizeof(local_refusals[0])));
         tcase_add_test(tc, test_synthetic_not_sent);
