@@ -138,6 +138,13 @@ static void pending_unref_locked(Pending *p) {
         free(p);
 }
 
+/* An entry asked for: the most recently used now, and a new reference for the caller. */
+static Snapshot *hit_locked(Cache *c, Snapshot *s) {
+        list_unlink(&s->lru_link);
+        list_prepend(&c->lru, &s->lru_link);
+        return snapshot_ref(s);
+}
+
 Snapshot *cache_acquire(Cache *c, const FileVersion *key) {
         pthread_mutex_lock(&c->lock);
         for (;;) {
@@ -145,9 +152,7 @@ Snapshot *cache_acquire(Cache *c, const FileVersion *key) {
                 Pending *p;
 
                 if (s) {
-                        list_unlink(&s->lru_link);
-                        list_prepend(&c->lru, &s->lru_link);
-                        snapshot_ref(s);
+                        s = hit_locked(c, s);
                         pthread_mutex_unlock(&c->lock);
                         return s;
                 }
@@ -181,11 +186,8 @@ Snapshot *cache_lookup(Cache *c, const FileVersion *key) {
 
         pthread_mutex_lock(&c->lock);
         s = lookup_locked(c, key);
-        if (s) {
-                list_unlink(&s->lru_link);
-                list_prepend(&c->lru, &s->lru_link);
-                snapshot_ref(s);
-        }
+        if (s)
+                s = hit_locked(c, s);
         pthread_mutex_unlock(&c->lock);
         return s;
 }
