@@ -107,6 +107,14 @@ static void assert_served_fast(void) {
         ck_assert_msg(dt < FAST_USEC, "status only after %llu us", (unsigned long long) dt);
 }
 
+/* Everybody else is served on time, again and again for WATCH_USEC. */
+static void watch_served_fast(void) {
+        for (uint64_t t0 = harness_now_usec(); harness_now_usec() - t0 < WATCH_USEC;) {
+                assert_served_fast();
+                usleep(50 * 1000);
+        }
+}
+
 typedef enum Kind {
         KIND_LINGER,
         KIND_FUSE_FLUSH,
@@ -188,7 +196,6 @@ static int attack_as_nobody(void *userdata) {
 
 static void run_attack(Kind kind, enum proto_type request) {
         Attack a = { .kind = kind, .request = request };
-        uint64_t t0;
         int r;
 
         assert_served_fast();
@@ -198,11 +205,7 @@ static void run_attack(Kind kind, enum proto_type request) {
         ck_assert_int_eq(r, 0);
 
         /* While the daemon's close of that descriptor hangs, everybody else is served on time. */
-        t0 = harness_now_usec();
-        while (harness_now_usec() - t0 < WATCH_USEC) {
-                assert_served_fast();
-                usleep(50 * 1000);
-        }
+        watch_served_fast();
 }
 
 START_TEST(test_lingering_socket_stray) {
@@ -236,10 +239,7 @@ START_TEST(test_fuse_flush_many) {
 
                 ck_assert_int_eq(run_as(NOBODY_UID, NOBODY_GID, NULL, 0, 30, attack_as_nobody, &a), 0);
         }
-        for (uint64_t t0 = harness_now_usec(); harness_now_usec() - t0 < WATCH_USEC;) {
-                assert_served_fast();
-                usleep(50 * 1000);
-        }
+        watch_served_fast();
         /* Stuck for good, but only in the uid's own share: its requests and its closes (16 each at most). */
         {
                 char path[64];
@@ -309,7 +309,6 @@ static int pile_up_as_nobody(void *userdata) {
 START_TEST(test_refused_pileup) {
         /* 16 refused sockets wait per allowed connection (ACCOUNT_PENDING_PER_CONNECTION); then 4 more. */
         Pileup p = { .n_plain = 2 * 16, .n_loaded = 4 };
-        uint64_t t0;
         int r;
 
         assert_served_fast();
@@ -323,11 +322,7 @@ START_TEST(test_refused_pileup) {
         ck_assert_int_eq(kill(h.pid, SIGCONT), 0);
         ck_assert_int_eq(r, 0);
 
-        t0 = harness_now_usec();
-        while (harness_now_usec() - t0 < WATCH_USEC) {
-                assert_served_fast();
-                usleep(50 * 1000);
-        }
+        watch_served_fast();
 }
 END_TEST
 
